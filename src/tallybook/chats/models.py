@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tallybook.kit.db import Base, IdMixin, JSONType, utcnow
+
+CHAT_TYPES = ("operator", "visitor", "group", "task", "external")
+MESSAGE_TYPES = ("msg", "autosuggest", "join", "leave", "reporting_card")
+SENDER_TYPES = ("user", "visitor", "system")
+
+
+class Room(IdMixin, Base):
+    __tablename__ = "rooms"
+    __table_args__ = (Index(None, "organization_id", "created_at", "id"),)
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE")
+    )
+    name: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str | None] = mapped_column(String(255))
+    domain: Mapped[str | None] = mapped_column(String(255))
+    allowed_domains: Mapped[list[str]] = mapped_column(JSON, default=list)
+    is_shared: Mapped[bool] = mapped_column(default=False)
+    language_code: Mapped[str | None] = mapped_column(String(16))
+    is_deleted: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Chat(IdMixin, Base):
+    """A chat; message counters are kept up to date as messages are written."""
+
+    __tablename__ = "chats"
+    __table_args__ = (
+        Index(None, "room_id", "created_at", "id"),
+        Index(None, "organization_id", "created_at"),
+    )
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE")
+    )
+    room_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    is_private: Mapped[bool] = mapped_column(default=False)
+    chat_type: Mapped[str] = mapped_column(String(16), default="visitor")
+    first_visitor_message_url: Mapped[str | None] = mapped_column(Text)
+    first_visitor_message_url_title: Mapped[str | None] = mapped_column(Text)
+    autosuggest_url: Mapped[str | None] = mapped_column(Text)
+    autosuggest_url_title: Mapped[str | None] = mapped_column(Text)
+    tag_count: Mapped[int] = mapped_column(Integer, default=0)
+    message_count: Mapped[int] = mapped_column(Integer, default=0)
+    user_message_count: Mapped[int] = mapped_column(Integer, default=0)
+    visitor_message_count: Mapped[int] = mapped_column(Integer, default=0)
+    first_message_at: Mapped[datetime | None]
+    first_message_type: Mapped[str | None] = mapped_column(String(16))
+    last_msg_at: Mapped[datetime | None]
+    last_msg_sender_type: Mapped[str | None] = mapped_column(String(16))
+
+
+class ChatMessage(IdMixin, Base):
+    __tablename__ = "chat_messages"
+    __table_args__ = (Index(None, "chat_id", "created_at", "id"),)
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE")
+    )
+    chat_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(16), default="msg")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sender_type: Mapped[str] = mapped_column(String(16))
+    sender_id: Mapped[str | None] = mapped_column(String(64))
+    sender_name: Mapped[str | None] = mapped_column(String(255))
+    sender_public_name: Mapped[str | None] = mapped_column(String(255))
+    message: Mapped[str | None] = mapped_column(Text)
+    attachments: Mapped[dict[str, Any] | None] = mapped_column(JSONType)

@@ -1,0 +1,189 @@
+"""The ``tallybook`` command (DESIGN §2)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from typing import Annotated
+
+import typer
+
+from tallybook.kit.db import Database
+from tallybook.kit.migrate import upgrade
+from tallybook.settings import ConfigurationError, Settings
+
+app = typer.Typer(help="Tallybook, a self-hosted reporting backend.", no_args_is_help=True)
+admin = typer.Typer(help="Create organisations, users and API tokens.", no_args_is_help=True)
+app.add_typer(admin, name="admin")
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=1)
+
+
+def _database() -> Database:
+    try:
+        settings = Settings()
+        settings.signing_key()
+    except (ConfigurationError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    return Database(settings)
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the relational store to the newest schema."""
+    database = _database()
+    upgrade(database.engine)
+    typer.echo("The relational store is up to date.", err=True)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    no_worker: Annotated[bool, typer.Option("--no-worker", help="Serve only.")] = False,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Load the demo organisation into an empty store.")
+    ] = False,
+) -> None:
+    """Run the HTTP API (and, unless --no-worker, the background worker)."""
+    import uvicorn
+
+    from tallybook.app import create_app
+    from tallybook.demo import load_demo_if_empty
+    from tallybook.kit.logging import configure
+
+    database = _database()
+    settings = database.settings
+    configure(settings.log_level)
+    upgrade(database.engine)
+    host = host or settings.host
+    port = port or settings.port
+    if demo:
+        load_demo_if_empty(database, f"http://{host}:{port}")
+    del no_worker  # the worker arrives with the evaluation issue; nothing runs in the background
+    uvicorn.run(create_app(settings, database), host=host, port=port, log_config=None)
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="One pass of the due work, then exit.")] = (
+        False
+    ),
+    now: Annotated[str | None, typer.Option(help="With --once: the instant (ISO 8601).")] = None,
+) -> None:
+    """Run the background work only. (Nothing is scheduled yet in this version.)"""
+    database = _database()
+    upgrade(database.engine)
+    typer.echo("The worker has no background work in this version; exiting.", err=True)
+    del once, now
+
+
+@app.command()
+def demo() -> None:
+    """Load a sample organisation and print a token and example curl commands."""
+    from tallybook.demo import load_demo
+
+    database = _database()
+    upgrade(database.engine)
+    settings = database.settings
+    load_demo(database, f"http://{settings.host}:{settings.port}")
+
+
+def _emit(as_json: bool, payload: dict[str, object], text: str) -> None:
+    typer.echo(json.dumps(payload) if as_json else text)
+
+
+@admin.command("create-org")
+def create_org(
+    name: Annotated[str, typer.Option("--name", help="Organisation name.")],
+    timezone: Annotated[str, typer.Option(help="IANA timezone.")] = "UTC",
+    inactive: Annotated[bool, typer.Option("--inactive", help="No active subscription.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Create an organisation."""
+    from tallybook.organizations.service import AdminError, create_organization
+
+    database = _database()
+    upgrade(database.engine)
+    try:
+        with database.unit_of_work() as session:
+            org = create_organization(session, name, timezone, active=not inactive)
+    except AdminError as exc:
+        raise _fail(str(exc)) from None
+    _emit(as_json, {"id": str(org.id)}, f"Created organisation {org.id}")
+
+
+@admin.command("create-user")
+def create_user(
+    org: Annotated[str, typer.Option("--org", help="Organisation id.")],
+    email: Annotated[str, typer.Option("--email")],
+    first_name: Annotated[str, typer.Option("--first-name")] = "",
+    last_name: Annotated[str, typer.Option("--last-name")] = "",
+    permission: Annotated[
+        list[str] | None, typer.Option("--permission", help="reporting or settings; repeatable.")
+    ] = None,
+    manager: Annotated[bool, typer.Option("--manager", help="May act for every user.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Create a user in an organisation."""
+    from tallybook.organizations.service import AdminError
+    from tallybook.organizations.service import create_user as create
+
+    try:
+        org_id = uuid.UUID(org)
+    except ValueError:
+        raise _fail(f"{org!r} is not an organisation id (a UUID).") from None
+    database = _database()
+    upgrade(database.engine)
+    try:
+        with database.unit_of_work() as session:
+            user = create(
+                session,
+                org_id,
+                email,
+                first_name=first_name,
+                last_name=last_name,
+                permissions=permission or [],
+                is_manager=manager,
+            )
+    except AdminError as exc:
+        raise _fail(str(exc)) from None
+    _emit(
+        as_json,
+        {"id": str(user.id), "number": user.number},
+        f"Created user {user.id} (number {user.number})",
+    )
+
+
+@admin.command("create-token")
+def create_token(
+    user: Annotated[str, typer.Option("--user", help="User id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Create an API token for a user; it is printed once and stored only as a hash."""
+    from tallybook.organizations.service import AdminError
+    from tallybook.organizations.service import create_token as create
+
+    try:
+        user_id = uuid.UUID(user)
+    except ValueError:
+        raise _fail(f"{user!r} is not a user id (a UUID).") from None
+    database = _database()
+    upgrade(database.engine)
+    try:
+        with database.unit_of_work() as session:
+            key = create(session, user_id)
+    except AdminError as exc:
+        raise _fail(str(exc)) from None
+    _emit(as_json, {"token": key}, key)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

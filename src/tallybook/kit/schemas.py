@@ -1,0 +1,78 @@
+"""Base classes and field types shared by every domain's Pydantic schemas."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+)
+from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import PydanticCustomError
+
+
+def format_timestamp(value: datetime) -> str:
+    """ISO 8601 in UTC with milliseconds and a ``Z``: ``2021-04-01T10:10:57.242Z``."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(format_timestamp, return_type=str, when_used="json"),
+]
+"""A timestamp in responses."""
+
+InputTimestamp = Annotated[datetime, AfterValidator(_as_utc)]
+"""A timestamp in payloads: any offset accepted; a naive one is UTC."""
+
+
+def _read_only(_value: Any) -> Any:
+    raise PydanticCustomError("read_only", "This field is read-only.")
+
+
+ReadOnly = SkipJsonSchema[Annotated[Any, BeforeValidator(_read_only), Field(default=None)]]
+"""Declares a response field that a payload may not set: giving it is a 400."""
+
+
+class OutputModel(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class InputModel(BaseModel):
+    """A request payload: unknown fields are rejected, read-only ones too."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    def provided(self) -> dict[str, Any]:
+        """The fields the client actually sent (for partial updates), read-only excluded."""
+        read_only = {name for name, info in type(self).model_fields.items() if _is_read_only(info)}
+        return {
+            name: getattr(self, name) for name in self.model_fields_set if name not in read_only
+        }
+
+
+def _is_read_only(info: Any) -> bool:
+    return any(getattr(m, "func", None) is _read_only for m in info.metadata)
+
+
+class ResourceReadOnly(InputModel):
+    """Response fields common to every stored resource."""
+
+    id: ReadOnly
+    organization_id: ReadOnly
+    created_at: ReadOnly
+    modified_at: ReadOnly
+    updated_at: ReadOnly

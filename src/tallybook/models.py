@@ -1,0 +1,22 @@
+"""Imports every table so that Alembic and ``Base.metadata`` see the whole schema."""
+
+from tallybook.auth.models import ApiToken
+from tallybook.chats.models import Chat, ChatMessage, Room
+from tallybook.kit.db import Base
+from tallybook.notifications.models import NotificationSetting
+from tallybook.organizations.models import Organization, User
+from tallybook.targets.models import Target
+from tallybook.workflows.models import Workflow
+
+__all__ = [
+    "ApiToken",
+    "Base",
+    "Chat",
+    "ChatMessage",
+    "NotificationSetting",
+    "Organization",
+    "Room",
+    "Target",
+    "User",
+    "Workflow",
+]

@@ -1,0 +1,81 @@
+"""All configuration, read once from the environment (prefix ``TALLYBOOK_``) or ``.env``."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
+
+
+class ConfigurationError(RuntimeError):
+    """The settings cannot work as given; the message says what to change."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="TALLYBOOK_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    data_dir: Path = Path("./data")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the relational store; SQLite in the data dir when unset.",
+    )
+    events_url: str | None = None
+    secret_key: SecretStr | None = None
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "info"
+    public_url: str | None = Field(
+        default=None, description="Base URL used in absolute links (cursor pages, downloads)."
+    )
+
+    max_request_bytes: int = 10 * 1024 * 1024
+    import_max_bytes: int = 200 * 1024 * 1024
+
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_security: Literal["none", "starttls", "tls"] = "none"
+    smtp_from: str = "tallybook@localhost"
+    slack_api_url: str = "https://slack.com/api/"
+    outbound_allow_private: bool = False
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            url = self.database_url
+            if url.startswith("postgresql://") or url.startswith("postgres://"):
+                url = "postgresql+psycopg://" + url.split("://", 1)[1]
+            return url
+        return f"sqlite:///{(self.data_dir / 'tallybook.sqlite3').resolve()}"
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    def ensure_data_dir(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+
+    def signing_key(self) -> str:
+        """The secret used to sign links; generated once into the data dir when embedded."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        if not self.is_embedded:
+            raise ConfigurationError(
+                "TALLYBOOK_SECRET_KEY must be set when the relational store is PostgreSQL."
+            )
+        self.ensure_data_dir()
+        path = self.data_dir / SECRET_KEY_FILE
+        if not path.exists():
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(48))
+        return path.read_text().strip()

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Float, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tallybook.kit.db import Base, IdMixin, JSONType, utcnow
+
+
+class Target(IdMixin, Base):
+    __tablename__ = "targets"
+    __table_args__ = (Index(None, "organization_id", "workflow_id"),)
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE")
+    )
+    workflow_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("workflows.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(255))
+    reporting_threshold: Mapped[float] = mapped_column(Float)
+    reporting_query: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    reporting_field: Mapped[str] = mapped_column(String(64))
+    reporting_period: Mapped[str] = mapped_column(String(16))
+    # NULL: the same as reporting_period, so it follows a later change of that period.
+    notification_period: Mapped[str | None] = mapped_column(String(16))
+    reporting_datasource: Mapped[str] = mapped_column(String(32), default="GENERIC_REPORTING")
+    reporting_bound: Mapped[str] = mapped_column(String(8))
+    are_notifications_active: Mapped[bool] = mapped_column(default=True)
+    target_active_from: Mapped[datetime | None]
+    target_active_until: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    modified_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @property
+    def effective_notification_period(self) -> str:
+        return self.notification_period or self.reporting_period

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tallybook.targets.models import Target
+
+
+def list_for_workflow(
+    session: Session, organization_id: uuid.UUID, workflow_id: uuid.UUID
+) -> list[Target]:
+    stmt = (
+        select(Target)
+        .where(Target.organization_id == organization_id, Target.workflow_id == workflow_id)
+        .order_by(Target.created_at, Target.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def get(
+    session: Session,
+    organization_id: uuid.UUID,
+    target_id: uuid.UUID,
+    workflow_id: uuid.UUID | None = None,
+) -> Target | None:
+    stmt = select(Target).where(Target.organization_id == organization_id, Target.id == target_id)
+    if workflow_id is not None:
+        stmt = stmt.where(Target.workflow_id == workflow_id)
+    return session.scalars(stmt).one_or_none()

@@ -1,0 +1,89 @@
+"""Test harness: every API test runs against SQLite and a real PostgreSQL server.
+
+Each pytest-xdist worker gets its own SQLite file and its own PostgreSQL database, with the
+migrations applied once. Tests isolate themselves by making their own organisations, which
+also exercises the tenancy rules.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tallybook.app import create_app
+from tallybook.kit.db import Database
+from tallybook.kit.migrate import upgrade
+from tallybook.settings import Settings
+from tests.fixtures.postgres import create_database, postgres_server
+from tests.fixtures.tenants import Tenant, make_tenant
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    with postgres_server() as server:
+        yield create_database(server, f"tallybook_test_{_worker()}")
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("data")
+
+
+def _settings(data_dir: Path, backend: str, request: pytest.FixtureRequest) -> Settings:
+    url = request.getfixturevalue("postgres_url") if backend == "postgresql" else None
+    return Settings(
+        data_dir=data_dir / backend,
+        database_url=url,
+        secret_key="test-secret-key-not-for-production",
+        outbound_allow_private=True,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+
+
+_databases: dict[str, Database] = {}
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database(request: pytest.FixtureRequest, data_dir: Path) -> Iterator[Database]:
+    """The relational store, migrated; parametrised so each test runs on both backends."""
+    settings = _settings(data_dir, request.param, request)
+    db = Database(settings)
+    upgrade(db.engine)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(database: Database) -> Any:
+    return create_app(database.settings, database)
+
+
+@pytest.fixture
+def client(app: Any) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def tenant(database: Database) -> Tenant:
+    """A fresh organisation whose user has both permissions."""
+    return make_tenant(database)
+
+
+@pytest.fixture
+def new_tenant(database: Database) -> Callable[..., Tenant]:
+    def make(**kwargs: Any) -> Tenant:
+        return make_tenant(database, **kwargs)
+
+    return make
