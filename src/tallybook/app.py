@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from tallybook import __version__, health
@@ -22,6 +22,14 @@ from tallybook.notifications.endpoints import router as notifications_router
 from tallybook.settings import Settings
 from tallybook.targets.endpoints import router as targets_router
 from tallybook.workflows.endpoints import router as workflows_router
+
+ROUTERS: tuple[APIRouter, ...] = (
+    health.router,
+    workflows_router,
+    targets_router,
+    notifications_router,
+    chats_router,
+)
 
 DESCRIPTION = """
 Tallybook is a self-hosted reporting backend, compatible with giosg's Conversational
@@ -48,9 +56,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.settings = settings
     app.state.database = database
     install_error_handlers(app)
-    for router in (health.router, workflows_router, targets_router, notifications_router):
+    for router in ROUTERS:
         app.include_router(router)
-    app.include_router(chats_router)
 
     def limit_for(path: str) -> int:
         if path.rstrip("/").endswith("/chats/import"):

@@ -80,6 +80,7 @@ def _requires(*any_of: str) -> object:
             raise PermissionDenied(f"This needs the {names} permission.")
         return principal
 
+    dependency.permissions = any_of  # type: ignore[attr-defined]  # read by the auth matrix test
     return Depends(dependency)
 
 
