@@ -1,0 +1,95 @@
+"""Calendar periods in an organisation's timezone (DESIGN §5).
+
+``P1D`` is a local day, ``P1W`` an ISO week from Monday, ``P1M`` a calendar month and
+``P1Y`` a year; ``P<n>X`` groups n such periods counted from the one that contains the
+anchor (the target's ``target_active_from``, or its creation). Bounds are computed on
+local dates and then turned into instants, so a day on a DST change lasts 23 or 25 hours.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from dateutil.relativedelta import relativedelta
+
+_PERIOD = re.compile(r"^P([1-9][0-9]{0,2})([DWMY])$")
+
+
+@dataclass(frozen=True)
+class Period:
+    start: datetime  # aware, UTC
+    end: datetime  # aware, UTC, exclusive
+
+    def iso(self) -> str:
+        from tallybook.kit.schemas import format_timestamp
+
+        return f"{format_timestamp(self.start)}/{format_timestamp(self.end)}"
+
+
+def parse_period(spec: str) -> tuple[int, str]:
+    match = _PERIOD.match(spec)
+    if not match:
+        raise ValueError(f"{spec!r} is not a period of the form P<n>D, P<n>W, P<n>M or P<n>Y")
+    return int(match.group(1)), match.group(2)
+
+
+def _unit_start(day: date, unit: str) -> date:
+    if unit == "D":
+        return day
+    if unit == "W":
+        return day - timedelta(days=day.weekday())
+    if unit == "M":
+        return day.replace(day=1)
+    return day.replace(month=1, day=1)
+
+
+def _step(unit: str, n: int) -> relativedelta:
+    return {
+        "D": relativedelta(days=n),
+        "W": relativedelta(weeks=n),
+        "M": relativedelta(months=n),
+        "Y": relativedelta(years=n),
+    }[unit]
+
+
+def _units_between(first: date, later: date, unit: str) -> int:
+    """Whole units from the unit starting at ``first`` to the one starting at ``later``."""
+    if unit == "D":
+        return (later - first).days
+    if unit == "W":
+        return (later - first).days // 7
+    if unit == "M":
+        return (later.year - first.year) * 12 + later.month - first.month
+    return later.year - first.year
+
+
+def local_midnight(day: date, zone: ZoneInfo) -> datetime:
+    """The instant a local day starts (where midnight does not exist, the first instant)."""
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+
+
+def period_containing(
+    instant: datetime, spec: str, timezone: str, anchor: datetime | None = None
+) -> Period:
+    """The period of ``spec`` that contains ``instant``, aligned to ``anchor`` for n > 1."""
+    n, unit = parse_period(spec)
+    zone = ZoneInfo(timezone)
+    local_day = instant.astimezone(zone).date()
+    unit_start = _unit_start(local_day, unit)
+    if n > 1:
+        anchor_start = _unit_start((anchor or instant).astimezone(zone).date(), unit)
+        offset = _units_between(anchor_start, unit_start, unit) // n * n
+        unit_start = anchor_start + _step(unit, offset)
+    start_day = unit_start
+    end_day = start_day + _step(unit, n)
+    return Period(local_midnight(start_day, zone), local_midnight(end_day, zone))
+
+
+def previous_period(period: Period, spec: str, timezone: str) -> Period:
+    n, unit = parse_period(spec)
+    zone = ZoneInfo(timezone)
+    start_day = period.start.astimezone(zone).date() - _step(unit, n)
+    return Period(local_midnight(start_day, zone), period.start)
