@@ -1,5 +1,156 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-router = APIRouter()
+from fastapi import APIRouter, Depends, Query, Request, status
+
+from tallybook.auth.dependencies import ChatReader, SettingsUser
+from tallybook.chats import service
+from tallybook.chats.imports import MAX_CHATS
+from tallybook.chats.schemas import (
+    Chat,
+    ChatCreate,
+    ImportResult,
+    Message,
+    MessageCreate,
+    Room,
+    RoomCreate,
+)
+from tallybook.kit.db import DBSession
+from tallybook.kit.errors import error_responses
+from tallybook.kit.ids import parse_id
+from tallybook.kit.pagination import CursorPage, PageParams, page_params
+
+router = APIRouter(
+    prefix="/api/v5/orgs/{org_id}/rooms",
+    tags=["Chats: rooms, chats and messages"],
+    responses=error_responses(400, 401, 403, 404),
+)
+
+Page = Annotated[PageParams, Depends(page_params)]
+
+
+def _page(page: service.Page) -> dict[str, object]:
+    rows, next_link, previous_link = page
+    return {"next": next_link, "previous": previous_link, "results": rows}
+
+
+async def _raw_body(request: Request) -> bytes:
+    return await request.body()
+
+
+RawBody = Annotated[bytes, Depends(_raw_body)]
+
+
+@router.get("", response_model=CursorPage[Room], summary="List rooms, newest first")
+def list_rooms(session: DBSession, principal: ChatReader, page: Page) -> object:
+    return _page(service.list_rooms(session, principal, page))
+
+
+@router.post("", response_model=Room, status_code=status.HTTP_201_CREATED, summary="Create a room")
+def create_room(session: DBSession, principal: SettingsUser, data: RoomCreate) -> object:
+    return service.create_room(session, principal, data)
+
+
+@router.get("/{room_id}", response_model=Room, summary="Get a room")
+def get_room(session: DBSession, principal: ChatReader, room_id: str) -> object:
+    return service.get_room(session, principal, parse_id(room_id, "room"))
+
+
+@router.get(
+    "/{room_id}/chats",
+    response_model=CursorPage[Chat],
+    summary="List the chats of a room, newest first",
+)
+def list_chats(
+    session: DBSession,
+    principal: ChatReader,
+    room_id: str,
+    page: Page,
+    is_waiting: Annotated[bool | None, Query()] = None,
+    is_ended: Annotated[bool | None, Query()] = None,
+) -> object:
+    return _page(
+        service.list_chats(
+            session,
+            principal,
+            parse_id(room_id, "room"),
+            page,
+            is_waiting=is_waiting,
+            is_ended=is_ended,
+        )
+    )
+
+
+@router.post(
+    "/{room_id}/chats",
+    response_model=Chat,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a chat (history import: explicit created_at and ended_at)",
+)
+def create_chat(
+    session: DBSession, principal: SettingsUser, room_id: str, data: ChatCreate
+) -> object:
+    return service.create_chat(session, principal, parse_id(room_id, "room"), data)
+
+
+@router.post(
+    "/{room_id}/chats/import",
+    response_model=ImportResult,
+    status_code=status.HTTP_201_CREATED,
+    summary="Import chats with their messages from NDJSON, all or nothing",
+    description=(
+        "One chat per line (the fields of *Create a chat*) with its `messages` list inline "
+        "(the fields of *Create a message*); blank lines are ignored and any content type "
+        f"is accepted. At most {MAX_CHATS:,} chats per request. If any line is invalid "
+        "nothing is stored and the 400 lists the errors with `loc` "
+        '`["body", <line number from 1>, ...field path]`.'
+    ),
+    responses=error_responses(413),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+        }
+    },
+)
+def import_chats(
+    session: DBSession, principal: SettingsUser, room_id: str, body: RawBody
+) -> object:
+    return service.import_chats(session, principal, parse_id(room_id, "room"), body)
+
+
+@router.get("/{room_id}/chats/{chat_id}", response_model=Chat, summary="Get a chat")
+def get_chat(session: DBSession, principal: ChatReader, room_id: str, chat_id: str) -> object:
+    return service.get_chat(
+        session, principal, parse_id(room_id, "room"), parse_id(chat_id, "chat")
+    )
+
+
+@router.get(
+    "/{room_id}/chats/{chat_id}/messages",
+    response_model=CursorPage[Message],
+    summary="List the messages of a chat, newest first",
+)
+def list_messages(
+    session: DBSession, principal: ChatReader, room_id: str, chat_id: str, page: Page
+) -> object:
+    return _page(
+        service.list_messages(
+            session, principal, parse_id(room_id, "room"), parse_id(chat_id, "chat"), page
+        )
+    )
+
+
+@router.post(
+    "/{room_id}/chats/{chat_id}/messages",
+    response_model=Message,
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a message to a chat (explicit created_at)",
+)
+def create_message(
+    session: DBSession, principal: SettingsUser, room_id: str, chat_id: str, data: MessageCreate
+) -> object:
+    return service.create_message(
+        session, principal, parse_id(room_id, "room"), parse_id(chat_id, "chat"), data
+    )

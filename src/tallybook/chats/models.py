@@ -4,8 +4,9 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, ColumnElement, ForeignKey, Index, Integer, String, Text, and_, func
+from sqlalchemy.ext.hybrid import hybrid_property
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tallybook.kit.db import Base, IdMixin, JSONType, utcnow
 
@@ -33,7 +34,12 @@ class Room(IdMixin, Base):
 
 
 class Chat(IdMixin, Base):
-    """A chat; message counters are kept up to date as messages are written."""
+    """A chat; its counters and first/last markers are kept up to date as messages are written.
+
+    ``first_message_*`` describe the earliest message by ``created_at`` (any type but the
+    system's), ``last_msg_*`` the latest message of type ``msg``; the derived flags below
+    are computed from them, in Python and in SQL alike.
+    """
 
     __tablename__ = "chats"
     __table_args__ = (
@@ -62,6 +68,51 @@ class Chat(IdMixin, Base):
     first_message_type: Mapped[str | None] = mapped_column(String(16))
     last_msg_at: Mapped[datetime | None]
     last_msg_sender_type: Mapped[str | None] = mapped_column(String(16))
+
+    room: Mapped[Room] = relationship(lazy="joined", innerjoin=True)
+
+    @property
+    def room_name(self) -> str:
+        return self.room.name
+
+    @hybrid_property
+    def is_ended(self) -> bool:
+        return self.ended_at is not None
+
+    @is_ended.inplace.expression
+    @classmethod
+    def _is_ended_expression(cls) -> ColumnElement[bool]:
+        return cls.ended_at.is_not(None)
+
+    @hybrid_property
+    def is_waiting(self) -> bool:
+        return self.ended_at is None and self.last_msg_sender_type == "visitor"
+
+    @is_waiting.inplace.expression
+    @classmethod
+    def _is_waiting_expression(cls) -> ColumnElement[bool]:
+        # coalesce: never NULL, so that NOT is_waiting matches chats without messages too.
+        return and_(
+            cls.ended_at.is_(None), func.coalesce(cls.last_msg_sender_type, "") == "visitor"
+        )
+
+    @hybrid_property
+    def is_real_conversation(self) -> bool:
+        return self.visitor_message_count >= 1 and self.user_message_count >= 2
+
+    @is_real_conversation.inplace.expression
+    @classmethod
+    def _is_real_conversation_expression(cls) -> ColumnElement[bool]:
+        return and_(cls.visitor_message_count >= 1, cls.user_message_count >= 2)
+
+    @hybrid_property
+    def is_autosuggested(self) -> bool:
+        return self.first_message_type == "autosuggest"
+
+    @is_autosuggested.inplace.expression
+    @classmethod
+    def _is_autosuggested_expression(cls) -> ColumnElement[bool]:
+        return func.coalesce(cls.first_message_type, "") == "autosuggest"
 
 
 class ChatMessage(IdMixin, Base):
