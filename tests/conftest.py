@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tallybook.app import create_app
+from tallybook.events.store import EventStore, open_event_store
 from tallybook.kit.db import Database
 from tallybook.kit.migrate import upgrade
 from tallybook.settings import Settings
@@ -61,12 +62,19 @@ def database(request: pytest.FixtureRequest, data_dir: Path) -> Iterator[Databas
     db = Database(settings)
     upgrade(db.engine)
     yield db
-    db.dispose()
+    db.close()
 
 
 @pytest.fixture(scope="session")
-def app(database: Database) -> Any:
-    return create_app(database.settings, database)
+def event_store(database: Database) -> Iterator[EventStore]:
+    store = open_event_store(database.settings)
+    yield store
+    store.close()
+
+
+@pytest.fixture(scope="session")
+def app(database: Database, event_store: EventStore) -> Any:
+    return create_app(database.settings, database, event_store)
 
 
 @pytest.fixture

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import APIRouter, FastAPI
-from fastapi.openapi.utils import get_openapi
 
 from tallybook import __version__, health
 from tallybook.chats.endpoints import router as chats_router
+from tallybook.events.endpoints import router as events_router
+from tallybook.events.store import EventStore, open_event_store
 from tallybook.kit.db import Database
 from tallybook.kit.errors import install_error_handlers
 from tallybook.kit.middleware import (
@@ -18,6 +18,7 @@ from tallybook.kit.middleware import (
     BodyLimitMiddleware,
     TrailingSlashMiddleware,
 )
+from tallybook.kit.openapi import build_openapi
 from tallybook.notifications.endpoints import router as notifications_router
 from tallybook.settings import Settings
 from tallybook.targets.endpoints import router as targets_router
@@ -29,6 +30,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     targets_router,
     notifications_router,
     chats_router,
+    events_router,
 )
 
 DESCRIPTION = """
@@ -38,14 +40,26 @@ Reporting API. Authenticate with `Authorization: Token <key>` (or `Bearer <key>`
 """
 
 
-def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    database: Database | None = None,
+    event_store: EventStore | None = None,
+) -> FastAPI:
+    """The app; stores passed in stay the caller's to close, those made here close with it."""
     settings = settings or Settings()
-    database = database or Database(settings)
+    owned: list[Database | EventStore] = []
+    if database is None:
+        database = Database(settings)
+        owned.append(database)
+    if event_store is None:
+        event_store = open_event_store(settings)
+        owned.append(event_store)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
-        database.dispose()
+        for resource in owned:
+            resource.close()
 
     app = FastAPI(
         title="Tallybook",
@@ -55,6 +69,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     app.state.settings = settings
     app.state.database = database
+    app.state.event_store = event_store
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
@@ -68,23 +83,5 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.add_middleware(BodyLimitMiddleware, limit_for=limit_for)
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(TrailingSlashMiddleware)
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app
-
-
-def _openapi(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's schema, less its 422 responses: Tallybook answers invalid input with 400."""
-    if app.openapi_schema:
-        return app.openapi_schema
-    schema = get_openapi(
-        title=app.title, version=app.version, description=app.description, routes=app.routes
-    )
-    for path in schema.get("paths", {}).values():
-        for operation in path.values():
-            if isinstance(operation, dict):
-                operation.get("responses", {}).pop("422", None)
-    components = schema.get("components", {}).get("schemas", {})
-    components.pop("HTTPValidationError", None)
-    components.pop("ValidationError", None)
-    app.openapi_schema = schema
-    return schema

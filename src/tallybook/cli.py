@@ -54,6 +54,7 @@ def serve(
 
     from tallybook.app import create_app
     from tallybook.demo import load_demo_if_empty
+    from tallybook.events.store import open_event_store
     from tallybook.kit.logging import configure
 
     database = _database()
@@ -62,10 +63,11 @@ def serve(
     upgrade(database.engine)
     host = host or settings.host
     port = port or settings.port
+    store = open_event_store(settings)
     if demo:
-        load_demo_if_empty(database, f"http://{host}:{port}")
+        load_demo_if_empty(database, store, f"http://{host}:{port}")
     del no_worker  # the worker arrives with the evaluation issue; nothing runs in the background
-    uvicorn.run(create_app(settings, database), host=host, port=port, log_config=None)
+    uvicorn.run(create_app(settings, database, store), host=host, port=port, log_config=None)
 
 
 @app.command()
@@ -86,11 +88,16 @@ def worker(
 def demo() -> None:
     """Load a sample organisation and print a token and example curl commands."""
     from tallybook.demo import load_demo
+    from tallybook.events.store import open_event_store
 
     database = _database()
     upgrade(database.engine)
     settings = database.settings
-    load_demo(database, f"http://{settings.host}:{settings.port}")
+    store = open_event_store(settings)
+    try:
+        load_demo(database, store, f"http://{settings.host}:{settings.port}")
+    finally:
+        store.close()
 
 
 def _emit(as_json: bool, payload: dict[str, object], text: str) -> None:

@@ -2,28 +2,41 @@
 
 from __future__ import annotations
 
+import random
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import orjson
 import typer
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
+from tallybook.auth.dependencies import Principal
+from tallybook.chats import service as chats
+from tallybook.chats.schemas import ChatCreate, MessageCreate, RoomCreate
+from tallybook.events.store import EventStore, StoredEvent
 from tallybook.kit.db import Database
 from tallybook.organizations.models import Organization
 from tallybook.organizations.service import create_organization, create_token, create_user
-from tallybook.targets.models import Target
-from tallybook.workflows.models import Workflow
+from tallybook.targets import service as targets
+from tallybook.targets.schemas import TargetCreate
+from tallybook.workflows import service as workflows
+from tallybook.workflows.schemas import WorkflowCreate
 
-DEMO_QUERY = {
+VENDOR = "com.example.shop"
+LEADS_QUERY = {
     "granularity": "all",
-    "vendor": "com.example.shop",
+    "vendor": VENDOR,
     "aggregations": ["count"],
     "filters": {"type": "selector", "dimension": "category", "value": "lead"},
 }
 
 
-def load_demo_if_empty(database: Database, base_url: str) -> None:
+def load_demo_if_empty(database: Database, store: EventStore, base_url: str) -> None:
     with database.unit_of_work() as session:
         empty = session.scalar(select(func.count()).select_from(Organization)) == 0
     if empty:
-        load_demo(database, base_url)
+        load_demo(database, store, base_url)
     else:
         typer.echo(
             "The data directory already has organisations; the demo was not loaded again.\n"
@@ -32,7 +45,8 @@ def load_demo_if_empty(database: Database, base_url: str) -> None:
         )
 
 
-def load_demo(database: Database, base_url: str) -> None:
+def load_demo(database: Database, store: EventStore, base_url: str) -> None:
+    now = datetime.now(UTC)
     with database.unit_of_work() as session:
         org = create_organization(session, "Demo Shop", "Europe/Helsinki")
         user = create_user(
@@ -45,40 +59,144 @@ def load_demo(database: Database, base_url: str) -> None:
             is_manager=True,
         )
         token = create_token(session, user.id)
-        workflow = Workflow(
-            organization_id=org.id,
-            created_by_user=user.id,
-            updated_by_user=user.id,
-            name="Grow the webshop",
-            description="Leads and sales of the demo shop",
-        )
-        session.add(workflow)
-        session.flush()
-        session.add(
-            Target(
-                organization_id=org.id,
-                workflow_id=workflow.id,
-                name="At least 50 leads a day",
-                reporting_bound="LOWER",
-                reporting_threshold=50,
-                reporting_query=DEMO_QUERY,
-                reporting_field="count",
-                reporting_period="P1D",
-            )
-        )
-        session.flush()
+        principal = Principal(user, org)
+        workflow_id = _workflow_and_targets(session, principal)
+        _room_with_chats(session, principal, now)
         org_id = org.id
+    store.insert(list(_events(org_id, now)))
+    typer.echo(_instructions(base_url, org_id, token, workflow_id, now))
+
+
+def _instructions(
+    base_url: str, org_id: uuid.UUID, token: str, workflow_id: uuid.UUID, now: datetime
+) -> str:
     api = f"{base_url}/api/objectives/v1/orgs/{org_id}"
     auth = f'-H "Authorization: Token {token}"'
-    typer.echo(
-        f"""
-Demo organisation loaded: {org_id}
-API token (shown only now): {token}
-
-Try:
-  curl {auth} {api}/workflows
-  curl {auth} -H "Content-Type: application/json" -X POST {api}/workflows \\
-       -d '{{"name": "Halve churn", "description": "Monthly churn below 2%"}}'
-  curl {auth} {api}/workflows/{workflow.id}/targets
-"""
+    query = orjson.dumps(
+        {
+            "vendor": VENDOR,
+            "granularity": "day",
+            "aggregations": ["count"],
+            "group_by": ["category"],
+            "interval": {
+                "start": f"{now - timedelta(days=7):%Y-%m-%d}T00:00:00Z",
+                "end": f"{now + timedelta(days=1):%Y-%m-%d}T00:00:00Z",
+            },
+        }
+    ).decode()
+    fetch = f"{base_url}/api/events/v2/orgs/{org_id}/fetch"
+    return "\n".join(
+        [
+            "",
+            f"Demo organisation loaded: {org_id}",
+            f"API token (shown only now): {token}",
+            "",
+            "Try:",
+            f"  curl {auth} {api}/workflows",
+            f"  curl {auth} {api}/workflows/{workflow_id}/targets",
+            f"  curl {auth} -H 'Content-Type: application/json' -X POST {fetch} -d '{query}'",
+            "",
+        ]
     )
+
+
+def _workflow_and_targets(session: Session, principal: Principal) -> uuid.UUID:
+    workflow = workflows.create_workflow(
+        session,
+        principal,
+        WorkflowCreate.model_validate(
+            {"name": "Grow the webshop", "description": "Leads and sales of the demo shop"}
+        ),
+    )
+    for name, bound, threshold, period in (
+        ("At least 50 leads a day", "LOWER", 50, "P1D"),
+        ("At least 300 leads a week", "LOWER", 300, "P1W"),
+        ("Fewer than 20 failed checkouts a day", "UPPER", 20, "P1D"),
+    ):
+        query = dict(LEADS_QUERY)
+        if bound == "UPPER":
+            query["filters"] = {"type": "selector", "dimension": "action", "value": "failed"}
+        targets.create_target(
+            session,
+            principal,
+            workflow.id,
+            TargetCreate.model_validate(
+                {
+                    "name": name,
+                    "reporting_bound": bound,
+                    "reporting_threshold": threshold,
+                    "reporting_query": query,
+                    "reporting_field": "count",
+                    "reporting_period": period,
+                }
+            ),
+        )
+    return workflow.id
+
+
+def _room_with_chats(session: Session, principal: Principal, now: datetime) -> None:
+    room = chats.create_room(
+        session,
+        principal,
+        RoomCreate.model_validate({"name": "Webshop", "domain": "shop.example.com"}),
+    )
+    lines = [
+        ("visitor", "Hi, do you ship to Finland?"),
+        ("user", "Hello! Yes, delivery takes 2-3 working days."),
+        ("visitor", "Great, thanks."),
+        ("user", "You're welcome, have a nice day!"),
+    ]
+    for hours_ago in (30, 5):
+        started = now - timedelta(hours=hours_ago)
+        chat = chats.create_chat(
+            session,
+            principal,
+            room.id,
+            ChatCreate.model_validate(
+                {"created_at": started, "ended_at": started + timedelta(minutes=10)}
+            ),
+        )
+        for minute, (sender, text) in enumerate(lines):
+            chats.create_message(
+                session,
+                principal,
+                room.id,
+                chat.id,
+                MessageCreate.model_validate(
+                    {
+                        "created_at": started + timedelta(minutes=minute + 1),
+                        "sender_type": sender,
+                        "sender_name": "Anna" if sender == "user" else "Visitor",
+                        "message": text,
+                    }
+                ),
+            )
+
+
+def _events(org_id: uuid.UUID, now: datetime) -> list[StoredEvent]:
+    rng = random.Random(42)
+    events = []
+    for _ in range(6000):
+        at = now - timedelta(seconds=rng.randrange(14 * 86400))
+        category = rng.choices(["view", "lead", "checkout"], weights=[80, 12, 8])[0]
+        action = "failed" if category == "checkout" and rng.random() < 0.2 else "created"
+        events.append(
+            StoredEvent(
+                organization_id=org_id,
+                source="untrusted",
+                timestamp=at,
+                received_at=at,
+                event_version=1,
+                vendor=VENDOR,
+                category=category,
+                action=action,
+                label=rng.choice(["front", "pricing", "product", "contact"]),
+                value=round(rng.uniform(5, 120), 2),
+                visitor_id=f"visitor-{rng.randrange(900)}",
+                session_id=f"session-{rng.randrange(2500)}",
+                browser_name=rng.choice(["Chrome", "Firefox", "Safari"]),
+                device_type=rng.choice(["desktop", "mobile", "tablet"]),
+                geo_country=rng.choice(["FI", "SE", "EE", "DE"]),
+            )
+        )
+    return events

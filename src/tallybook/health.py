@@ -27,4 +27,9 @@ def readyz(request: Request) -> object:
     except Exception:
         body = {"detail": "The relational store is not reachable.", "code": "not_ready"}
         return JSONResponse(body, status_code=503)
+    try:
+        request.app.state.event_store.ping()
+    except Exception:
+        body = {"detail": "The event store is not reachable.", "code": "not_ready"}
+        return JSONResponse(body, status_code=503)
     return {"status": "ok"}

@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -19,6 +20,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tallybook.app import create_app
+from tallybook.events.store import open_event_store
 from tallybook.kit.db import Database
 from tallybook.kit.migrate import upgrade
 from tallybook.settings import Settings
@@ -45,7 +47,8 @@ class World:
         )
         self.database = Database(settings)
         upgrade(self.database.engine)
-        self.app = create_app(settings, self.database)
+        self.event_store = open_event_store(settings)
+        self.app = create_app(settings, self.database, self.event_store)
         self.tenant: Tenant = make_tenant(self.database)
         self.ids: dict[str, str] = {}
 
@@ -75,6 +78,12 @@ class World:
 
 
 _world: World | None = None
+
+
+@schemathesis.serializer("application/x-ndjson")
+def _ndjson(_ctx: Any, value: Any) -> bytes:
+    lines = value if isinstance(value, list) else [value]
+    return b"\n".join(orjson.dumps(line) for line in lines)
 
 
 def world() -> World:

@@ -127,6 +127,8 @@ BAD_CHANGES: list[dict[str, Any]] = [
         }
     },
     {"reporting_query": "count everything"},
+    {"reporting_query": {"vendor": "nul\x00byte"}},
+    {"name": "nul\x00byte"},
     {"workflow": str(uuid.uuid4())},
     {"id": str(uuid.uuid4())},
     {"organization_id": str(uuid.uuid4())},

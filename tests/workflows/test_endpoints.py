@@ -75,6 +75,8 @@ def test_invalid_payloads_are_400_and_store_nothing(client: TestClient, tenant: 
         {"name": "ok", "organization_id": str(uuid.uuid4())},
         {"name": "ok", "created_by_user": str(uuid.uuid4())},
         {"name": "ok", "type": "nonsense"},
+        {"name": "nul\x00byte"},
+        {"name": "ok", "description": "nul\x00byte"},
         [],
         "text",
     ]

@@ -13,6 +13,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 from fastapi.security import APIKeyHeader, APIKeyQuery
+from sqlalchemy.orm import Session
 
 from tallybook.auth.repository import principal_by_key_hash
 from tallybook.auth.tokens import hash_key, key_from_header
@@ -53,6 +54,13 @@ def authenticate(
     header: Annotated[str | None, Depends(_header_scheme)] = None,
     query_token: Annotated[str | None, Depends(_query_scheme)] = None,
 ) -> Principal:
+    return principal_for(request, session, header, query_token)
+
+
+def principal_for(
+    request: Request, session: Session, header: str | None, query_token: str | None
+) -> Principal:
+    """The caller of a request, or 401 / 403 (subscription) as the first checks say."""
     key = key_from_header(header) or query_token
     found = principal_by_key_hash(session, hash_key(key)) if key else None
     if found is None:
@@ -65,6 +73,9 @@ def authenticate(
 
 
 Authenticated = Annotated[Principal, Depends(authenticate)]
+
+TokenHeader = Annotated[str | None, Depends(_header_scheme)]
+TokenQuery = Annotated[str | None, Depends(_query_scheme)]
 
 
 def _org_member(principal: Authenticated, org_id: Annotated[str, Path()]) -> Principal:

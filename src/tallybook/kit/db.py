@@ -96,7 +96,7 @@ class Database:
         finally:
             session.close()
 
-    def dispose(self) -> None:
+    def close(self) -> None:
         self.engine.dispose()
 
 

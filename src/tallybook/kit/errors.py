@@ -131,6 +131,8 @@ def validation_errors(raw: list[Any]) -> list[dict[str, Any]]:
         msg = _PYDANTIC_MESSAGES.get(kind, err.get("msg", "Invalid value."))
         if kind == "json_invalid":
             loc = loc[:1]
+        elif kind == "nul_character":
+            loc = [*loc, *err.get("ctx", {}).get("path", [])]
         elif kind in ("model_attributes_type", "dict_type", "model_type") and loc == ["body"]:
             msg = "The body must be a JSON object, sent with Content-Type: application/json."
         if msg.startswith("Value error, "):

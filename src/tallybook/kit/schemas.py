@@ -12,6 +12,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    model_validator,
 )
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
@@ -56,12 +57,43 @@ class InputModel(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul_characters(cls, data: Any) -> Any:
+        # PostgreSQL cannot store NUL in text; refuse it everywhere instead of failing late.
+        path = _nul_path(data)
+        if path is not None:
+            where = ".".join(str(p) for p in path) or "the body"
+            raise PydanticCustomError(
+                "nul_character",
+                "Text may not contain NUL characters (in {where}).",
+                {"where": where, "path": list(path)},
+            )
+        return data
+
     def provided(self) -> dict[str, Any]:
         """The fields the client actually sent (for partial updates), read-only excluded."""
         read_only = {name for name, info in type(self).model_fields.items() if _is_read_only(info)}
         return {
             name: getattr(self, name) for name in self.model_fields_set if name not in read_only
         }
+
+
+def _nul_path(value: Any, path: tuple[str | int, ...] = ()) -> tuple[str | int, ...] | None:
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    items: Any = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, child in items:
+        found = _nul_path(child, (*path, key))
+        if found is not None:
+            return found
+    return None
 
 
 def _is_read_only(info: Any) -> bool:

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from fastapi import APIRouter, Response, status
 
 from tallybook.auth.dependencies import ReportingUser
+from tallybook.events.endpoints import EventStoreDep
 from tallybook.kit.db import DBSession
 from tallybook.kit.errors import error_responses
 from tallybook.kit.ids import parse_id
@@ -77,11 +80,19 @@ def delete_target(
     "/{target_id}/test",
     response_model=TargetTest,
     summary="Test a business target on the current reporting period",
-    responses=error_responses(501),
 )
 def test_target(
-    session: DBSession, principal: ReportingUser, workflow_id: str, target_id: str
+    session: DBSession,
+    principal: ReportingUser,
+    store: EventStoreDep,
+    workflow_id: str,
+    target_id: str,
 ) -> object:
     return service.test_target(
-        session, principal, parse_id(workflow_id, "workflow"), parse_id(target_id, "target")
+        session,
+        principal,
+        store,
+        parse_id(workflow_id, "workflow"),
+        parse_id(target_id, "target"),
+        datetime.now(UTC),
     )

@@ -1,16 +1,20 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from tallybook.auth.dependencies import Principal
-from tallybook.kit.errors import InvalidPayload, NotFound, NotImplementedYet, validation_errors
+from tallybook.events.query import EventQuery
+from tallybook.events.store import EventStore
+from tallybook.kit.errors import InvalidPayload, NotFound, validation_errors
 from tallybook.targets import repository
 from tallybook.targets.models import Target
-from tallybook.targets.schemas import TargetCreate, TargetUpdate
+from tallybook.targets.periods import Period, period_containing
+from tallybook.targets.schemas import TargetCreate, TargetTest, TargetUpdate
 from tallybook.workflows.service import get_workflow
 
 _EDITABLE = (
@@ -93,9 +97,37 @@ def delete_target(
 
 
 def test_target(
-    session: Session, principal: Principal, workflow_id: uuid.UUID, target_id: uuid.UUID
-) -> dict[str, Any]:
-    get_target(session, principal, workflow_id, target_id)
-    raise NotImplementedYet(
-        "Testing a target needs the event store, which this version does not have yet."
+    session: Session,
+    principal: Principal,
+    store: EventStore,
+    workflow_id: uuid.UUID,
+    target_id: uuid.UUID,
+    now: datetime,
+) -> TargetTest:
+    """The target's value over its current reporting period, up to ``now``."""
+    target = get_target(session, principal, workflow_id, target_id)
+    workflow = get_workflow(session, principal, workflow_id)
+    period = period_containing(
+        now,
+        target.reporting_period,
+        principal.organization.timezone,
+        anchor=target.target_active_from or target.created_at,
     )
+    query = EventQuery.model_validate(target.reporting_query)
+    value = store.value(principal.organization_id, query, period.start, now, target.reporting_field)
+    measured = float(value) if value is not None else 0.0
+    return TargetTest(
+        workflow=workflow.name,
+        target=target.name,
+        selected_period=target.reporting_period,
+        timespan_requested=Period(period.start, now).iso(),
+        value=measured,
+        threshold=target.reporting_threshold,
+        bound=target.reporting_bound,
+        is_reached=is_reached(target.reporting_bound, measured, target.reporting_threshold),
+    )
+
+
+def is_reached(bound: str, value: float, threshold: float) -> bool:
+    """LOWER: reached at value ≥ threshold. UPPER: the target holds while value < threshold."""
+    return value >= threshold if bound == "LOWER" else value < threshold

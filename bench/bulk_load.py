@@ -1,0 +1,43 @@
+"""Bulk-load an NDJSON or Parquet file into a DuckDB event store and report events/s.
+
+python bench/bulk_load.py /tmp/events.parquet --db /tmp/bench.duckdb --fresh
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from _common import Clock, machine, peak_rss_mb, remove_database
+
+from tallybook.events.bulk import load_file
+from tallybook.events.duckdb_store import DuckDBEventStore
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("file", type=Path, help="NDJSON or Parquet (see bench/generate_events.py)")
+    parser.add_argument("--db", type=Path, default=Path("bench-events.duckdb"))
+    parser.add_argument("--fresh", action="store_true", help="delete the database first")
+    args = parser.parse_args()
+
+    if args.fresh:
+        remove_database(args.db)
+    print(machine())
+    store = DuckDBEventStore(args.db)
+    try:
+        with Clock() as clock:
+            result = load_file(store, args.file)
+    finally:
+        store.close()
+    total = result.stored + result.duplicates
+    print(
+        f"{args.file.name}: {result.stored:,} stored, {result.duplicates:,} duplicates in "
+        f"{clock.wall:.2f} s = {total / clock.wall:,.0f} events/s "
+        f"(CPU {clock.cpu:.1f} s, peak RSS {peak_rss_mb():,.0f} MB, "
+        f"database {args.db.stat().st_size / 1e6:,.0f} MB)"
+    )
+
+
+if __name__ == "__main__":
+    main()

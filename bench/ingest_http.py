@@ -1,0 +1,164 @@
+"""HTTP ingestion benchmark: 1,000-event batches through a real `tallybook serve`.
+
+Starts the server on a fresh data directory (SQLite + DuckDB), creates an organisation,
+then posts N events from concurrent client threads and reports sustained events/s and the
+server's peak resident memory (VmHWM).
+
+    python bench/ingest_http.py --events 2000000 --batch 1000 --concurrency 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+TALLYBOOK = [sys.executable, "-m", "tallybook"]
+
+
+def admin(env: dict[str, str], *args: str) -> dict[str, str]:
+    out = subprocess.run(
+        [*TALLYBOOK, "admin", *args, "--json"], env=env, check=True, capture_output=True
+    )
+    return dict(json.loads(out.stdout))
+
+
+def make_batches(org: str, batch: int, distinct: int, with_ids: bool) -> list[bytes]:
+    rng = random.Random(7)
+    now = time.time()
+    bodies = []
+    for _ in range(distinct):
+        events = []
+        for _ in range(batch):
+            ts = now - rng.random() * 30 * 86400
+            event = {
+                "event_version": 1,
+                "vendor": "com.example.shop",
+                "category": rng.choice(["lead", "view", "sale", "chat"]),
+                "action": rng.choice(["created", "clicked", "opened"]),
+                "label": f"label-{rng.randrange(50)}",
+                "organization_id": org,
+                "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + "Z",
+                "value": round(rng.random() * 100, 2),
+                "visitor_id": f"v{rng.randrange(100_000)}",
+                "session_id": f"s{rng.randrange(300_000)}",
+                "dim1": rng.choice(["a", "b", "c"]),
+                "browser_name": rng.choice(["Chrome", "Firefox", "Safari"]),
+                "device_type": rng.choice(["desktop", "mobile", "tablet"]),
+                "geo_country": rng.choice(["FI", "SE", "DE", "US"]),
+                "properties": rng.sample(["p1", "p2", "p3", "p4"], k=rng.randrange(3)),
+            }
+            if with_ids:
+                event["id"] = str(uuid.uuid4())
+            events.append(event)
+        bodies.append(orjson.dumps({"events": events}))
+    return bodies
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=2_000_000, help="events to send in all")
+    parser.add_argument("--batch", type=int, default=1000, help="events per request")
+    parser.add_argument("--concurrency", type=int, default=4, help="client threads")
+    parser.add_argument("--distinct", type=int, default=50, help="distinct batch bodies to cycle")
+    parser.add_argument("--with-ids", action="store_true", help="give every event an id")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--keep", action="store_true", help="keep the data directory")
+    args = parser.parse_args()
+
+    data_dir = Path(tempfile.mkdtemp(prefix="tallybook-bench-"))
+    env = {**os.environ, "TALLYBOOK_DATA_DIR": str(data_dir), "TALLYBOOK_LOG_LEVEL": "warning"}
+    org = admin(env, "create-org", "--name", "Bench")["id"]
+    server = subprocess.Popen(
+        [*TALLYBOOK, "serve", "--no-worker", "--port", str(args.port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{args.port}"
+    try:
+        for _ in range(100):
+            try:
+                httpx.get(f"{base}/healthz", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        bodies = make_batches(org, args.batch, args.distinct, args.with_ids)
+        if args.with_ids and args.events > args.batch * args.distinct:
+            sys.exit("--with-ids needs --distinct × --batch ≥ --events (ids must be new)")
+        requests = args.events // args.batch
+        counter = iter(range(requests))
+        lock = threading.Lock()
+        stored = 0
+        failures = 0
+
+        def worker() -> None:
+            nonlocal stored, failures
+            with httpx.Client(base_url=base, timeout=60) as client:
+                while True:
+                    with lock:
+                        index = next(counter, None)
+                    if index is None:
+                        return
+                    response = client.post(
+                        "/events/v2/store/untrusted",
+                        content=bodies[index % len(bodies)],
+                        headers={"Content-Type": "application/json"},
+                    )
+                    with lock:
+                        if response.status_code == 200:
+                            stored += response.json()["stored"]
+                        else:
+                            failures += 1
+
+        start = time.perf_counter()
+        threads = [threading.Thread(target=worker) for _ in range(args.concurrency)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - start
+        print(
+            json.dumps(
+                {
+                    "events_sent": requests * args.batch,
+                    "events_stored": stored,
+                    "failed_requests": failures,
+                    "seconds": round(elapsed, 2),
+                    "events_per_second": round(stored / elapsed),
+                    "server_peak_rss_mb": round(peak_rss_mb(server.pid), 1),
+                    "batch": args.batch,
+                    "concurrency": args.concurrency,
+                }
+            )
+        )
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+        if not args.keep:
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
+
+from tallybook.auth.dependencies import ReportingUser, TokenHeader, TokenQuery, principal_for
+from tallybook.events import service
+from tallybook.events.schemas import FetchRequest, FetchResponse, IngestBatch, IngestResult
+from tallybook.events.store import EventStore
+from tallybook.kit.db import DBSession
+from tallybook.kit.errors import error_responses
+from tallybook.kit.openapi import raw_json_body, read_json
+
+
+def get_event_store(request: Request) -> EventStore:
+    store: EventStore = request.app.state.event_store
+    return store
+
+
+EventStoreDep = Annotated[EventStore, Depends(get_event_store)]
+
+router = APIRouter(tags=["Generic Reporting events"])
+
+
+@router.post(
+    "/events/v2/store/{source}",
+    response_model=IngestResult,
+    summary="Store a batch of events (atomic; idempotent by event id)",
+    description=(
+        "`untrusted` needs no token (browsers), but each event's organisation must exist "
+        "and be active; `trusted` and `external` need a token of the events' organisation. "
+        "At most 10,000 events or 10 MB per request."
+    ),
+    responses=error_responses(400, 401, 403, 404, 413),
+    openapi_extra=raw_json_body(IngestBatch),
+)
+async def store_events(
+    request: Request,
+    source: str,
+    session: DBSession,
+    store: EventStoreDep,
+    header: TokenHeader = None,
+    query_token: TokenQuery = None,
+) -> IngestResult:
+    service.check_source(source)
+    principal = None
+    if source != "untrusted":
+        principal = await run_in_threadpool(principal_for, request, session, header, query_token)
+    body = await request.body()
+    now = datetime.now(UTC)
+    return await run_in_threadpool(service.ingest, session, store, source, body, principal, now)
+
+
+@router.post(
+    "/api/events/v2/orgs/{org_id}/fetch",
+    response_model=FetchResponse,
+    summary="Query events: buckets, groups, aggregations and filters",
+    responses=error_responses(400, 401, 403, 406),
+    openapi_extra=raw_json_body(FetchRequest),
+)
+async def fetch_events(
+    request: Request, principal: ReportingUser, store: EventStoreDep
+) -> FetchResponse:
+    query = service.parse_fetch(await read_json(request))
+    result = await run_in_threadpool(service.fetch, store, principal, query)
+    return FetchResponse.model_validate({"fields": result.fields, "data": result.data})

@@ -1,0 +1,142 @@
+"""Event ingestion and queries: validation, tenancy, and the calls into the event store."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tallybook.auth.dependencies import Principal
+from tallybook.events.query import FILTER_TYPES, SOURCES, unknown_filter_types
+from tallybook.events.schemas import (
+    MAX_EVENTS_PER_BATCH,
+    FetchRequest,
+    IncomingEvent,
+    IngestBatch,
+    IngestResult,
+)
+from tallybook.events.store import EventStore, FetchResult, StoredEvent
+from tallybook.kit.errors import (
+    InvalidPayload,
+    NotAcceptable,
+    NotFound,
+    OrganizationForbidden,
+    PayloadTooLarge,
+    SubscriptionInactive,
+    validation_errors,
+)
+from tallybook.organizations.models import Organization
+
+MAX_FUTURE = timedelta(hours=24)
+
+
+def check_source(source: str) -> str:
+    if source not in SOURCES:
+        raise NotFound(f"No such event source; use one of {', '.join(SOURCES)}.")
+    return source
+
+
+def parse_batch(body: bytes, source: str, now: datetime) -> list[IncomingEvent]:
+    """The batch, validated as a whole: every bad event is listed by index and field."""
+    try:
+        batch = IngestBatch.model_validate_json(body)
+    except ValidationError as exc:
+        if any(e["type"] == "too_long" and e["loc"] == ("events",) for e in exc.errors()):
+            raise PayloadTooLarge(
+                f"A batch may hold at most {MAX_EVENTS_PER_BATCH} events."
+            ) from None
+        raise InvalidPayload(_body_errors(exc)) from None
+    errors = []
+    for index, event in enumerate(batch.events):
+        loc: list[str | int] = ["body", "events", index]
+        if event.source is not None and event.source != source:
+            errors.append({"loc": [*loc, "source"], "msg": f"must be '{source}' on this path."})
+        if event.timestamp is not None and event.timestamp > now + MAX_FUTURE:
+            errors.append(
+                {"loc": [*loc, "timestamp"], "msg": "is more than 24 hours in the future."}
+            )
+    if errors:
+        raise InvalidPayload(errors)
+    return list(batch.events)
+
+
+def check_organisations(
+    session: Session, events: Sequence[IncomingEvent], principal: Principal | None
+) -> None:
+    """Trusted sources: the caller's organisation only. Untrusted: it must exist and be
+    active."""
+    org_ids = {event.organization_id for event in events}
+    if principal is not None:
+        if org_ids != {principal.organization_id}:
+            raise OrganizationForbidden(
+                "Events may only be sent for the organisation of the token."
+            )
+        return
+    rows = session.execute(
+        select(Organization.id, Organization.subscription_active).where(
+            Organization.id.in_(org_ids)
+        )
+    ).all()
+    active = {row.id: row.subscription_active for row in rows}
+    unknown = [
+        {"loc": ["body", "events", i, "organization_id"], "msg": "No such organisation."}
+        for i, event in enumerate(events)
+        if event.organization_id not in active
+    ]
+    if unknown:
+        raise InvalidPayload(unknown)
+    if not all(active.values()):
+        raise SubscriptionInactive("The organisation has no active subscription.")
+
+
+def to_stored(events: Sequence[IncomingEvent], source: str, now: datetime) -> list[StoredEvent]:
+    stored = []
+    for event in events:
+        # The validated fields themselves (model_dump would re-serialise each value).
+        fields = dict(event.__dict__)
+        fields["source"] = source
+        fields["received_at"] = now
+        fields["timestamp"] = event.timestamp or now
+        fields["properties"] = tuple(event.properties)
+        fields["partner_organization_ids"] = tuple(event.partner_organization_ids)
+        stored.append(StoredEvent(**fields))
+    return stored
+
+
+def ingest(
+    session: Session,
+    store: EventStore,
+    source: str,
+    body: bytes,
+    principal: Principal | None,
+    now: datetime,
+) -> IngestResult:
+    events = parse_batch(body, source, now)
+    check_organisations(session, events, principal)
+    result = store.insert(to_stored(events, source, now))
+    return IngestResult(stored=result.stored, duplicates=result.duplicates)
+
+
+def parse_fetch(raw: Any) -> FetchRequest:
+    unknown = unknown_filter_types(raw.get("filters")) if isinstance(raw, dict) else set()
+    if unknown:
+        raise NotAcceptable(
+            f"Unknown filter type {sorted(unknown)[0]!r}; known types: {', '.join(FILTER_TYPES)}."
+        )
+    try:
+        return FetchRequest.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidPayload(_body_errors(exc)) from None
+
+
+def fetch(store: EventStore, principal: Principal, request: FetchRequest) -> FetchResult:
+    time_zone = request.interval.time_zone or principal.organization.timezone
+    return store.fetch(principal.organization_id, request, request.interval, time_zone)
+
+
+def _body_errors(exc: ValidationError) -> list[dict[str, Any]]:
+    return [{**e, "loc": ["body", *e["loc"]]} for e in validation_errors(exc.errors())]

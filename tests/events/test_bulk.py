@@ -1,0 +1,157 @@
+"""Bulk loading NDJSON and Parquet, and the synthetic event generator behind the benchmarks."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tallybook.events.bulk import BulkLoadError, load_file
+from tallybook.events.duckdb_store import DuckDBEventStore
+from tallybook.events.generate import Spec, organization_ids, read_events, write_events
+from tallybook.events.query import EventQuery, Interval
+from tallybook.events.store import InsertResult
+
+SPEC = Spec(events=3_000, organizations=3, days=10, seed=7, id_share=0.5)
+START = SPEC.start
+INTERVAL = Interval(start=START, end=START + timedelta(days=10))
+QUERY = EventQuery.model_validate(
+    {
+        "vendor": "com.giosg.chat",
+        "granularity": "day",
+        "aggregations": ["count", "sum", "visitor_id_uniq", "session_id_uniq"],
+        "group_by": ["device_type", "properties"],
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("files")
+    paths = {"ndjson": folder / "events.ndjson", "parquet": folder / "events.parquet"}
+    for path in paths.values():
+        write_events(path, SPEC)
+    return paths
+
+
+def answers(store: DuckDBEventStore) -> list[list[list[object]]]:
+    return [
+        store.fetch(org, QUERY, INTERVAL, "Europe/Helsinki").data for org in organization_ids(3, 7)
+    ]
+
+
+def test_generator_is_deterministic_and_skewed(files: dict[str, Path], tmp_path: Path) -> None:
+    again = tmp_path / "again.ndjson"
+    write_events(again, SPEC)
+    assert again.read_bytes() == files["ndjson"].read_bytes()
+    rows = [orjson.loads(line) for line in files["ndjson"].read_bytes().splitlines()]
+    assert len(rows) == SPEC.events
+    per_org = [sum(r["organization_id"] == str(o) for r in rows) for o in organization_ids(3, 7)]
+    assert per_org == sorted(per_org, reverse=True) and per_org[0] > 2 * per_org[2]
+    assert 0.4 < sum(r["id"] is not None for r in rows) / len(rows) < 0.6
+    stamps = [r["timestamp"] for r in rows]
+    assert stamps == sorted(stamps) and stamps[0].endswith("Z")
+    assert len({r["category"] for r in rows}) > 5 and any(r["properties"] for r in rows)
+
+
+def test_ndjson_parquet_and_insert_give_the_same_answers(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    results = []
+    for name, path in files.items():
+        store = DuckDBEventStore(tmp_path / f"{name}.duckdb")
+        assert load_file(store, path) == InsertResult(stored=SPEC.events, duplicates=0)
+        results.append(answers(store))
+        store.close()
+    inserted = DuckDBEventStore(tmp_path / "inserted.duckdb")
+    for batch in read_events(files["parquet"], batch_size=500):
+        inserted.insert(batch)
+    results.append(answers(inserted))
+    inserted.close()
+    assert results[0] == results[1] == results[2]
+    assert sum(len(rows) for rows in results[0]) > 20
+
+
+def test_reloading_skips_events_with_known_ids(
+    files: dict[str, Path], fresh_store: DuckDBEventStore
+) -> None:
+    first = load_file(fresh_store, files["parquet"])
+    again = load_file(fresh_store, files["ndjson"])
+    with_ids = sum(
+        r["id"] is not None for r in map(orjson.loads, files["ndjson"].read_bytes().splitlines())
+    )
+    assert first == InsertResult(stored=SPEC.events, duplicates=0)
+    assert again == InsertResult(stored=SPEC.events - with_ids, duplicates=with_ids)
+
+
+def write_ndjson(path: Path, rows: list[dict[str, object]]) -> Path:
+    path.write_bytes(b"\n".join(orjson.dumps(row) for row in rows))
+    return path
+
+
+def row(org: uuid.UUID, **fields: object) -> dict[str, object]:
+    return {
+        "organization_id": str(org),
+        "timestamp": "2021-03-28T10:00:00+03:00",
+        "event_version": 1,
+        "vendor": "v",
+        "category": "c",
+        "action": "a",
+        "label": "l",
+        **fields,
+    }
+
+
+def test_defaults_and_repeated_ids_in_one_file(
+    fresh_store: DuckDBEventStore, tmp_path: Path
+) -> None:
+    org, key = uuid.uuid4(), str(uuid.uuid4())
+    path = write_ndjson(
+        tmp_path / "small.ndjson",
+        [
+            row(org, id=key, properties=["x", None]),
+            row(org, id=key),
+            row(org, source="trusted", value=2.5, device_screen_height=1080, unknown="ignored"),
+        ],
+    )
+    assert load_file(fresh_store, path) == InsertResult(stored=2, duplicates=1)
+    q = EventQuery.model_validate(
+        {
+            "vendor": "v",
+            "group_by": ["source", "properties", "device_screen_height"],
+            "aggregations": ["sum"],
+        }
+    )
+    day = Interval(start=datetime(2021, 3, 28, tzinfo=UTC), end=datetime(2021, 3, 29, tzinfo=UTC))
+    assert fresh_store.fetch(org, q, day, "UTC").data == [
+        ["2021-03-28T00:00:00.000+00:00", "external", "x", None, 1.0],
+        ["2021-03-28T00:00:00.000+00:00", "trusted", None, "1080", 2.5],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"vendor": None}, "required field"),
+        ({"source": "bogus"}, "source must be"),
+        ({"event_version": 0}, "event_version"),
+        ({"organization_id": "not-a-uuid"}, "UUID"),
+    ],
+)
+def test_a_bad_event_stores_nothing(
+    fresh_store: DuckDBEventStore, tmp_path: Path, fields: dict[str, object], message: str
+) -> None:
+    org = uuid.uuid4()
+    path = write_ndjson(tmp_path / "bad.ndjson", [row(org), row(org, **fields)])
+    with pytest.raises(BulkLoadError, match=message):
+        load_file(fresh_store, path)
+    with fresh_store.cursor() as cursor:
+        assert cursor.execute("SELECT count(*) FROM events").fetchone() == (0,)
+
+
+def test_missing_file(fresh_store: DuckDBEventStore, tmp_path: Path) -> None:
+    with pytest.raises(BulkLoadError, match="not a file"):
+        load_file(fresh_store, tmp_path / "nope.ndjson")

@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from tests.fixtures.tenants import Tenant
+
+STORE = "/events/v2/store"
+
+
+def event(tenant: Tenant, **fields: Any) -> dict[str, Any]:
+    return {
+        "event_version": 1,
+        "vendor": "com.example.shop",
+        "category": "lead",
+        "action": "created",
+        "label": "form",
+        "organization_id": str(tenant.org_id),
+        "timestamp": "2021-07-22T12:00:12.179Z",
+        **fields,
+    }
+
+
+def count(client: TestClient, tenant: Tenant, vendor: str = "com.example.shop") -> int:
+    response = client.post(
+        f"/api/events/v2/orgs/{tenant.org_id}/fetch",
+        json={
+            "vendor": vendor,
+            "aggregations": ["count"],
+            "interval": {"start": "2021-01-01T00:00:00Z", "end": "2021-12-31T00:00:00Z"},
+        },
+        headers=tenant.headers,
+    )
+    assert response.status_code == 200, response.text
+    data = response.json()["data"]
+    return int(data[0][-1]) if data else 0
+
+
+def test_untrusted_needs_no_token(client: TestClient, tenant: Tenant) -> None:
+    body = {"events": [event(tenant), event(tenant, value=35.2, properties=["a", "b"])]}
+    response = client.post(f"{STORE}/untrusted", json=body)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"stored": 2, "duplicates": 0}
+    assert count(client, tenant) == 2
+
+
+def test_trailing_slash_and_resends_with_ids_are_idempotent(
+    client: TestClient, tenant: Tenant
+) -> None:
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    body = {"events": [event(tenant, id=i) for i in ids]}
+    assert client.post(f"{STORE}/untrusted/", json=body).json() == {"stored": 3, "duplicates": 0}
+    again = {"events": [*body["events"], event(tenant, id=str(uuid.uuid4()))]}
+    assert client.post(f"{STORE}/untrusted", json=again).json() == {"stored": 1, "duplicates": 3}
+    twice = {"events": [event(tenant, id=ids[0]), event(tenant, id=str(uuid.uuid4()))] * 2}
+    result = client.post(f"{STORE}/untrusted", json=twice).json()
+    assert result == {"stored": 1, "duplicates": 3}
+    assert count(client, tenant) == 5
+
+
+def test_trusted_sources_need_a_token_of_the_organisation(
+    client: TestClient, tenant: Tenant, new_tenant
+) -> None:
+    body = {"events": [event(tenant)]}
+    for source in ("trusted", "external"):
+        assert client.post(f"{STORE}/{source}", json=body).status_code == 401
+        other = new_tenant()
+        response = client.post(f"{STORE}/{source}", json=body, headers=other.headers)
+        assert response.status_code == 403
+        response = client.post(f"{STORE}/{source}", json=body, headers=tenant.headers)
+        assert response.status_code == 200, response.text
+    assert count(client, tenant) == 2
+
+
+def test_unknown_or_inactive_organisation(client: TestClient, tenant: Tenant, new_tenant) -> None:
+    stranger = {**event(tenant), "organization_id": str(uuid.uuid4())}
+    response = client.post(f"{STORE}/untrusted", json={"events": [event(tenant), stranger]})
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {"loc": ["body", "events", 1, "organization_id"], "msg": "No such organisation."}
+    ]
+    inactive = new_tenant(active=False)
+    response = client.post(f"{STORE}/untrusted", json={"events": [event(inactive)]})
+    assert response.status_code == 403
+    assert count(client, tenant) == 0
+
+
+def test_bad_events_are_listed_by_index_and_field(client: TestClient, tenant: Tenant) -> None:
+    future = (datetime.now(UTC) + timedelta(hours=25)).isoformat()
+    events = [
+        event(tenant),
+        event(tenant, event_version=0),
+        event(tenant, value="NaN"),
+        {k: v for k, v in event(tenant).items() if k != "vendor"},
+        event(tenant, timestamp=future),
+        event(tenant, properties="not-a-list"),
+        event(tenant, surprise=True),
+        event(tenant, organization_id="not-a-uuid"),
+        event(tenant, source="trusted"),
+        event(tenant, event_version="1"),
+    ]
+    response = client.post(f"{STORE}/untrusted", json={"events": events})
+    assert response.status_code == 400
+    locs = {tuple(e["loc"][:4]) for e in response.json()["errors"]}
+    # field errors first; the checks across fields (future, source) follow once those pass
+    assert locs == {
+        ("body", "events", 1, "event_version"),
+        ("body", "events", 2, "value"),
+        ("body", "events", 3, "vendor"),
+        ("body", "events", 5, "properties"),
+        ("body", "events", 6, "surprise"),
+        ("body", "events", 7, "organization_id"),
+        ("body", "events", 9, "event_version"),
+    }
+    # after the field errors are fixed, the cross-field ones are reported
+    response = client.post(f"{STORE}/untrusted", json={"events": [events[0], events[4]]})
+    assert response.json()["errors"][0]["loc"] == ["body", "events", 1, "timestamp"]
+    response = client.post(f"{STORE}/untrusted", json={"events": [events[8]]})
+    assert response.json()["errors"][0]["loc"] == ["body", "events", 0, "source"]
+    assert count(client, tenant) == 0
+
+
+def test_malformed_bodies(client: TestClient, tenant: Tenant) -> None:
+    for body in ({}, {"events": []}, {"events": {}}, [], {"events": [1]}, {"evts": []}):
+        response = client.post(f"{STORE}/untrusted", json=body)
+        assert response.status_code == 400, body
+    response = client.post(
+        f"{STORE}/untrusted", content=b"{", headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert client.post(f"{STORE}/elsewhere", json={"events": []}).status_code == 404
+
+
+def test_limits_are_413(client: TestClient, tenant: Tenant) -> None:
+    many = {"events": [event(tenant)] * 10_001}
+    response = client.post(f"{STORE}/untrusted", json=many)
+    assert response.status_code == 413
+    assert response.json()["code"] == "payload_too_large"
+    huge = {"events": [event(tenant, label="x" * 1000, properties=["y" * 1000] * 200)] * 60}
+    response = client.post(f"{STORE}/untrusted", json=huge)
+    assert response.status_code == 413
+    assert count(client, tenant) == 0
