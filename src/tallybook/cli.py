@@ -16,6 +16,8 @@ from tallybook.settings import ConfigurationError, Settings
 app = typer.Typer(help="Tallybook, a self-hosted reporting backend.", no_args_is_help=True)
 admin = typer.Typer(help="Create organisations, users and API tokens.", no_args_is_help=True)
 app.add_typer(admin, name="admin")
+events = typer.Typer(help="Bulk-load and generate events.", no_args_is_help=True)
+app.add_typer(events, name="events")
 
 
 def _fail(message: str) -> typer.Exit:
@@ -187,6 +189,55 @@ def create_token(
     except AdminError as exc:
         raise _fail(str(exc)) from None
     _emit(as_json, {"token": key}, key)
+
+
+@events.command("load")
+def events_load(
+    file: Annotated[str, typer.Argument(help="NDJSON (.ndjson/.json/.jsonl) or Parquet file.")],
+    source: Annotated[
+        str, typer.Option(help="Source for events whose rows carry none.")
+    ] = "external",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Load a large history of events, all or nothing. Run it while the server is stopped
+    (the embedded DuckDB store allows one process at a time)."""
+    import time
+
+    from tallybook.events.bulk import BulkLoadError, load_file
+    from tallybook.events.store import open_event_store
+
+    settings = _database().settings
+    store = open_event_store(settings)
+    started = time.perf_counter()
+    try:
+        result = load_file(store, file, default_source=source)
+    except (BulkLoadError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        store.close()
+    seconds = time.perf_counter() - started
+    _emit(
+        as_json,
+        {"stored": result.stored, "duplicates": result.duplicates, "seconds": round(seconds, 2)},
+        f"Stored {result.stored} events ({result.duplicates} duplicates) in {seconds:.1f} s",
+    )
+
+
+@events.command("generate")
+def events_generate(
+    file: Annotated[str, typer.Argument(help="Output: .parquet for Parquet, else NDJSON.")],
+    count: Annotated[int, typer.Option("--events", min=1, help="How many events.")] = 100_000,
+    organizations: Annotated[int, typer.Option(min=1, help="Organisations (skewed).")] = 10,
+    days: Annotated[int, typer.Option(min=1, help="Days of history.")] = 30,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+) -> None:
+    """Write realistic synthetic events (skewed organisations, visitors, sessions)."""
+    from tallybook.events.generate import Spec, organization_ids, write_events
+
+    write_events(file, Spec(events=count, organizations=organizations, days=days, seed=seed))
+    typer.echo(f"Wrote {count} events to {file}; organisations, biggest first:")
+    for org_id in organization_ids(organizations, seed):
+        typer.echo(f"  {org_id}")
 
 
 def main() -> None:
