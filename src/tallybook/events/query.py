@@ -10,68 +10,12 @@ from __future__ import annotations
 import math
 import re
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tallybook.kit.schemas import InputTimestamp
-
-SOURCES = ("untrusted", "trusted", "external")
-GRANULARITIES = (
-    "all",
-    "minute",
-    "fifteen_minute",
-    "thirty_minute",
-    "hour",
-    "day",
-    "week",
-    "month",
-    "year",
-)
-VALUE_AGGREGATIONS = ("sum", "min", "max", "avg")
-UNIQUE_AGGREGATIONS = (
-    "category_uniq",
-    "action_uniq",
-    "label_uniq",
-    "visitor_id_uniq",
-    "session_id_uniq",
-    "user_id_uniq",
-)
-AGGREGATIONS = ("count", *VALUE_AGGREGATIONS, *UNIQUE_AGGREGATIONS)
-MULTI_VALUE_DIMENSIONS = ("properties", "partner_organization_ids")
-DIMENSIONS = (
-    "source",
-    "event_version",
-    "vendor",
-    "category",
-    "action",
-    "label",
-    "organization_id",
-    "properties",
-    "dim1",
-    "dim2",
-    "dim3",
-    "dim4",
-    "dim5",
-    "visitor_id",
-    "session_id",
-    "user_id",
-    "browser_name",
-    "browser_version",
-    "device_screen_height",
-    "device_screen_width",
-    "device_type",
-    "geo_city",
-    "geo_country",
-    "ip_organization",
-    "os_name",
-    "os_version",
-    "organization_name",
-    "partner_organization_ids",
-)
-FILTER_TYPES = ("selector", "in", "regex", "like", "search", "bound", "and", "or", "not")
-MAX_INTERVAL = timedelta(days=366)
 
 Granularity = Literal[
     "all",
@@ -128,6 +72,16 @@ Dimension = Literal[
     "organization_name",
     "partner_organization_ids",
 ]
+SOURCES: tuple[str, ...] = get_args(Source)
+GRANULARITIES: tuple[str, ...] = get_args(Granularity)
+AGGREGATIONS: tuple[str, ...] = get_args(Aggregation)
+VALUE_AGGREGATIONS = ("sum", "min", "max", "avg")
+UNIQUE_AGGREGATIONS = tuple(a for a in AGGREGATIONS if a.endswith("_uniq"))
+DIMENSIONS: tuple[str, ...] = get_args(Dimension)
+MULTI_VALUE_DIMENSIONS = ("properties", "partner_organization_ids")
+FILTER_TYPES = ("selector", "in", "regex", "like", "search", "bound", "and", "or", "not")
+MAX_INTERVAL = timedelta(days=366)
+
 FilterValue = Annotated[str | int | float | bool | None, Field(union_mode="left_to_right")]
 
 
