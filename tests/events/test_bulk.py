@@ -155,3 +155,10 @@ def test_a_bad_event_stores_nothing(
 def test_missing_file(fresh_store: DuckDBEventStore, tmp_path: Path) -> None:
     with pytest.raises(BulkLoadError, match="not a file"):
         load_file(fresh_store, tmp_path / "nope.ndjson")
+
+
+def test_a_json_array_file_loads_too(fresh_store: DuckDBEventStore, tmp_path: Path) -> None:
+    org = uuid.uuid4()
+    path = tmp_path / "array.json"
+    path.write_bytes(orjson.dumps([row(org), row(org, label="m")]))
+    assert load_file(fresh_store, path) == InsertResult(stored=2, duplicates=0)

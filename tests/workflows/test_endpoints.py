@@ -92,6 +92,13 @@ def test_invalid_payloads_are_400_and_store_nothing(client: TestClient, tenant: 
     )
     assert response.status_code == 400
     assert response.json()["errors"][0]["msg"] == "The body is not valid JSON."
+    response = client.post(
+        url,
+        content=b'{"name": "lone \\ud800 surrogate"}',
+        headers={**tenant.headers, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["loc"] == ["body", "name"]
     assert client.get(url, headers=tenant.headers).json() == []
 
 

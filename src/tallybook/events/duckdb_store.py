@@ -10,15 +10,14 @@ another's). A batch is first appended with plain inserts, whose key check is che
 when that hits an existing key is the batch redone with ``ON CONFLICT DO NOTHING``, which is
 several times slower and is paid for retries only.
 
-A batch reaches DuckDB as JSON: orjson writes the dataclasses to a spool file in a private
-directory (in /dev/shm where there is one) and DuckDB's JSON reader appends it. That is
-about six times faster than binding a Python list per column.
+A batch reaches DuckDB as JSON: orjson writes the dataclasses to a file in a private
+directory made for the call (in /dev/shm where there is one) and DuckDB's JSON reader
+appends it. That is about six times faster than binding a Python list per column.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 import threading
 import uuid
@@ -91,7 +90,6 @@ class DuckDBEventStore:
             # Typically another process has the file: DuckDB allows one writer process.
             first_line = str(exc).strip().splitlines()[0]
             raise RuntimeError(f"Cannot open the event store {location}: {first_line}") from None
-        self._spool = _spool_path()
         self._write_lock = threading.Lock()
         self._db.execute("SET GLOBAL TimeZone = 'UTC'")
         with self._write_lock:
@@ -138,12 +136,13 @@ class DuckDBEventStore:
         if not events:
             return InsertResult(stored=0, duplicates=0)
         batch = _first_of_each_id(events)
-        try:
-            with self.writing() as cursor:
-                stored = _append(cursor, batch, self._spool, checked=False)
-        except duckdb.ConstraintException:
-            with self.writing() as cursor:
-                stored = _append(cursor, batch, self._spool, checked=True)
+        with _spool() as spool:
+            try:
+                with self.writing() as cursor:
+                    stored = _append(cursor, batch, spool, checked=False)
+            except duckdb.ConstraintException:
+                with self.writing() as cursor:
+                    stored = _append(cursor, batch, spool, checked=True)
         return InsertResult(stored=stored, duplicates=len(events) - stored)
 
     # -- reads ----------------------------------------------------------------------------
@@ -181,15 +180,16 @@ class DuckDBEventStore:
 
     def close(self) -> None:
         self._db.close()
-        shutil.rmtree(self._spool.parent, ignore_errors=True)
 
 
-def _spool_path() -> Path:
-    """Where a batch is written for DuckDB's JSON reader: a private directory (mode 700),
-    in shared memory where the system has it."""
-    shm = Path("/dev/shm")  # noqa: S108 - mkdtemp makes a private directory in it
+@contextmanager
+def _spool() -> Iterator[Path]:
+    """A file for one batch, for DuckDB's JSON reader: in a private directory (mode 700)
+    made for this call, in shared memory where the system has it, removed afterwards."""
+    shm = Path("/dev/shm")  # noqa: S108 - TemporaryDirectory makes a private directory in it
     parent = shm if shm.is_dir() and os.access(shm, os.W_OK) else None
-    return Path(tempfile.mkdtemp(prefix="tallybook-events-", dir=parent)) / "batch.json"
+    with tempfile.TemporaryDirectory(prefix="tallybook-events-", dir=parent) as folder:
+        yield Path(folder) / "batch.json"
 
 
 def _check_regex(cursor: duckdb.DuckDBPyConnection, pattern: str) -> None:

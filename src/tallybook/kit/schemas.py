@@ -60,13 +60,14 @@ class InputModel(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _no_nul_characters(cls, data: Any) -> Any:
-        # PostgreSQL cannot store NUL in text; refuse it everywhere instead of failing late.
+        # PostgreSQL cannot store NUL in text, nor can any store encode an unpaired
+        # surrogate: refuse both everywhere instead of failing late.
         path = _nul_path(data)
         if path is not None:
             where = ".".join(str(p) for p in path) or "the body"
             raise PydanticCustomError(
                 "nul_character",
-                "Text may not contain NUL characters (in {where}).",
+                "Text may not contain NUL characters or unpaired surrogates (in {where}).",
                 {"where": where, "path": list(path)},
             )
         return data
@@ -79,9 +80,19 @@ class InputModel(BaseModel):
         }
 
 
+def _encodable(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # an unpaired surrogate from a JSON escape
+        return False
+    return True
+
+
 def _nul_path(value: Any, path: tuple[str | int, ...] = ()) -> tuple[str | int, ...] | None:
     if isinstance(value, str):
-        return path if "\x00" in value else None
+        return path if "\x00" in value or not _encodable(value) else None
     items: Any = (
         value.items()
         if isinstance(value, dict)
