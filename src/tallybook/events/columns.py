@@ -4,29 +4,16 @@ from __future__ import annotations
 
 from typing import Final
 
-OPTIONAL_TEXT_COLUMNS: Final = (
-    "dim1",
-    "dim2",
-    "dim3",
-    "dim4",
-    "dim5",
-    "visitor_id",
-    "session_id",
-    "user_id",
-    "browser_name",
-    "browser_version",
-    "device_screen_height",
-    "device_screen_width",
-    "device_type",
-    "geo_city",
-    "geo_country",
-    "ip_organization",
-    "os_name",
-    "os_version",
-    "organization_name",
-)
+from tallybook.events.query import DIMENSIONS
+
 REQUIRED_TEXT_COLUMNS: Final = ("source", "vendor", "category", "action", "label")
 LIST_COLUMNS: Final = ("properties", "partner_organization_ids")
+# Every other dimension of the query language is an optional text column.
+OPTIONAL_TEXT_COLUMNS: Final = tuple(
+    name
+    for name in DIMENSIONS
+    if name not in {*REQUIRED_TEXT_COLUMNS, *LIST_COLUMNS, "organization_id", "event_version"}
+)
 
 # Logical types; each engine maps them to its own (see duckdb_store.DDL_TYPES).
 COLUMN_TYPES: Final[dict[str, str]] = {

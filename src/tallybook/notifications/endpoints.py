@@ -111,133 +111,63 @@ def _add_read_and_delete_routes(kind: str, label: str, model: type[Any]) -> None
         )
 
 
-_add_read_and_delete_routes("bar", "a BAR", BarSetting)
-_add_read_and_delete_routes("slack", "a Slack", SlackSetting)
-_add_read_and_delete_routes("email", "an email", EmailSetting)
+def _add_write_routes(
+    kind: str, title: str, label: str, model: type[Any], create: type[Any], update: type[Any]
+) -> None:
+    """POST and PATCH; the body models are set on the signatures so OpenAPI documents each
+    kind's own payload."""
 
-
-@router.post(
-    "/bar",
-    response_model=BarSetting,
-    status_code=status.HTTP_201_CREATED,
-    summary="Set a notification to BAR",
-)
-def create_bar_setting(
-    session: DBSession,
-    principal: ReportingUser,
-    workflow_id: str,
-    target_id: str,
-    data: BarSettingCreate,
-    allow_private: AllowPrivate,
-) -> object:
-    return service.create_setting(
-        session, principal, _ref(workflow_id, target_id), data, allow_private=allow_private
+    @router.post(
+        f"/{kind}",
+        response_model=model,
+        status_code=status.HTTP_201_CREATED,
+        summary=f"Set a notification to {title}",
+        name=f"create_{kind}_setting",
     )
+    def create_kind(
+        session: DBSession,
+        principal: ReportingUser,
+        workflow_id: str,
+        target_id: str,
+        data: Any,
+        allow_private: AllowPrivate,
+    ) -> object:
+        return service.create_setting(
+            session, principal, _ref(workflow_id, target_id), data, allow_private=allow_private
+        )
 
-
-@router.patch(
-    "/bar/{setting_id}", response_model=BarSetting, summary="Update a BAR notification setting"
-)
-def update_bar_setting(
-    session: DBSession,
-    principal: ReportingUser,
-    workflow_id: str,
-    target_id: str,
-    setting_id: str,
-    data: BarSettingUpdate,
-    allow_private: AllowPrivate,
-) -> object:
-    return service.update_setting(
-        session,
-        principal,
-        _ref(workflow_id, target_id),
-        parse_id(setting_id, "notification setting"),
-        data,
-        allow_private=allow_private,
+    @router.patch(
+        f"/{kind}/{{setting_id}}",
+        response_model=model,
+        summary=f"Update {label} notification setting",
+        name=f"update_{kind}_setting",
     )
+    def update_kind(
+        session: DBSession,
+        principal: ReportingUser,
+        workflow_id: str,
+        target_id: str,
+        setting_id: str,
+        data: Any,
+        allow_private: AllowPrivate,
+    ) -> object:
+        return service.update_setting(
+            session,
+            principal,
+            _ref(workflow_id, target_id),
+            parse_id(setting_id, "notification setting"),
+            data,
+            allow_private=allow_private,
+        )
+
+    create_kind.__annotations__["data"] = create
+    update_kind.__annotations__["data"] = update
 
 
-@router.post(
-    "/slack",
-    response_model=SlackSetting,
-    status_code=status.HTTP_201_CREATED,
-    summary="Set a notification to Slack",
-)
-def create_slack_setting(
-    session: DBSession,
-    principal: ReportingUser,
-    workflow_id: str,
-    target_id: str,
-    data: SlackSettingCreate,
-    allow_private: AllowPrivate,
-) -> object:
-    return service.create_setting(
-        session, principal, _ref(workflow_id, target_id), data, allow_private=allow_private
-    )
-
-
-@router.patch(
-    "/slack/{setting_id}",
-    response_model=SlackSetting,
-    summary="Update a Slack notification setting",
-)
-def update_slack_setting(
-    session: DBSession,
-    principal: ReportingUser,
-    workflow_id: str,
-    target_id: str,
-    setting_id: str,
-    data: SlackSettingUpdate,
-    allow_private: AllowPrivate,
-) -> object:
-    return service.update_setting(
-        session,
-        principal,
-        _ref(workflow_id, target_id),
-        parse_id(setting_id, "notification setting"),
-        data,
-        allow_private=allow_private,
-    )
-
-
-@router.post(
-    "/email",
-    response_model=EmailSetting,
-    status_code=status.HTTP_201_CREATED,
-    summary="Set a notification to email",
-)
-def create_email_setting(
-    session: DBSession,
-    principal: ReportingUser,
-    workflow_id: str,
-    target_id: str,
-    data: EmailSettingCreate,
-    allow_private: AllowPrivate,
-) -> object:
-    return service.create_setting(
-        session, principal, _ref(workflow_id, target_id), data, allow_private=allow_private
-    )
-
-
-@router.patch(
-    "/email/{setting_id}",
-    response_model=EmailSetting,
-    summary="Update an email notification setting",
-)
-def update_email_setting(
-    session: DBSession,
-    principal: ReportingUser,
-    workflow_id: str,
-    target_id: str,
-    setting_id: str,
-    data: EmailSettingUpdate,
-    allow_private: AllowPrivate,
-) -> object:
-    return service.update_setting(
-        session,
-        principal,
-        _ref(workflow_id, target_id),
-        parse_id(setting_id, "notification setting"),
-        data,
-        allow_private=allow_private,
-    )
+for _kind, _title, _label, _model, _create, _update in (
+    ("bar", "BAR", "a BAR", BarSetting, BarSettingCreate, BarSettingUpdate),
+    ("slack", "Slack", "a Slack", SlackSetting, SlackSettingCreate, SlackSettingUpdate),
+    ("email", "email", "an email", EmailSetting, EmailSettingCreate, EmailSettingUpdate),
+):
+    _add_read_and_delete_routes(_kind, _label, _model)
+    _add_write_routes(_kind, _title, _label, _model, _create, _update)
