@@ -97,11 +97,6 @@ class PayloadTooLarge(TallybookError):
     code = "payload_too_large"
 
 
-class NotImplementedYet(TallybookError):
-    status_code = 501
-    code = "not_implemented"
-
-
 def invalid(loc: list[str | int], msg: str) -> InvalidPayload:
     """A 400 about one field of the body."""
     return InvalidPayload([{"loc": ["body", *loc], "msg": msg}])
@@ -228,7 +223,6 @@ _DESCRIPTIONS = {
     406: "Not acceptable: an unsupported filter type or property.",
     410: "Gone: the link has expired.",
     413: "The request is too large.",
-    501: "Not available yet.",
 }
 
 
