@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -9,6 +10,7 @@ from fastapi import APIRouter, FastAPI
 
 from tallybook import __version__, health
 from tallybook.chats.endpoints import router as chats_router
+from tallybook.evaluations.endpoints import router as evaluations_router
 from tallybook.events.endpoints import router as events_router
 from tallybook.events.store import EventStore, open_event_store
 from tallybook.kit.db import Database
@@ -29,6 +31,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     workflows_router,
     targets_router,
     notifications_router,
+    evaluations_router,
     chats_router,
     events_router,
 )
@@ -44,8 +47,14 @@ def create_app(
     settings: Settings | None = None,
     database: Database | None = None,
     event_store: EventStore | None = None,
+    *,
+    run_worker: bool = False,
 ) -> FastAPI:
-    """The app; stores passed in stay the caller's to close, those made here close with it."""
+    """The app; stores passed in stay the caller's to close, those made here close with it.
+
+    With ``run_worker`` the background worker runs in a thread of this process for the
+    app's lifetime (the embedded mode: DuckDB allows one process to open its file).
+    """
     settings = settings or Settings()
     owned: list[Database | EventStore] = []
     if database is None:
@@ -57,7 +66,20 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        thread = None
+        if run_worker:
+            from tallybook.worker import Worker  # only the serving process needs it
+
+            runner = Worker(database, event_store, settings)
+            thread = threading.Thread(
+                target=runner.run_forever, args=(stop,), name="worker", daemon=True
+            )
+            thread.start()
         yield
+        stop.set()
+        if thread is not None:
+            thread.join(timeout=settings.delivery_timeout + 5)
         for resource in owned:
             resource.close()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import uuid
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -68,8 +69,8 @@ def serve(
     store = open_event_store(settings)
     if demo:
         load_demo_if_empty(database, store, f"http://{host}:{port}")
-    del no_worker  # the worker arrives with the evaluation issue; nothing runs in the background
-    uvicorn.run(create_app(settings, database, store), host=host, port=port, log_config=None)
+    application = create_app(settings, database, store, run_worker=not no_worker)
+    uvicorn.run(application, host=host, port=port, log_config=None)
 
 
 @app.command()
@@ -77,13 +78,55 @@ def worker(
     once: Annotated[bool, typer.Option("--once", help="One pass of the due work, then exit.")] = (
         False
     ),
-    now: Annotated[str | None, typer.Option(help="With --once: the instant (ISO 8601).")] = None,
+    now: Annotated[
+        str | None,
+        typer.Option(help="With --once: the instant to work as of (ISO 8601 with an offset)."),
+    ] = None,
 ) -> None:
-    """Run the background work only. (Nothing is scheduled yet in this version.)"""
+    """Run the background work only: evaluations, snapshots, checks and deliveries."""
+    import signal
+    import threading
+
+    from tallybook.events.store import open_event_store
+    from tallybook.kit.logging import configure
+    from tallybook.worker import Worker
+
+    as_of = _instant(now) if now is not None else None
+    if as_of is not None and not once:
+        raise _fail("--now is only for --once: a running worker works on the real clock.")
     database = _database()
+    configure(database.settings.log_level)
     upgrade(database.engine)
-    typer.echo("The worker has no background work in this version; exiting.", err=True)
-    del once, now
+    store = open_event_store(database.settings)
+    runner = Worker(database, store, database.settings)
+    try:
+        if once:
+            report = runner.run_pass(as_of)
+            typer.echo(
+                json.dumps(
+                    {"targets": report.targets, "deliveries": report.deliveries}, sort_keys=True
+                )
+            )
+            return
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        runner.run_forever(stop)
+    finally:
+        store.close()
+        database.close()
+
+
+def _instant(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise _fail(
+            f"--now must be an ISO 8601 instant such as 2026-03-29T00:10:00+02:00, not {text!r}."
+        ) from None
+    if value.tzinfo is None:
+        raise _fail("--now needs a UTC offset or Z, so that the instant is unambiguous.")
+    return value.astimezone(UTC)
 
 
 @app.command()

@@ -2,8 +2,9 @@
 
 from tallybook.auth.models import ApiToken
 from tallybook.chats.models import Chat, ChatMessage, Room
+from tallybook.evaluations.models import Evaluation, TargetSchedule
 from tallybook.kit.db import Base
-from tallybook.notifications.models import NotificationSetting
+from tallybook.notifications.models import DeliveryAttempt, Notification, NotificationSetting
 from tallybook.organizations.models import Organization, User
 from tallybook.targets.models import Target
 from tallybook.workflows.models import Workflow
@@ -13,10 +14,14 @@ __all__ = [
     "Base",
     "Chat",
     "ChatMessage",
+    "DeliveryAttempt",
+    "Evaluation",
+    "Notification",
     "NotificationSetting",
     "Organization",
     "Room",
     "Target",
+    "TargetSchedule",
     "User",
     "Workflow",
 ]

@@ -49,6 +49,21 @@ class Settings(BaseSettings):
     slack_api_url: str = "https://slack.com/api/"
     outbound_allow_private: bool = False
 
+    # The worker (DESIGN §6); every duration is in seconds.
+    worker_poll_interval: float = Field(default=10.0, gt=0, description="Pause between passes.")
+    evaluation_delay: float = Field(
+        default=300.0, ge=0, description="Wait after a period closes, for late events."
+    )
+    check_interval: float = Field(default=300.0, gt=0, description="Ongoing checks' spacing.")
+    catch_up_periods: int = Field(default=31, ge=1, le=366)
+    lease_seconds: float = Field(default=120.0, gt=0, description="A claim's lifetime.")
+    retry_initial: float = Field(default=30.0, gt=0)
+    retry_max: float = Field(default=3600.0, gt=0)
+    retry_give_up: float = Field(default=86400.0, gt=0)
+    email_bundle_window: float = Field(default=600.0, ge=0)
+    delivery_concurrency: int = Field(default=8, ge=1, le=64)
+    delivery_timeout: float = Field(default=30.0, gt=0)
+
     @cached_property
     def resolved_database_url(self) -> str:
         if self.database_url:

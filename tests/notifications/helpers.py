@@ -54,11 +54,13 @@ def make_workflow(client: TestClient, tenant: Tenant) -> str:
     return str(response.json()["id"])
 
 
-def make_target(client: TestClient, tenant: Tenant, workflow_id: str | None = None) -> TargetPath:
+def make_target(
+    client: TestClient, tenant: Tenant, workflow_id: str | None = None, **overrides: Any
+) -> TargetPath:
     workflow_id = workflow_id or make_workflow(client, tenant)
     response = client.post(
         f"{tenant.objectives}/workflows/{workflow_id}/targets",
-        json=TARGET,
+        json=TARGET | overrides,
         headers=tenant.headers,
     )
     assert response.status_code == 201, response.text

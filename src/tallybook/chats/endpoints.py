@@ -19,7 +19,7 @@ from tallybook.chats.schemas import (
 from tallybook.kit.db import DBSession
 from tallybook.kit.errors import error_responses
 from tallybook.kit.ids import parse_id
-from tallybook.kit.pagination import CursorPage, PageParams, page_params
+from tallybook.kit.pagination import CursorPage, PageQuery, page_body
 
 router = APIRouter(
     prefix="/api/v5/orgs/{org_id}/rooms",
@@ -27,12 +27,7 @@ router = APIRouter(
     responses=error_responses(400, 401, 403, 404),
 )
 
-Page = Annotated[PageParams, Depends(page_params)]
-
-
-def _page(page: service.Page) -> dict[str, object]:
-    rows, next_link, previous_link = page
-    return {"next": next_link, "previous": previous_link, "results": rows}
+Page = PageQuery
 
 
 async def _raw_body(request: Request) -> bytes:
@@ -44,7 +39,7 @@ RawBody = Annotated[bytes, Depends(_raw_body)]
 
 @router.get("", response_model=CursorPage[Room], summary="List rooms, newest first")
 def list_rooms(session: DBSession, principal: ChatReader, page: Page) -> object:
-    return _page(service.list_rooms(session, principal, page))
+    return page_body(service.list_rooms(session, principal, page))
 
 
 @router.post("", response_model=Room, status_code=status.HTTP_201_CREATED, summary="Create a room")
@@ -70,7 +65,7 @@ def list_chats(
     is_waiting: Annotated[bool | None, Query()] = None,
     is_ended: Annotated[bool | None, Query()] = None,
 ) -> object:
-    return _page(
+    return page_body(
         service.list_chats(
             session,
             principal,
@@ -135,7 +130,7 @@ def get_chat(session: DBSession, principal: ChatReader, room_id: str, chat_id: s
 def list_messages(
     session: DBSession, principal: ChatReader, room_id: str, chat_id: str, page: Page
 ) -> object:
-    return _page(
+    return page_body(
         service.list_messages(
             session, principal, parse_id(room_id, "room"), parse_id(chat_id, "chat"), page
         )

@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 
 from tallybook.chats.models import Chat, ChatMessage, Room
 from tallybook.kit.db import UTCDateTime, utcnow
-from tallybook.kit.pagination import PageParams, paginate
+from tallybook.kit.pagination import PageParams, PageResult, paginate
 
-Page = tuple[list[Any], str | None, str | None]
+Page = PageResult
 
 # SQLite allows 32,766 bound parameters per statement; 500 ids stay far below on any version.
 _ID_CHUNK = 500

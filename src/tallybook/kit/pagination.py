@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 import orjson
-from fastapi import Query, Request
+from fastapi import Depends, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import Select, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -68,13 +68,17 @@ def page_params(
     return PageParams(Cursor.decode(cursor) if cursor else None, page_size, request)
 
 
+PageQuery = Annotated[PageParams, Depends(page_params)]
+"""The ``cursor`` and ``page_size`` query parameters of a listing endpoint."""
+
+
 def paginate(
     session: Session,
     stmt: Select[Any],
     created_at: InstrumentedAttribute[Any],
     id_: InstrumentedAttribute[Any],
     params: PageParams,
-) -> tuple[list[Any], str | None, str | None]:
+) -> PageResult:
     """One page of ``stmt`` newest first, with the links to the neighbouring pages."""
     cur = params.cursor
     forward = cur is None or cur.forward
@@ -101,6 +105,15 @@ def paginate(
         first = rows[0]
         prev_link = _link(params, Cursor(False, first.created_at, first.id))
     return rows, next_link, prev_link
+
+
+PageResult = tuple[list[Any], str | None, str | None]
+"""A page's rows with the links to its neighbours, as ``paginate`` returns them."""
+
+
+def page_body(page: PageResult) -> dict[str, object]:
+    rows, next_link, previous_link = page
+    return {"next": next_link, "previous": previous_link, "results": rows}
 
 
 def _link(params: PageParams, cursor: Cursor) -> str:

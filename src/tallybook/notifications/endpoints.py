@@ -5,9 +5,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from tallybook.auth.dependencies import ReportingUser
+from tallybook.evaluations.schemas import NotificationLogEntry
 from tallybook.kit.db import DBSession
 from tallybook.kit.errors import error_responses
 from tallybook.kit.ids import parse_id
+from tallybook.kit.pagination import CursorPage, PageQuery, page_body
 from tallybook.notifications import service
 from tallybook.notifications.schemas import (
     BarSetting,
@@ -51,6 +53,17 @@ def list_all(
     session: DBSession, principal: ReportingUser, workflow_id: str, target_id: str
 ) -> object:
     return service.list_all(session, principal, _ref(workflow_id, target_id))
+
+
+@router.get(
+    "/log",
+    response_model=CursorPage[NotificationLogEntry],
+    summary="List what was queued and sent for a target, newest first, with every attempt",
+)
+def delivery_log(
+    session: DBSession, principal: ReportingUser, workflow_id: str, target_id: str, page: PageQuery
+) -> object:
+    return page_body(service.delivery_log(session, principal, _ref(workflow_id, target_id), page))
 
 
 def _add_read_and_delete_routes(kind: str, label: str, model: type[Any]) -> None:

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tallybook.kit.db import Base, IdMixin, utcnow
+from tallybook.kit.db import Base, IdMixin, JSONType, utcnow
 
 KINDS = ("bar", "slack", "email")
 
@@ -46,3 +47,65 @@ class NotificationSetting(IdMixin, Base):
     consecutive_errors: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     modified_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Notification(IdMixin, Base):
+    """The outbox: one row per (setting, kind, period), so nothing is queued or sent twice.
+
+    ``state`` is ``pending`` until delivery ends as ``sent``, ``failed`` (refused by the
+    channel, or retried for too long) or ``cancelled`` (the setting was switched off).
+    A pending row is being delivered while ``lease_until`` is in the future.
+    """
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        UniqueConstraint("setting_id", "kind", "period_start"),
+        Index(None, "state", "next_attempt_at"),
+        Index(None, "organization_id", "target_id", "created_at"),
+        Index(None, "organization_id", "bundle_key", "state"),
+    )
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE")
+    )
+    target_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("targets.id", ondelete="CASCADE"))
+    setting_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("notification_settings.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(8))  # the setting's kind: bar | slack | email
+    kind: Mapped[str] = mapped_column(String(8))  # alert | snapshot
+    period_start: Mapped[datetime]
+    period_end: Mapped[datetime]
+    card: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    state: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    bundle_key: Mapped[str | None] = mapped_column(String(320))  # e-mail digests
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+class DeliveryAttempt(IdMixin, Base):
+    """One try at delivering a notification; written when it starts, closed when it ends.
+
+    An attempt never closed was cut short (the worker died); the next claim records that.
+    """
+
+    __tablename__ = "delivery_attempts"
+    __table_args__ = (Index(None, "notification_id", "number"),)
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE")
+    )
+    notification_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("notifications.id", ondelete="CASCADE")
+    )
+    number: Mapped[int] = mapped_column(Integer)
+    worker: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(16))  # sent|retry|rejected|gave_up|…
+    error: Mapped[str | None] = mapped_column(Text)

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from tallybook.auth.dependencies import Principal
 from tallybook.kit.errors import InvalidPayload, NotFound, invalid
+from tallybook.kit.pagination import PageParams, PageResult
 from tallybook.notifications import repository, slack_modes
 from tallybook.notifications.models import KINDS, NotificationSetting
 from tallybook.notifications.schemas import (
@@ -177,3 +178,35 @@ def _check_move(session: Session, principal: Principal, target_id: uuid.UUID) ->
 def _check_chat(session: Session, principal: Principal, chat_id: uuid.UUID) -> None:
     if not repository.chat_exists(session, principal.organization_id, chat_id):
         raise invalid(["channel_id"], "No such chat in this organisation.")
+
+
+def delivery_log(
+    session: Session, principal: Principal, ref: TargetRef, params: PageParams
+) -> PageResult:
+    """The target's notifications, newest first, each with its delivery attempts."""
+    target = _target(session, principal, ref)
+    rows, next_link, previous_link = repository.log_page(
+        session, principal.organization_id, target.id, params
+    )
+    attempts = repository.attempts_of(session, principal.organization_id, [r.id for r in rows])
+    entries = [
+        {
+            "id": row.id,
+            "target": row.target_id,
+            "setting": row.setting_id,
+            "channel": row.channel,
+            "kind": row.kind,
+            "period_start": row.period_start,
+            "period_end": row.period_end,
+            "state": row.state,
+            "attempts": row.attempts,
+            "next_attempt_at": row.next_attempt_at if row.state == "pending" else None,
+            "last_error": row.last_error,
+            "created_at": row.created_at,
+            "sent_at": row.sent_at,
+            "card": row.card,
+            "attempt_log": attempts[row.id],
+        }
+        for row in rows
+    ]
+    return entries, next_link, previous_link

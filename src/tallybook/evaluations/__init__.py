@@ -1,0 +1,1 @@
+"""Evaluations of targets over closed periods, and the per-target schedule the worker keeps."""

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy.orm import Session
+
+from tallybook.evaluations.models import Evaluation, TargetSchedule
+from tallybook.kit.db import utcnow
+from tallybook.kit.leases import claim, insert_ignoring_duplicates
+from tallybook.notifications.models import NotificationSetting
+from tallybook.targets.models import Target
+
+
+def add_missing_schedules(session: Session) -> None:
+    """A schedule row for every target that has none yet (new targets are due at once)."""
+    missing = (
+        select(Target.id, Target.organization_id)
+        .outerjoin(TargetSchedule, TargetSchedule.target_id == Target.id)
+        .where(TargetSchedule.target_id.is_(None))
+    )
+    rows = [
+        {"target_id": target_id, "organization_id": organization_id}
+        for target_id, organization_id in session.execute(missing)
+    ]
+    insert_ignoring_duplicates(session, TargetSchedule, rows)
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    edited_since_planned = select(Target.id).where(
+        Target.id == TargetSchedule.target_id, Target.modified_at > TargetSchedule.planned_at
+    )
+    settings_changed = select(NotificationSetting.id).where(
+        NotificationSetting.target_id == TargetSchedule.target_id,
+        NotificationSetting.modified_at > TargetSchedule.planned_at,
+    )
+    return or_(
+        TargetSchedule.next_due_at.is_(None),
+        TargetSchedule.next_due_at <= now,
+        edited_since_planned.exists(),
+        settings_changed.exists(),
+    )
+
+
+def claim_due_schedules(
+    session: Session, *, as_of: datetime, limit: int, owner: str, lease_seconds: float
+) -> list[uuid.UUID]:
+    """Lease targets with work due as of ``as_of``; leases are judged by the real clock."""
+    now = utcnow()
+    return claim(
+        session,
+        TargetSchedule,
+        TargetSchedule.target_id,
+        [_due(as_of)],
+        [TargetSchedule.next_due_at.asc().nulls_first()],
+        limit=limit,
+        owner=owner,
+        lease_until=now + timedelta(seconds=lease_seconds),
+        now=now,
+    )
+
+
+def get_schedule(session: Session, target_id: uuid.UUID, owner: str) -> TargetSchedule | None:
+    """The schedule, if this claim still holds its lease."""
+    stmt = select(TargetSchedule).where(
+        TargetSchedule.target_id == target_id, TargetSchedule.lease_owner == owner
+    )
+    return session.scalars(stmt).one_or_none()
+
+
+def add_evaluations(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    insert_ignoring_duplicates(session, Evaluation, rows)
+
+
+def recent_evaluations(
+    session: Session, organization_id: uuid.UUID, target_id: uuid.UUID, until: datetime, count: int
+) -> list[Evaluation]:
+    """The ``count`` latest evaluations of periods ending at or before ``until``, oldest first."""
+    stmt = (
+        select(Evaluation)
+        .where(
+            Evaluation.organization_id == organization_id,
+            Evaluation.target_id == target_id,
+            Evaluation.period_end <= until,
+        )
+        .order_by(Evaluation.period_start.desc())
+        .limit(count)
+    )
+    return list(reversed(session.scalars(stmt).all()))
+
+
+def evaluations_query(organization_id: uuid.UUID, target_id: uuid.UUID) -> Select[Any]:
+    return select(Evaluation).where(
+        Evaluation.organization_id == organization_id, Evaluation.target_id == target_id
+    )

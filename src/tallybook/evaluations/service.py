@@ -1,0 +1,284 @@
+"""The worker's work on one target: evaluate closed periods, queue snapshots, check now.
+
+Runs inside one transaction per target while the worker holds the target's schedule lease;
+the outbox's unique key makes every queued notification harmless to queue again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tallybook.evaluations import repository
+from tallybook.evaluations.models import Evaluation, TargetSchedule
+from tallybook.evaluations.planning import (
+    TargetCalendar,
+    latest_closed_notification_period,
+    latest_due_period,
+    next_evaluation_due,
+    periods_to_evaluate,
+)
+from tallybook.events.query import EventQuery
+from tallybook.events.store import EventStore
+from tallybook.kit.db import utcnow
+from tallybook.notifications import outbox
+from tallybook.notifications.cards import Card, CardKind, ChartPoint, PeriodLine, status_of
+from tallybook.notifications.models import NotificationSetting
+from tallybook.organizations.models import Organization
+from tallybook.settings import Settings
+from tallybook.targets.models import Target
+from tallybook.workflows.models import Workflow
+
+CHART_PERIODS = 8
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    delay: timedelta
+    check_interval: timedelta
+    catch_up_periods: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WorkerConfig:
+        return cls(
+            delay=timedelta(seconds=settings.evaluation_delay),
+            check_interval=timedelta(seconds=settings.check_interval),
+            catch_up_periods=settings.catch_up_periods,
+        )
+
+
+@dataclass(frozen=True)
+class TargetContext:
+    target: Target
+    workflow: Workflow
+    organization: Organization
+    calendar: TargetCalendar
+    settings: list[NotificationSetting]  # the active ones, when notifications are on
+
+    @property
+    def query(self) -> EventQuery:
+        return EventQuery.model_validate(self.target.reporting_query)
+
+
+def process_target(
+    session: Session,
+    store: EventStore,
+    schedule: TargetSchedule,
+    now: datetime,
+    config: WorkerConfig,
+    bundle_window: timedelta,
+) -> None:
+    """Everything due for one target as of ``now``; leaves the schedule planned and released."""
+    context = _load(session, schedule)
+    if context is not None:
+        _evaluate_closed_periods(session, store, context, schedule, now, config)
+        _queue_snapshot(session, context, schedule, now, bundle_window)
+        _check_current_period(session, store, context, schedule, now, config, bundle_window)
+        schedule.next_due_at = _next_due(context, schedule, now, config)
+    else:
+        schedule.next_due_at = now + config.check_interval
+    schedule.planned_at = utcnow()
+    schedule.lease_owner = None
+    schedule.lease_until = None
+
+
+def _load(session: Session, schedule: TargetSchedule) -> TargetContext | None:
+    stmt = (
+        select(Target, Workflow, Organization)
+        .join(Workflow, Workflow.id == Target.workflow_id)
+        .join(Organization, Organization.id == Target.organization_id)
+        .where(Target.id == schedule.target_id, Target.organization_id == schedule.organization_id)
+    )
+    row = session.execute(stmt).one_or_none()
+    if row is None:
+        return None
+    target, workflow, organization = row
+    if not organization.subscription_active or target.reporting_datasource != "GENERIC_REPORTING":
+        return None
+    calendar = TargetCalendar(
+        reporting_period=target.reporting_period,
+        notification_period=target.effective_notification_period,
+        timezone=organization.timezone,
+        anchor=target.target_active_from or target.created_at,
+        active_from=target.target_active_from,
+        active_until=target.target_active_until,
+    )
+    settings = (
+        outbox.active_settings(session, target.organization_id, target.id)
+        if target.are_notifications_active
+        else []
+    )
+    return TargetContext(target, workflow, organization, calendar, settings)
+
+
+def _evaluate_closed_periods(
+    session: Session,
+    store: EventStore,
+    context: TargetContext,
+    schedule: TargetSchedule,
+    now: datetime,
+    config: WorkerConfig,
+) -> None:
+    periods = periods_to_evaluate(
+        context.calendar, now, config.delay, schedule.evaluated_until, config.catch_up_periods
+    )
+    target = context.target
+    rows = []
+    for period in periods:
+        raw = store.value(
+            target.organization_id, context.query, period.start, period.end, target.reporting_field
+        )
+        value = 0.0 if raw is None else raw
+        status = status_of(target.reporting_bound, value, target.reporting_threshold)
+        rows.append(
+            {
+                "organization_id": target.organization_id,
+                "target_id": target.id,
+                "period_start": period.start,
+                "period_end": period.end,
+                "value": value,
+                "has_data": raw is not None,
+                "threshold": target.reporting_threshold,
+                "bound": target.reporting_bound,
+                "status": status,
+                "is_reached": status in ("reached", "holds"),
+                "created_at": utcnow(),
+            }
+        )
+    repository.add_evaluations(session, rows)
+    latest = latest_due_period(context.calendar, now, config.delay)
+    if schedule.evaluated_until is None or latest.end > schedule.evaluated_until:
+        schedule.evaluated_until = latest.end
+
+
+def _queue_snapshot(
+    session: Session,
+    context: TargetContext,
+    schedule: TargetSchedule,
+    now: datetime,
+    bundle_window: timedelta,
+) -> None:
+    """One card per setting for the latest closed notification period, never a backlog."""
+    if schedule.evaluated_until is None:
+        return
+    period = latest_closed_notification_period(context.calendar, schedule.evaluated_until)
+    carded_until = schedule.snapshot_until
+    if carded_until is not None and period.end <= carded_until:
+        return
+    schedule.snapshot_until = period.end
+    if not context.settings:
+        return
+    target = context.target
+    history = repository.recent_evaluations(
+        session, target.organization_id, target.id, period.end, 31 + CHART_PERIODS
+    )
+    if not history or (carded_until is not None and history[-1].period_end <= carded_until):
+        return
+    # Usually `period` itself; after the active window ended, the last one that had periods.
+    carded = context.calendar.notification(history[-1].period_end - timedelta(microseconds=1))
+    within = [e for e in history if carded.start < e.period_end <= carded.end]
+    lines = tuple(_line(e, _before(history, e)) for e in within)
+    card = _card(context, "snapshot", lines, history[-CHART_PERIODS:], None)
+    outbox.enqueue(session, context.settings, "snapshot", carded, card, now, bundle_window)
+
+
+def _check_current_period(
+    session: Session,
+    store: EventStore,
+    context: TargetContext,
+    schedule: TargetSchedule,
+    now: datetime,
+    config: WorkerConfig,
+    bundle_window: timedelta,
+) -> None:
+    """Alert once per period when a LOWER target is reached or an UPPER target broken."""
+    if not _wants_check(context, schedule, now):
+        return
+    if schedule.checked_at is not None and now < schedule.checked_at + config.check_interval:
+        return
+    target = context.target
+    current = context.calendar.reporting(now)
+    schedule.checked_at = now
+    raw = store.value(
+        target.organization_id, context.query, current.start, now, target.reporting_field
+    )
+    value = 0.0 if raw is None else raw
+    if value < target.reporting_threshold:
+        return
+    schedule.alerted_period_start = current.start
+    history = repository.recent_evaluations(
+        session, target.organization_id, target.id, current.start, CHART_PERIODS - 1
+    )
+    previous = history[-1] if history and history[-1].period_end == current.start else None
+    line = PeriodLine(
+        start=current.start,
+        end=now,
+        value=value,
+        status=status_of(target.reporting_bound, value, target.reporting_threshold),
+        previous_value=previous.value if previous else None,
+    )
+    card = _card(context, "alert", (line,), history, ChartPoint(current.start, value))
+    outbox.enqueue(session, context.settings, "alert", current, card, now, bundle_window)
+
+
+def _wants_check(context: TargetContext, schedule: TargetSchedule, now: datetime) -> bool:
+    if not context.settings or not context.calendar.is_active_at(now):
+        return False
+    current = context.calendar.reporting(now)
+    return schedule.alerted_period_start != current.start
+
+
+def _next_due(
+    context: TargetContext, schedule: TargetSchedule, now: datetime, config: WorkerConfig
+) -> datetime:
+    due = next_evaluation_due(context.calendar, now, config.delay)
+    if _wants_check(context, schedule, now):
+        checked = schedule.checked_at or now
+        due = min(due, checked + config.check_interval)
+    return due
+
+
+def _before(history: list[Evaluation], evaluation: Evaluation) -> Evaluation | None:
+    index = history.index(evaluation)
+    if index == 0:
+        return None
+    previous = history[index - 1]
+    return previous if previous.period_end == evaluation.period_start else None
+
+
+def _line(evaluation: Evaluation, previous: Evaluation | None) -> PeriodLine:
+    return PeriodLine(
+        start=evaluation.period_start,
+        end=evaluation.period_end,
+        value=evaluation.value,
+        status=evaluation.status,
+        previous_value=previous.value if previous else None,
+    )
+
+
+def _card(
+    context: TargetContext,
+    kind: CardKind,
+    lines: tuple[PeriodLine, ...],
+    history: list[Evaluation],
+    current: ChartPoint | None,
+) -> Card:
+    chart = [ChartPoint(e.period_start, e.value) for e in history]
+    if current is not None:
+        chart.append(current)
+    target = context.target
+    return Card(
+        kind=kind,
+        organization=context.organization.name,
+        workflow=context.workflow.name,
+        target=target.name,
+        timezone=context.organization.timezone,
+        reporting_period=target.reporting_period,
+        threshold=target.reporting_threshold,
+        bound=target.reporting_bound,
+        lines=lines,
+        chart=tuple(chart),
+    )

@@ -1,0 +1,100 @@
+"""What a notification says: the card, as data.
+
+A card is built when a notification is queued and stored with it (the outbox row's
+``card``), so what is delivered — and shown in the log — does not change if the target is
+edited before delivery. Rendering to text, HTML, Slack blocks and a PNG chart lives in
+``notifications.render``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+CardKind = Literal["alert", "snapshot"]
+
+
+@dataclass(frozen=True)
+class PeriodLine:
+    """One reporting period on a card: its value and how it compares."""
+
+    start: datetime  # aware, UTC
+    end: datetime  # aware, UTC, exclusive (for an alert: the instant of the check)
+    value: float
+    status: str  # LOWER: "reached" | "not reached"; UPPER: "holds" | "broken"
+    previous_value: float | None = None  # the period before, when it was evaluated
+
+    @property
+    def change(self) -> float | None:
+        return None if self.previous_value is None else self.value - self.previous_value
+
+    @property
+    def change_ratio(self) -> float | None:
+        """Relative change against the period before; None when that was 0 or unknown."""
+        if self.previous_value is None or self.previous_value == 0:
+            return None
+        return (self.value - self.previous_value) / abs(self.previous_value)
+
+
+@dataclass(frozen=True)
+class ChartPoint:
+    start: datetime  # aware, UTC
+    value: float
+
+
+@dataclass(frozen=True)
+class Card:
+    kind: CardKind
+    organization: str
+    workflow: str
+    target: str
+    timezone: str  # IANA name; periods are shown in this zone
+    reporting_period: str  # e.g. "P1D"
+    threshold: float
+    bound: str  # "LOWER" | "UPPER"
+    lines: tuple[PeriodLine, ...]  # alert: the current period; snapshot: the closed ones
+    chart: tuple[ChartPoint, ...] = field(default=())  # recent periods, oldest first
+
+    @property
+    def headline(self) -> PeriodLine:
+        return self.lines[-1]
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        for line in data["lines"]:
+            line["start"], line["end"] = line["start"].isoformat(), line["end"].isoformat()
+        for point in data["chart"]:
+            point["start"] = point["start"].isoformat()
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Card:
+        lines = tuple(
+            PeriodLine(
+                start=datetime.fromisoformat(line["start"]),
+                end=datetime.fromisoformat(line["end"]),
+                value=float(line["value"]),
+                status=line["status"],
+                previous_value=line.get("previous_value"),
+            )
+            for line in data["lines"]
+        )
+        chart = tuple(
+            ChartPoint(datetime.fromisoformat(p["start"]), float(p["value"]))
+            for p in data.get("chart", ())
+        )
+        fields = {k: v for k, v in data.items() if k not in ("lines", "chart")}
+        return cls(lines=lines, chart=chart, **fields)
+
+
+def status_of(bound: str, value: float, threshold: float) -> str:
+    """DESIGN §5: LOWER is reached at value ≥ threshold; UPPER holds while value < threshold."""
+    if bound == "LOWER":
+        return "reached" if value >= threshold else "not reached"
+    return "holds" if value < threshold else "broken"
+
+
+def is_alerting(bound: str, value: float, threshold: float) -> bool:
+    """What an ongoing check alerts on: a LOWER target reached or an UPPER target broken."""
+    return value >= threshold

@@ -1,0 +1,1 @@
+"""Delivery channels: Slack (bot token or incoming webhook), e-mail over SMTP, BAR."""

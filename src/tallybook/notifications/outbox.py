@@ -1,0 +1,305 @@
+"""The notification outbox: queueing, claiming with leases, and recording outcomes.
+
+Every function here runs inside the caller's transaction. A row is claimed by one worker at
+a time (``kit.leases``); each outcome is written only while the claim still holds its lease,
+so a worker that lost its lease (it stalled past expiry and another took over) cannot
+overwrite the newer claim's result.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from tallybook.kit.db import utcnow
+from tallybook.kit.leases import claim, insert_ignoring_duplicates
+from tallybook.notifications.cards import Card
+from tallybook.notifications.models import DeliveryAttempt, Notification, NotificationSetting
+from tallybook.targets.periods import Period
+
+MAX_CONSECUTIVE_ERRORS = 3
+
+
+def active_settings(
+    session: Session, organization_id: uuid.UUID, target_id: uuid.UUID
+) -> list[NotificationSetting]:
+    stmt = (
+        select(NotificationSetting)
+        .where(
+            NotificationSetting.organization_id == organization_id,
+            NotificationSetting.target_id == target_id,
+            NotificationSetting.is_notification_active.is_(True),
+        )
+        .order_by(NotificationSetting.created_at, NotificationSetting.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def enqueue(
+    session: Session,
+    settings: Sequence[NotificationSetting],
+    kind: str,
+    period: Period,
+    card: Card,
+    now: datetime,
+    bundle_window: timedelta,
+) -> None:
+    """One row per setting; a row already queued for (setting, kind, period) stays as it is."""
+    payload = card.to_json()
+    rows = [
+        {
+            "organization_id": setting.organization_id,
+            "target_id": setting.target_id,
+            "setting_id": setting.id,
+            "channel": setting.kind,
+            "kind": kind,
+            "period_start": period.start,
+            "period_end": period.end,
+            "card": payload,
+            "state": "pending",
+            "attempts": 0,
+            "next_attempt_at": _first_attempt(setting, now, bundle_window),
+            "bundle_key": _bundle_key(setting),
+            "created_at": utcnow(),
+        }
+        for setting in settings
+    ]
+    insert_ignoring_duplicates(session, Notification, rows)
+
+
+def _bundle_key(setting: NotificationSetting) -> str | None:
+    if setting.kind == "email" and setting.is_bundleable and setting.email:
+        return setting.email.lower()
+    return None
+
+
+def _first_attempt(setting: NotificationSetting, now: datetime, window: timedelta) -> datetime:
+    """Bundleable e-mail waits for the end of its window, so a window's cards go together."""
+    if _bundle_key(setting) is None or window.total_seconds() <= 0:
+        return now
+    step = window.total_seconds()
+    epoch = now.timestamp()
+    return datetime.fromtimestamp((epoch // step + 1) * step, tz=UTC)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Notifications one worker delivers as one message (several only for a digest)."""
+
+    owner: str
+    notification_ids: tuple[uuid.UUID, ...]
+
+
+def claim_due(
+    session: Session,
+    *,
+    as_of: datetime,
+    limit: int,
+    owner: str,
+    lease_seconds: float,
+    worker: str,
+) -> list[Claim]:
+    """Lease due notifications, open an attempt for each, group digests together."""
+    now = utcnow()
+    lease_until = now + timedelta(seconds=lease_seconds)
+    due = [Notification.state == "pending", Notification.next_attempt_at <= as_of]
+    ids = claim(
+        session,
+        Notification,
+        Notification.id,
+        due,
+        [Notification.next_attempt_at, Notification.id],
+        limit=limit,
+        owner=owner,
+        lease_until=lease_until,
+        now=now,
+        extra_values={"attempts": Notification.attempts + 1},
+    )
+    if not ids:
+        return []
+    rows = _owned(session, ids, owner)
+    for key in {(r.organization_id, r.bundle_key) for r in rows if r.bundle_key}:
+        sibling_ids = claim(
+            session,
+            Notification,
+            Notification.id,
+            [*due, Notification.organization_id == key[0], Notification.bundle_key == key[1]],
+            [Notification.next_attempt_at, Notification.id],
+            limit=500,
+            owner=owner,
+            lease_until=lease_until,
+            now=now,
+            extra_values={"attempts": Notification.attempts + 1},
+        )
+        rows.extend(_owned(session, sibling_ids, owner))
+    _open_attempts(session, rows, worker, now)
+    return _group(owner, rows)
+
+
+def _owned(session: Session, ids: Sequence[uuid.UUID], owner: str) -> list[Notification]:
+    if not ids:
+        return []
+    stmt = select(Notification).where(Notification.id.in_(ids), Notification.lease_owner == owner)
+    return list(session.scalars(stmt))
+
+
+def _open_attempts(
+    session: Session, rows: Sequence[Notification], worker: str, now: datetime
+) -> None:
+    ids = [row.id for row in rows]
+    session.execute(
+        update(DeliveryAttempt)
+        .where(DeliveryAttempt.notification_id.in_(ids), DeliveryAttempt.finished_at.is_(None))
+        .values(finished_at=now, outcome="interrupted", error="The worker stopped mid-delivery.")
+        .execution_options(synchronize_session=False)
+    )
+    session.add_all(
+        DeliveryAttempt(
+            organization_id=row.organization_id,
+            notification_id=row.id,
+            number=row.attempts,
+            worker=worker[:64],
+            started_at=now,
+        )
+        for row in rows
+    )
+    session.flush()
+
+
+def _group(owner: str, rows: Sequence[Notification]) -> list[Claim]:
+    groups: dict[Any, list[uuid.UUID]] = {}
+    for row in sorted(rows, key=lambda r: (r.next_attempt_at, str(r.id))):
+        key = (row.organization_id, row.bundle_key) if row.bundle_key else row.id
+        groups.setdefault(key, []).append(row.id)
+    return [Claim(owner, tuple(ids)) for ids in groups.values()]
+
+
+def load_claimed(session: Session, claimed: Claim) -> list[Notification]:
+    """The claim's rows that are still pending under its lease, in claim order."""
+    rows = {
+        row.id: row
+        for row in _owned(session, claimed.notification_ids, claimed.owner)
+        if row.state == "pending"
+    }
+    return [rows[i] for i in claimed.notification_ids if i in rows]
+
+
+def settings_of(
+    session: Session, rows: Sequence[Notification]
+) -> dict[uuid.UUID, NotificationSetting]:
+    if not rows:
+        return {}
+    stmt = select(NotificationSetting).where(
+        NotificationSetting.organization_id == rows[0].organization_id,
+        NotificationSetting.id.in_({row.setting_id for row in rows}),
+    )
+    return {setting.id: setting for setting in session.scalars(stmt)}
+
+
+def mark_sent(
+    session: Session, rows: Sequence[Notification], settings: Sequence[NotificationSetting]
+) -> None:
+    now = utcnow()
+    for row in rows:
+        _finish(session, row, state="sent", outcome="sent", error=None, now=now)
+        row.sent_at = now
+    for setting in settings:
+        setting.last_notification_sent = now
+        setting.last_error = None
+        setting.consecutive_errors = 0
+
+
+def mark_cancelled(session: Session, rows: Sequence[Notification], reason: str) -> None:
+    now = utcnow()
+    for row in rows:
+        _finish(session, row, state="cancelled", outcome="cancelled", error=reason, now=now)
+
+
+def mark_rejected(
+    session: Session,
+    rows: Sequence[Notification],
+    settings: Sequence[NotificationSetting],
+    error: str,
+) -> None:
+    """A configuration error: not retried; the setting records it and may be switched off."""
+    now = utcnow()
+    for row in rows:
+        _finish(session, row, state="failed", outcome="rejected", error=error, now=now)
+    for setting in settings:
+        setting.last_error = error
+        setting.consecutive_errors += 1
+        if setting.consecutive_errors >= MAX_CONSECUTIVE_ERRORS:
+            setting.is_notification_active = False
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    initial: timedelta
+    maximum: timedelta
+    give_up_after: timedelta
+
+    def delay(self, attempts: int) -> timedelta:
+        """30 s doubling to 1 h by default: attempt 1 waits ``initial``, then twice that…"""
+        seconds = self.initial.total_seconds() * 2 ** min(max(attempts - 1, 0), 32)
+        return min(timedelta(seconds=seconds), self.maximum)
+
+
+def mark_retry(
+    session: Session,
+    rows: Sequence[Notification],
+    settings: Sequence[NotificationSetting],
+    error: str,
+    *,
+    as_of: datetime,
+    policy: RetryPolicy,
+    retry_after: float | None,
+) -> None:
+    """A transient error: try again later, or give up once the row is too old."""
+    now = utcnow()
+    for row in rows:
+        if as_of - row.created_at >= policy.give_up_after:
+            message = f"Gave up after {row.attempts} attempts: {error}"
+            _finish(session, row, state="failed", outcome="gave_up", error=message, now=now)
+            for setting in settings:
+                if setting.id == row.setting_id:
+                    setting.last_error = message
+            continue
+        # A 429 says when to come back; anything else backs off exponentially.
+        wait = (
+            timedelta(seconds=retry_after)
+            if retry_after is not None
+            else policy.delay(row.attempts)
+        )
+        _finish(session, row, state="pending", outcome="retry", error=error, now=now)
+        row.next_attempt_at = as_of + wait
+
+
+def _finish(
+    session: Session,
+    row: Notification,
+    *,
+    state: str,
+    outcome: str,
+    error: str | None,
+    now: datetime,
+) -> None:
+    row.state = state
+    row.last_error = error
+    row.lease_owner = None
+    row.lease_until = None
+    session.execute(
+        update(DeliveryAttempt)
+        .where(
+            DeliveryAttempt.notification_id == row.id,
+            DeliveryAttempt.number == row.attempts,
+            DeliveryAttempt.finished_at.is_(None),
+        )
+        .values(finished_at=now, outcome=outcome, error=error)
+        .execution_options(synchronize_session=False)
+    )

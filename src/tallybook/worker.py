@@ -1,0 +1,154 @@
+"""The background worker (DESIGN §6): passes over due targets and the notification outbox.
+
+A pass, as of an instant, does everything due then: it claims due target schedules in
+small batches and processes each in its own transaction (evaluate closed periods, queue
+snapshots, check the current period), then claims due notifications and delivers them on
+a small thread pool. Any number of workers may run passes at once against one database.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import traceback
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from tallybook.evaluations import repository as schedules
+from tallybook.evaluations.service import WorkerConfig, process_target
+from tallybook.events.store import EventStore
+from tallybook.kit.db import Database, utcnow
+from tallybook.kit.leases import new_lease_owner
+from tallybook.notifications import outbox
+from tallybook.notifications.delivery import Deliverer
+from tallybook.settings import Settings
+
+log = logging.getLogger("tallybook.worker")
+
+SCHEDULE_BATCH = 50
+DELIVERY_BATCH = 50
+
+
+@dataclass
+class PassReport:
+    targets: int = 0
+    deliveries: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+class Worker:
+    def __init__(
+        self, database: Database, store: EventStore, settings: Settings, name: str | None = None
+    ) -> None:
+        self.database = database
+        self.store = store
+        self.settings = settings
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.config = WorkerConfig.from_settings(settings)
+        self.bundle_window = timedelta(seconds=settings.email_bundle_window)
+        self.deliverer = Deliverer(database, settings)
+
+    def run_pass(self, as_of: datetime | None = None) -> PassReport:
+        """Everything due as of ``as_of`` (default: now); returns what was done."""
+        started = time.monotonic()
+        as_of = as_of or utcnow()
+        report = PassReport(targets=self.evaluate(as_of), deliveries=self.deliver(as_of))
+        report.seconds = time.monotonic() - started
+        if report.targets or report.deliveries:
+            log.info(
+                "worker pass",
+                extra={
+                    "targets": report.targets,
+                    "deliveries": report.deliveries,
+                    "seconds": round(report.seconds, 3),
+                },
+            )
+        return report
+
+    def evaluate(self, as_of: datetime) -> int:
+        """The target half of a pass: how many targets had due work."""
+        with self.database.unit_of_work() as session:
+            schedules.add_missing_schedules(session)
+        done = 0
+        while True:
+            owner = new_lease_owner(self.name)
+            with self.database.unit_of_work() as session:
+                ids = schedules.claim_due_schedules(
+                    session,
+                    as_of=as_of,
+                    limit=SCHEDULE_BATCH,
+                    owner=owner,
+                    lease_seconds=self.settings.lease_seconds,
+                )
+            if not ids:
+                return done
+            for target_id in ids:
+                self._process_one(target_id, owner, as_of)
+                done += 1
+
+    def deliver(self, as_of: datetime) -> dict[str, int]:
+        """The outbox half of a pass: delivery outcomes by name."""
+        outcomes: dict[str, int] = {}
+        with ThreadPoolExecutor(
+            self.settings.delivery_concurrency, thread_name_prefix="delivery"
+        ) as pool:
+            while True:
+                with self.database.unit_of_work() as session:
+                    claims = outbox.claim_due(
+                        session,
+                        as_of=as_of,
+                        limit=DELIVERY_BATCH,
+                        owner=new_lease_owner(self.name),
+                        lease_seconds=self.settings.lease_seconds,
+                        worker=self.name,
+                    )
+                if not claims:
+                    return outcomes
+                for outcome in pool.map(lambda c: self._deliver_one(c, as_of), claims):
+                    outcomes[outcome] = outcomes.get(outcome, 0) + 1
+
+    def run_forever(self, stop: threading.Event) -> None:
+        log.info("worker started", extra={"worker": self.name})
+        while not stop.is_set():
+            try:
+                self.run_pass()
+            except Exception as exc:  # keep the loop alive; the next pass retries
+                _log_failure("worker pass failed", exc)
+            stop.wait(self.settings.worker_poll_interval)
+        log.info("worker stopped", extra={"worker": self.name})
+
+    def _process_one(self, target_id: uuid.UUID, owner: str, as_of: datetime) -> None:
+        try:
+            with self.database.unit_of_work() as session:
+                schedule = schedules.get_schedule(session, target_id, owner)
+                if schedule is not None:
+                    process_target(
+                        session, self.store, schedule, as_of, self.config, self.bundle_window
+                    )
+        except Exception as exc:
+            _log_failure("target processing failed", exc, target=str(target_id))
+            with self.database.unit_of_work() as session:
+                schedule = schedules.get_schedule(session, target_id, owner)
+                if schedule is not None:  # try again after a check interval, not at once
+                    schedule.next_due_at = as_of + self.config.check_interval
+                    schedule.planned_at = utcnow()
+                    schedule.lease_owner = schedule.lease_until = None
+
+    def _deliver_one(self, claimed: outbox.Claim, as_of: datetime) -> str:
+        try:
+            return self.deliverer.deliver(claimed, as_of)
+        except Exception as exc:  # the lease expires and another pass retries
+            _log_failure("delivery failed", exc)
+            return "error"
+
+
+def _log_failure(message: str, exc: BaseException, **context: str) -> None:
+    """The exception's type and where it was raised; never its text (it may hold data)."""
+    frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    where = f"{os.path.basename(frame.filename)}:{frame.lineno}" if frame else "?"
+    log.error(message, extra={"error_type": type(exc).__name__, "at": where, **context})
