@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     retry_max: float = Field(default=3600.0, gt=0)
     retry_give_up: float = Field(default=86400.0, gt=0)
     email_bundle_window: float = Field(default=600.0, ge=0)
+    evaluation_concurrency: int = Field(default=4, ge=1, le=64)
     delivery_concurrency: int = Field(default=8, ge=1, le=64)
     delivery_timeout: float = Field(default=30.0, gt=0)
 

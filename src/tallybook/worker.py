@@ -87,9 +87,11 @@ class Worker:
                 )
             if not ids:
                 return done
-            for target_id in ids:
-                self._process_one(target_id, owner, as_of)
-                done += 1
+            with ThreadPoolExecutor(
+                self.settings.evaluation_concurrency, thread_name_prefix="evaluation"
+            ) as pool:
+                list(pool.map(lambda target_id: self._process_one(target_id, owner, as_of), ids))
+            done += len(ids)
 
     def deliver(self, as_of: datetime) -> dict[str, int]:
         """The outbox half of a pass: delivery outcomes by name."""

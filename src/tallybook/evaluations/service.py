@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,7 +26,14 @@ from tallybook.events.query import EventQuery
 from tallybook.events.store import EventStore
 from tallybook.kit.db import utcnow
 from tallybook.notifications import outbox
-from tallybook.notifications.cards import Card, CardKind, ChartPoint, PeriodLine, status_of
+from tallybook.notifications.cards import (
+    Card,
+    CardKind,
+    ChartPoint,
+    PeriodLine,
+    is_alerting,
+    status_of,
+)
 from tallybook.notifications.models import NotificationSetting
 from tallybook.organizations.models import Organization
 from tallybook.settings import Settings
@@ -74,9 +82,14 @@ def process_target(
     """Everything due for one target as of ``now``; leaves the schedule planned and released."""
     context = _load(session, schedule)
     if context is not None:
-        _evaluate_closed_periods(session, store, context, schedule, now, config)
+        # Event-store reads first, writes after: on SQLite a transaction holds the database's
+        # write lock from its first write, and other workers' threads wait for it.
+        closed = _measure_closed_periods(store, context, schedule, now, config)
+        current = _measure_current_period(store, context, schedule, now, config)
+        _record_evaluations(session, context, schedule, closed, now, config)
         _queue_snapshot(session, context, schedule, now, bundle_window)
-        _check_current_period(session, store, context, schedule, now, config, bundle_window)
+        if current is not None:
+            _queue_alert(session, context, schedule, now, current, bundle_window)
         schedule.next_due_at = _next_due(context, schedule, now, config)
     else:
         schedule.next_due_at = now + config.check_interval
@@ -114,14 +127,13 @@ def _load(session: Session, schedule: TargetSchedule) -> TargetContext | None:
     return TargetContext(target, workflow, organization, calendar, settings)
 
 
-def _evaluate_closed_periods(
-    session: Session,
+def _measure_closed_periods(
     store: EventStore,
     context: TargetContext,
     schedule: TargetSchedule,
     now: datetime,
     config: WorkerConfig,
-) -> None:
+) -> list[dict[str, Any]]:
     periods = periods_to_evaluate(
         context.calendar, now, config.delay, schedule.evaluated_until, config.catch_up_periods
     )
@@ -148,6 +160,17 @@ def _evaluate_closed_periods(
                 "created_at": utcnow(),
             }
         )
+    return rows
+
+
+def _record_evaluations(
+    session: Session,
+    context: TargetContext,
+    schedule: TargetSchedule,
+    rows: list[dict[str, Any]],
+    now: datetime,
+    config: WorkerConfig,
+) -> None:
     repository.add_evaluations(session, rows)
     latest = latest_due_period(context.calendar, now, config.delay)
     if schedule.evaluated_until is None or latest.end > schedule.evaluated_until:
@@ -185,29 +208,38 @@ def _queue_snapshot(
     outbox.enqueue(session, context.settings, "snapshot", carded, card, now, bundle_window)
 
 
-def _check_current_period(
-    session: Session,
+def _measure_current_period(
     store: EventStore,
     context: TargetContext,
     schedule: TargetSchedule,
     now: datetime,
     config: WorkerConfig,
+) -> float | None:
+    """The current period's value so far, when an ongoing check is due; else None."""
+    if not _wants_check(context, schedule, now):
+        return None
+    if schedule.checked_at is not None and now < schedule.checked_at + config.check_interval:
+        return None
+    target = context.target
+    start = context.calendar.reporting(now).start
+    raw = store.value(target.organization_id, context.query, start, now, target.reporting_field)
+    return 0.0 if raw is None else raw
+
+
+def _queue_alert(
+    session: Session,
+    context: TargetContext,
+    schedule: TargetSchedule,
+    now: datetime,
+    value: float,
     bundle_window: timedelta,
 ) -> None:
     """Alert once per period when a LOWER target is reached or an UPPER target broken."""
-    if not _wants_check(context, schedule, now):
-        return
-    if schedule.checked_at is not None and now < schedule.checked_at + config.check_interval:
-        return
-    target = context.target
-    current = context.calendar.reporting(now)
     schedule.checked_at = now
-    raw = store.value(
-        target.organization_id, context.query, current.start, now, target.reporting_field
-    )
-    value = 0.0 if raw is None else raw
-    if value < target.reporting_threshold:
+    target = context.target
+    if not is_alerting(target.reporting_bound, value, target.reporting_threshold):
         return
+    current = context.calendar.reporting(now)
     schedule.alerted_period_start = current.start
     history = repository.recent_evaluations(
         session, target.organization_id, target.id, current.start, CHART_PERIODS - 1

@@ -37,3 +37,6 @@ def configure(level: str = "info") -> None:
     root.setLevel(level.upper())
     for name in ("uvicorn.access",):
         logging.getLogger(name).disabled = True
+    # slack-sdk logs requests (message bodies) at debug and failures with their text; the
+    # delivery log records every outcome without either.
+    logging.getLogger("slack_sdk").setLevel(logging.CRITICAL)

@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session
 from tallybook.chats.repository import get_chat
 from tallybook.chats.service import add_system_message
 from tallybook.kit.db import Database
-from tallybook.notifications import outbox
+from tallybook.notifications import outbox, render
+from tallybook.notifications.channels import email, slack
 from tallybook.notifications.cards import Card
 from tallybook.notifications.channels.errors import ConfigurationProblem, TransientProblem
 from tallybook.notifications.models import Notification, NotificationSetting
@@ -107,10 +108,9 @@ class Deliverer:
         return live
 
     def _send(self, outgoing: Outgoing) -> None:
-        from tallybook.notifications.channels import email, slack  # TEMP lazy
-
         setting = outgoing.setting
         allow_private = self.settings.outbound_allow_private
+        timeout = self.settings.delivery_timeout
         if outgoing.channel == "email":
             charts = [chart_for(card) for card in outgoing.cards]
             email.send_email(
@@ -119,6 +119,7 @@ class Deliverer:
                 outgoing.cards,
                 charts,
                 message_id=outgoing.message_id,
+                timeout=timeout,
             )
         elif setting.incoming_webhook_url:
             slack.send_webhook(
@@ -126,6 +127,7 @@ class Deliverer:
                 setting.icon_url,
                 outgoing.cards[0],
                 allow_private=allow_private,
+                timeout=timeout,
             )
         else:
             card = outgoing.cards[0]
@@ -136,6 +138,7 @@ class Deliverer:
                 card,
                 chart_for(card),
                 api_url=self.settings.slack_api_url,
+                timeout=timeout,
             )
 
     def _record(
@@ -197,8 +200,6 @@ def _deliver_bar(
             session, rows, [setting], "The chat of this BAR setting no longer exists."
         )
         return "rejected"
-    from tallybook.notifications import render  # TEMP lazy
-
     card = Card.from_json(row.card)
     add_system_message(
         session, chat, message=render.card_text(card), attachments={"reporting_card": row.card}
@@ -210,6 +211,4 @@ def _deliver_bar(
 @lru_cache(maxsize=256)
 def chart_for(card: Card) -> bytes | None:
     """Cards of one target and period are equal, so each chart is drawn once per process."""
-    from tallybook.notifications import render  # TEMP lazy
-
     return render.chart_png(card)

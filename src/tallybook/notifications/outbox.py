@@ -66,7 +66,7 @@ def enqueue(
             "attempts": 0,
             "next_attempt_at": _first_attempt(setting, now, bundle_window),
             "bundle_key": _bundle_key(setting),
-            "created_at": utcnow(),
+            "created_at": now,  # the pass's instant, the clock retries and give-up run on
         }
         for setting in settings
     ]

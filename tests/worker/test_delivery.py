@@ -1,0 +1,222 @@
+"""Delivery through the outbox to real servers: retries, Retry-After, configuration errors,
+e-mail down then back, digests, charts, and the delivery log (both backends)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from tallybook.events.store import EventStore
+from tallybook.kit.db import Database
+from tests.fixtures.slack_server import SlackServer
+from tests.fixtures.smtp_server import SmtpServer
+from tests.fixtures.tenants import Tenant
+from tests.notifications.helpers import TargetPath, create
+from tests.worker.helpers import add_events, at, make_worker, new_target, notifications
+
+CLOSED = at("UTC", 2027, 9, 2, 0, 10)  # Sep 1 is closed and due
+
+
+def _target(client: TestClient, tenant: Tenant, **overrides: Any) -> TargetPath:
+    return new_target(client, tenant, target_active_from="2027-09-01T00:00:00Z", **overrides)
+
+
+def _setting(client: TestClient, target: TargetPath, kind: str) -> dict[str, Any]:
+    response = client.get(target.kind(kind), headers=target.headers)
+    assert response.status_code == 200
+    (setting,) = response.json()
+    return dict(setting)
+
+
+def _log(client: TestClient, target: TargetPath) -> list[dict[str, Any]]:
+    response = client.get(f"{target.notifications}/log", headers=target.headers)
+    assert response.status_code == 200, response.text
+    return list(response.json()["results"])
+
+
+def test_slack_429_waits_for_its_retry_after(
+    client: TestClient,
+    database: Database,
+    event_store: EventStore,
+    tenant: Tenant,
+    slack_server: SlackServer,
+) -> None:
+    target = _target(client, tenant)
+    create(client, target, "slack", {"incoming_webhook_url": slack_server.webhook_url("a")})
+    slack_server.rate_limit(7, key="hooks")
+    worker = make_worker(database, event_store)
+    assert worker.run_pass(CLOSED).deliveries == {"retry": 1}
+    (row,) = notifications(database, target.target_id)
+    assert row.state == "pending"
+    assert row.next_attempt_at == CLOSED + timedelta(seconds=7)
+    assert worker.deliver(CLOSED + timedelta(seconds=6)) == {}
+    assert worker.deliver(CLOSED + timedelta(seconds=7)) == {"sent": 1}
+    assert len(slack_server.messages) == 1
+    (entry,) = _log(client, target)
+    assert entry["state"] == "sent"
+    assert [a["outcome"] for a in entry["attempt_log"]] == ["retry", "sent"]
+    assert "rate-limited" in entry["attempt_log"][0]["error"]
+    assert _setting(client, target, "slack")["last_notification_sent"] is not None
+
+
+def test_server_errors_back_off_exponentially_and_give_up_after_a_day(
+    client: TestClient,
+    database: Database,
+    event_store: EventStore,
+    tenant: Tenant,
+    slack_server: SlackServer,
+) -> None:
+    target = _target(client, tenant)
+    create(client, target, "slack", {"incoming_webhook_url": slack_server.webhook_url("b")})
+    slack_server.server_error(key="hooks", times=100)
+    worker = make_worker(database, event_store)
+    worker.run_pass(CLOSED)
+    waits = []
+    now = CLOSED
+    for _ in range(8):
+        (row,) = notifications(database, target.target_id)
+        waits.append((row.next_attempt_at - now).total_seconds())
+        now = row.next_attempt_at
+        worker.deliver(now)
+    assert waits == [30, 60, 120, 240, 480, 960, 1920, 3600]
+    worker.deliver(CLOSED + timedelta(hours=25))
+    (row,) = notifications(database, target.target_id)
+    assert row.state == "failed"
+    setting = _setting(client, target, "slack")
+    assert setting["last_notification_sent"] is None
+    assert setting["last_error"].startswith("Gave up after")
+    assert slack_server.messages == []
+
+
+def test_three_configuration_errors_in_a_row_switch_the_setting_off(
+    client: TestClient,
+    database: Database,
+    event_store: EventStore,
+    tenant: Tenant,
+    slack_server: SlackServer,
+) -> None:
+    target = _target(client, tenant, reporting_threshold=1)
+    token = "xoxb-revoked-token-1234567890"
+    create(
+        client,
+        target,
+        "slack",
+        {"token": token, "channel": "C0ABCDEF1"},
+    )
+    slack_server.api_error("invalid_auth", times=10)
+    worker = make_worker(database, event_store, slack_api_url=slack_server.api_url)
+    for day in (2, 3, 4):  # a snapshot each day, each refused
+        worker.run_pass(at("UTC", 2027, 9, day, 0, 10))
+    setting = _setting(client, target, "slack")
+    assert setting["is_notification_active"] is False
+    assert "invalid_auth" in setting["last_error"]
+    assert token not in setting["last_error"]
+    assert setting["last_notification_sent"] is None
+    rows = notifications(database, target.target_id)
+    assert [r.state for r in rows] == ["failed"] * 3
+    assert {r.attempts for r in rows} == {1}  # not retried
+    worker.run_pass(at("UTC", 2027, 9, 5, 0, 10))
+    assert len(notifications(database, target.target_id)) == 3  # switched off: nothing queued
+
+
+def test_smtp_down_then_back_delivers_after_the_retry(
+    client: TestClient,
+    database: Database,
+    event_store: EventStore,
+    tenant: Tenant,
+    smtp_server: SmtpServer,
+) -> None:
+    target = _target(client, tenant)
+    create(client, target, "email", {"email": "team@example.com"})
+    add_events(event_store, tenant.org_id, at("UTC", 2027, 9, 1, 12))
+    worker = make_worker(
+        database,
+        event_store,
+        smtp_host=smtp_server.host,
+        smtp_port=smtp_server.port,
+        smtp_from="reports@tallybook.test",
+    )
+    smtp_server.stop()
+    assert worker.run_pass(CLOSED).deliveries == {"retry": 1}
+    smtp_server.start()
+    assert worker.deliver(CLOSED + timedelta(seconds=29)) == {}
+    assert worker.deliver(CLOSED + timedelta(seconds=30)) == {"sent": 1}
+    (mail,) = smtp_server.received
+    assert mail.rcpt_tos == ("team@example.com",)
+    assert mail.message.is_multipart()
+    images = [p for p in mail.message.walk() if p.get_content_type() == "image/png"]
+    assert len(images) == 1
+    (entry,) = _log(client, target)
+    assert [a["outcome"] for a in entry["attempt_log"]] == ["retry", "sent"]
+    assert _setting(client, target, "email")["last_notification_sent"] is not None
+
+
+def test_smtp_550_is_a_configuration_error(
+    client: TestClient,
+    database: Database,
+    event_store: EventStore,
+    tenant: Tenant,
+    smtp_server: SmtpServer,
+) -> None:
+    target = _target(client, tenant)
+    create(client, target, "email", {"email": "nobody@example.com"})
+    smtp_server.refuse_next(code=550, at="rcpt")
+    worker = make_worker(
+        database, event_store, smtp_host=smtp_server.host, smtp_port=smtp_server.port
+    )
+    assert worker.run_pass(CLOSED).deliveries == {"rejected": 1}
+    setting = _setting(client, target, "email")
+    assert setting["last_error"] and "550" in setting["last_error"]
+    assert setting["is_notification_active"] is True  # one error of three
+
+
+def test_bundleable_settings_to_one_address_get_one_digest(
+    client: TestClient,
+    database: Database,
+    event_store: EventStore,
+    tenant: Tenant,
+    smtp_server: SmtpServer,
+) -> None:
+    first = _target(client, tenant, name="Leads")
+    second = _target(client, tenant, name="Sales")
+    for target, address in ((first, "Team@Example.com"), (second, "team@example.com")):
+        create(client, target, "email", {"email": address, "is_bundleable": True})
+    worker = make_worker(
+        database,
+        event_store,
+        smtp_host=smtp_server.host,
+        smtp_port=smtp_server.port,
+        email_bundle_window=600,
+    )
+    worker.run_pass(CLOSED)  # 00:10 exactly: the window 00:10–00:20 ends at 00:20
+    assert smtp_server.received == []
+    assert worker.deliver(at("UTC", 2027, 9, 2, 0, 20)) == {"sent": 1}
+    (mail,) = smtp_server.received
+    body = mail.message.get_body(("plain",))
+    assert body is not None
+    text = body.get_content()
+    assert "Leads" in text and "Sales" in text
+    for target in (first, second):
+        (row,) = notifications(database, target.target_id)
+        assert row.state == "sent"
+
+
+def test_a_token_card_carries_its_chart(
+    client: TestClient,
+    database: Database,
+    event_store: EventStore,
+    tenant: Tenant,
+    slack_server: SlackServer,
+) -> None:
+    target = _target(client, tenant)
+    create(client, target, "slack", {"token": "xoxb-good-token-123456", "channel": "C0ABCDEF1"})
+    add_events(event_store, tenant.org_id, at("UTC", 2027, 9, 1, 12))
+    worker = make_worker(database, event_store, slack_api_url=slack_server.api_url)
+    assert worker.run_pass(CLOSED).deliveries == {"sent": 1}
+    (message,) = slack_server.messages
+    (file_id,) = slack_server.image_file_ids(message)
+    upload = slack_server.uploads[file_id]
+    assert upload.data is not None and upload.data.startswith(b"\x89PNG")
+    assert message["channel"] == "C0ABCDEF1"
