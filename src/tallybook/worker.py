@@ -90,7 +90,7 @@ class Worker:
             with ThreadPoolExecutor(
                 self.settings.evaluation_concurrency, thread_name_prefix="evaluation"
             ) as pool:
-                list(pool.map(lambda target_id: self._process_one(target_id, owner, as_of), ids))
+                list(pool.map(self._process_one, ids, [owner] * len(ids), [as_of] * len(ids)))
             done += len(ids)
 
     def deliver(self, as_of: datetime) -> dict[str, int]:
@@ -111,7 +111,7 @@ class Worker:
                     )
                 if not claims:
                     return outcomes
-                for outcome in pool.map(lambda c: self._deliver_one(c, as_of), claims):
+                for outcome in pool.map(self._deliver_one, claims, [as_of] * len(claims)):
                     outcomes[outcome] = outcomes.get(outcome, 0) + 1
 
     def run_forever(self, stop: threading.Event) -> None:

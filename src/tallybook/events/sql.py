@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo
 
@@ -183,11 +183,28 @@ def render_value(
     field_name: str,
     dialect: Dialect,
 ) -> Rendered:
-    """``SELECT count, aggregation`` over ``[start, end)``: one number for a target."""
+    """``SELECT count, aggregation`` over ``[start, end)``: one number for a target.
+
+    The worker asks this for every target every few minutes, so the SQL of a query shape
+    is rendered once and reused with this call's organisation and interval bound in.
+    """
     if field_name not in AGGREGATIONS:
         raise ValueError(f"'{field_name}' is not an aggregation")
+    template = _value_template(query.model_dump_json(), field_name, dialect)
+    params = dict(template.params)
+    # the scope binds the organisation, vendor, start and end first: p0, p1, p2, p3
+    params["p0"] = organization_id
+    params["p2"] = _naive_utc(_aware_utc(start))
+    params["p3"] = _naive_utc(_aware_utc(end))
+    return Rendered(template.sql, params)
+
+
+@lru_cache(maxsize=4096)
+def _value_template(query_json: str, field_name: str, dialect: Dialect) -> Rendered:
+    query = EventQuery.model_validate_json(query_json)
     sql = _Renderer(dialect)
-    scope = sql.scope(organization_id, query, _aware_utc(start), _aware_utc(end))
+    placeholder = datetime(2000, 1, 1, tzinfo=UTC)
+    scope = sql.scope(uuid.UUID(int=0), query, placeholder, placeholder)
     select = (
         exp.select(
             exp.Count(this=exp.Star()).as_("_n"), aggregation(field_name).as_("_v"), copy=False

@@ -40,3 +40,6 @@ def configure(level: str = "info") -> None:
     # slack-sdk logs requests (message bodies) at debug and failures with their text; the
     # delivery log records every outcome without either.
     logging.getLogger("slack_sdk").setLevel(logging.CRITICAL)
+    # httpx and httpcore log every request's URL at info: webhook URLs are secrets.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -26,8 +26,8 @@ from tallybook.chats.repository import get_chat
 from tallybook.chats.service import add_system_message
 from tallybook.kit.db import Database
 from tallybook.notifications import outbox, render
-from tallybook.notifications.channels import email, slack
 from tallybook.notifications.cards import Card
+from tallybook.notifications.channels import email, slack
 from tallybook.notifications.channels.errors import ConfigurationProblem, TransientProblem
 from tallybook.notifications.models import Notification, NotificationSetting
 from tallybook.settings import Settings
@@ -43,7 +43,8 @@ class Outgoing:
     channel: str
     setting: NotificationSetting  # detached copy; read only
     cards: tuple[Card, ...]
-    message_id: str
+    message_id: str  # also the card's key in Slack message metadata
+    tried_since: datetime | None  # when an earlier attempt that may have got through began
 
 
 class Deliverer:
@@ -65,7 +66,9 @@ class Deliverer:
                 return "cancelled" if rows else "lost"
             if live[0].channel == "bar":
                 return _deliver_bar(session, live, outbox.settings_of(session, live))
-            outgoing = _outgoing(live, outbox.settings_of(session, live))
+            outgoing = _outgoing(
+                live, outbox.settings_of(session, live), outbox.uncertain_since(session, live[0])
+            )
             ids = outbox.Claim(claimed.owner, tuple(row.id for row in live))
         try:
             self._send(outgoing)
@@ -139,6 +142,8 @@ class Deliverer:
                 chart_for(card),
                 api_url=self.settings.slack_api_url,
                 timeout=timeout,
+                card_key=outgoing.message_id,
+                tried_since=outgoing.tried_since,
             )
 
     def _record(
@@ -174,7 +179,11 @@ class Deliverer:
             return "sent"
 
 
-def _outgoing(rows: list[Notification], settings: dict[uuid.UUID, NotificationSetting]) -> Outgoing:
+def _outgoing(
+    rows: list[Notification],
+    settings: dict[uuid.UUID, NotificationSetting],
+    tried_since: datetime | None,
+) -> Outgoing:
     first = rows[0]
     setting = settings[first.setting_id]
     return Outgoing(
@@ -182,6 +191,7 @@ def _outgoing(rows: list[Notification], settings: dict[uuid.UUID, NotificationSe
         setting=setting,
         cards=tuple(Card.from_json(row.card) for row in rows),
         message_id=f"{first.id}@tallybook",
+        tried_since=tried_since,
     )
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from tallybook.kit.db import utcnow
@@ -188,6 +188,19 @@ def load_claimed(session: Session, claimed: Claim) -> list[Notification]:
         if row.state == "pending"
     }
     return [rows[i] for i in claimed.notification_ids if i in rows]
+
+
+def uncertain_since(session: Session, row: Notification) -> datetime | None:
+    """When the first earlier attempt that may have reached the channel began: one cut short
+    by the worker's death, or one that failed without knowing whether it got through."""
+    stmt = select(func.min(DeliveryAttempt.started_at)).where(
+        DeliveryAttempt.organization_id == row.organization_id,
+        DeliveryAttempt.notification_id == row.id,
+        DeliveryAttempt.number < row.attempts,
+        DeliveryAttempt.outcome.in_(("interrupted", "retry")),
+    )
+    since: datetime | None = session.scalar(stmt)
+    return since
 
 
 def settings_of(
