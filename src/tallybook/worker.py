@@ -111,8 +111,13 @@ class Worker:
                     )
                 if not claims:
                     return outcomes
-                for outcome in pool.map(self._deliver_one, claims, [as_of] * len(claims)):
-                    outcomes[outcome] = outcomes.get(outcome, 0) + 1
+                try:
+                    batch = self.deliverer.deliver(claims, as_of, pool)
+                except Exception as exc:  # the leases expire and a later pass retries
+                    _log_failure("delivery failed", exc)
+                    batch = {"error": len(claims)}
+                for outcome, count in batch.items():
+                    outcomes[outcome] = outcomes.get(outcome, 0) + count
 
     def run_forever(self, stop: threading.Event) -> None:
         log.info("worker started", extra={"worker": self.name})
@@ -140,13 +145,6 @@ class Worker:
                     schedule.next_due_at = as_of + self.config.check_interval
                     schedule.planned_at = utcnow()
                     schedule.lease_owner = schedule.lease_until = None
-
-    def _deliver_one(self, claimed: outbox.Claim, as_of: datetime) -> str:
-        try:
-            return self.deliverer.deliver(claimed, as_of)
-        except Exception as exc:  # the lease expires and another pass retries
-            _log_failure("delivery failed", exc)
-            return "error"
 
 
 def _log_failure(message: str, exc: BaseException, **context: str) -> None:

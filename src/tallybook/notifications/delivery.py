@@ -1,13 +1,14 @@
-"""Delivering one claimed notification (or one e-mail digest): a three-step flow.
+"""Delivering a batch of claimed notifications: a three-step flow.
 
-1. In a transaction: reload the claimed rows and their settings, cancel what was switched
-   off, and copy out what the channel needs.
-2. Outside any transaction: talk to Slack or the SMTP server.
-3. In a transaction: record the outcome, if the claim still holds its lease.
+1. In one transaction: reload the claimed rows and their settings, cancel what was
+   switched off, write BAR cards, and copy out what the remote channels need.
+2. Outside any transaction, on the worker's thread pool: talk to Slack or the SMTP server.
+3. In one transaction: record every outcome, for the rows the claim still holds.
 
-BAR cards are chat messages in our own database, so for them steps 1–3 are one transaction
-and a card is written exactly once. For Slack and e-mail the only window for a duplicate is
-a crash between the remote server's acceptance and step 3's commit; e-mail resends keep the
+BAR cards are chat messages in our own database, so the message and its row's ``sent``
+commit together: exactly once. For Slack and e-mail the window for a duplicate is a crash
+between the remote server's acceptance and step 3's commit; Slack posts carry the card's
+key, which a later attempt looks for before posting again, and e-mail resends keep the
 first attempt's Message-ID so mail clients fold them together.
 """
 
@@ -15,11 +16,13 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import Counter
+from collections.abc import Iterable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tallybook.chats.repository import get_chat
@@ -31,20 +34,30 @@ from tallybook.notifications.channels import email, slack
 from tallybook.notifications.channels.errors import ConfigurationProblem, TransientProblem
 from tallybook.notifications.models import Notification, NotificationSetting
 from tallybook.settings import Settings
-from tallybook.targets.models import Target
 
 log = logging.getLogger("tallybook.delivery")
+
+SWITCHED_OFF = "Notifications were switched off before delivery."
 
 
 @dataclass(frozen=True)
 class Outgoing:
-    """What one delivery needs, copied out of the session before talking to the network."""
+    """One remote delivery, copied out of the session before talking to the network."""
 
+    notification_ids: tuple[uuid.UUID, ...]
     channel: str
-    setting: NotificationSetting  # detached copy; read only
+    setting: NotificationSetting  # detached; read only
     cards: tuple[Card, ...]
     message_id: str  # also the card's key in Slack message metadata
     tried_since: datetime | None  # when an earlier attempt that may have got through began
+
+
+@dataclass(frozen=True)
+class Result:
+    outgoing: Outgoing
+    outcome: str  # sent | rejected | retry
+    error: str | None = None
+    retry_after: float | None = None
 
 
 class Deliverer:
@@ -57,58 +70,61 @@ class Deliverer:
             give_up_after=timedelta(seconds=settings.retry_give_up),
         )
 
-    def deliver(self, claimed: outbox.Claim, as_of: datetime) -> str:
-        """Deliver and record; the outcome (sent, retry, rejected, cancelled, lost)."""
+    def deliver(
+        self, claims: list[outbox.Claim], as_of: datetime, pool: Executor
+    ) -> dict[str, int]:
+        """Deliver one claimed batch and record it; outcome counts by name."""
+        if not claims:
+            return {}
+        owner = claims[0].owner
+        outcomes: Counter[str] = Counter()
         with self.database.unit_of_work() as session:
-            rows = outbox.load_claimed(session, claimed)
-            live = self._drop_switched_off(session, rows)
+            outgoing = self._prepare(session, claims, outcomes)
+        results = list(pool.map(self._attempt, outgoing))
+        with self.database.unit_of_work() as session:
+            self._record(session, owner, results, as_of, outcomes)
+        return dict(outcomes)
+
+    def _prepare(
+        self, session: Session, claims: list[outbox.Claim], outcomes: Counter[str]
+    ) -> list[Outgoing]:
+        owner = claims[0].owner
+        rows = outbox.owned_pending(session, [i for c in claims for i in c.notification_ids], owner)
+        settings = outbox.settings_of(session, list(rows.values()))
+        notifying = outbox.targets_notifying(session, list(rows.values()))
+        uncertain = outbox.uncertain_since(session, list(rows.values()))
+        outgoing = []
+        for claimed in claims:
+            group = [rows[i] for i in claimed.notification_ids if i in rows]
+            live = [r for r in group if _is_on(r, settings, notifying)]
+            off = [r for r in group if r not in live]
+            if off:
+                outbox.mark_cancelled(session, off, SWITCHED_OFF)
+                outcomes["cancelled"] += len(off)
+            if not group:
+                outcomes["lost"] += 1
             if not live:
-                return "cancelled" if rows else "lost"
+                continue
             if live[0].channel == "bar":
-                return _deliver_bar(session, live, outbox.settings_of(session, live))
-            outgoing = _outgoing(
-                live, outbox.settings_of(session, live), outbox.uncertain_since(session, live[0])
-            )
-            ids = outbox.Claim(claimed.owner, tuple(row.id for row in live))
+                outcomes[_deliver_bar(session, live, settings[live[0].setting_id])] += 1
+                continue
+            outgoing.append(_outgoing(live, settings[live[0].setting_id], uncertain))
+        return outgoing
+
+    def _attempt(self, outgoing: Outgoing) -> Result:
         try:
             self._send(outgoing)
         except ConfigurationProblem as problem:
-            return self._record(ids, as_of, rejected=str(problem))
+            return Result(outgoing, "rejected", str(problem))
         except TransientProblem as problem:
-            return self._record(ids, as_of, retry=str(problem), retry_after=problem.retry_after)
+            return Result(outgoing, "retry", str(problem), problem.retry_after)
         except Exception as exc:  # a bug or an unexpected library error: retry, log the type
             log.warning(
                 "delivery failed unexpectedly",
-                extra={
-                    "error_type": type(exc).__name__,
-                    "notification": str(ids.notification_ids[0]),
-                },
+                extra={"error_type": type(exc).__name__, "channel": outgoing.channel},
             )
-            return self._record(ids, as_of, retry=f"Unexpected error ({type(exc).__name__}).")
-        return self._record(ids, as_of)
-
-    def _drop_switched_off(self, session: Session, rows: list[Notification]) -> list[Notification]:
-        if not rows:
-            return []
-        settings = outbox.settings_of(session, rows)
-        targets_on = set(
-            session.scalars(
-                select(Target.id).where(
-                    Target.organization_id == rows[0].organization_id,
-                    Target.id.in_({row.target_id for row in rows}),
-                    Target.are_notifications_active.is_(True),
-                )
-            )
-        )
-        live: list[Notification] = []
-        off: list[Notification] = []
-        for row in rows:
-            setting = settings.get(row.setting_id)
-            on = setting is not None and setting.is_notification_active
-            (live if on and row.target_id in targets_on else off).append(row)
-        if off:
-            outbox.mark_cancelled(session, off, "Notifications were switched off before delivery.")
-        return live
+            return Result(outgoing, "retry", f"Unexpected error ({type(exc).__name__}).")
+        return Result(outgoing, "sent")
 
     def _send(self, outgoing: Outgoing) -> None:
         setting = outgoing.setting
@@ -148,58 +164,79 @@ class Deliverer:
 
     def _record(
         self,
-        claimed: outbox.Claim,
+        session: Session,
+        owner: str,
+        results: list[Result],
         as_of: datetime,
-        *,
-        rejected: str | None = None,
-        retry: str | None = None,
-        retry_after: float | None = None,
-    ) -> str:
-        with self.database.unit_of_work() as session:
-            rows = outbox.load_claimed(session, claimed)
-            if not rows:
+        outcomes: Counter[str],
+    ) -> None:
+        ids = [i for result in results for i in result.outgoing.notification_ids]
+        rows = outbox.owned_pending(session, ids, owner)
+        settings = outbox.settings_of(session, list(rows.values()))
+        for result in results:
+            group = [rows[i] for i in result.outgoing.notification_ids if i in rows]
+            if not group:
                 log.warning("delivery finished after its lease expired")
-                return "lost"
-            settings = list(outbox.settings_of(session, rows).values())
-            if rejected is not None:
-                outbox.mark_rejected(session, rows, settings, rejected)
-                return "rejected"
-            if retry is not None:
+                outcomes["lost"] += 1
+                continue
+            mine = list({r.setting_id: settings[r.setting_id] for r in group}.values())
+            if result.outcome == "rejected":
+                outbox.mark_rejected(session, group, mine, result.error or "")
+            elif result.outcome == "retry":
                 outbox.mark_retry(
                     session,
-                    rows,
-                    settings,
-                    retry,
+                    group,
+                    mine,
+                    result.error or "",
                     as_of=as_of,
                     policy=self.policy,
-                    retry_after=retry_after,
+                    retry_after=result.retry_after,
                 )
-                return "retry"
-            outbox.mark_sent(session, rows, settings)
-            return "sent"
+            else:
+                outbox.mark_sent(session, group, mine)
+            outcomes[result.outcome] += 1
+
+
+def _is_on(
+    row: Notification, settings: dict[uuid.UUID, NotificationSetting], notifying: set[uuid.UUID]
+) -> bool:
+    setting = settings.get(row.setting_id)
+    return setting is not None and setting.is_notification_active and row.target_id in notifying
 
 
 def _outgoing(
-    rows: list[Notification],
-    settings: dict[uuid.UUID, NotificationSetting],
-    tried_since: datetime | None,
+    rows: list[Notification], setting: NotificationSetting, uncertain: dict[uuid.UUID, datetime]
 ) -> Outgoing:
     first = rows[0]
-    setting = settings[first.setting_id]
     return Outgoing(
+        notification_ids=tuple(row.id for row in rows),
         channel=first.channel,
         setting=setting,
         cards=tuple(Card.from_json(row.card) for row in rows),
         message_id=f"{first.id}@tallybook",
-        tried_since=tried_since,
+        tried_since=_earliest(uncertain.get(row.id) for row in rows),
     )
 
 
-def _deliver_bar(
-    session: Session, rows: list[Notification], settings: dict[uuid.UUID, NotificationSetting]
+def _earliest(instants: Iterable[datetime | None]) -> datetime | None:
+    known = [instant for instant in instants if instant is not None]
+    return min(known) if known else None
+
+
+def _deliver_bar(session: Session, rows: list[Notification], setting: NotificationSetting) -> str:
+    """The chat message and the outbox row commit together; a failure undoes only this card."""
+    try:
+        with session.begin_nested():
+            return _write_bar_card(session, rows, setting)
+    except Exception as exc:  # the savepoint is rolled back; the lease expires, then a retry
+        log.warning("BAR delivery failed", extra={"error_type": type(exc).__name__})
+        return "error"
+
+
+def _write_bar_card(
+    session: Session, rows: list[Notification], setting: NotificationSetting
 ) -> str:
     row = rows[0]
-    setting = settings[row.setting_id]
     chat = (
         get_chat(session, row.organization_id, setting.channel_id)
         if setting.channel_id is not None

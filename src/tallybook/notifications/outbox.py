@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from tallybook.kit.db import utcnow
 from tallybook.kit.leases import claim, insert_ignoring_duplicates
 from tallybook.notifications.cards import Card
 from tallybook.notifications.models import DeliveryAttempt, Notification, NotificationSetting
+from tallybook.targets.models import Target
 from tallybook.targets.periods import Period
 
 MAX_CONSECUTIVE_ERRORS = 3
@@ -180,27 +181,34 @@ def _group(owner: str, rows: Sequence[Notification]) -> list[Claim]:
     return [Claim(owner, tuple(ids)) for ids in groups.values()]
 
 
-def load_claimed(session: Session, claimed: Claim) -> list[Notification]:
-    """The claim's rows that are still pending under its lease, in claim order."""
-    rows = {
-        row.id: row
-        for row in _owned(session, claimed.notification_ids, claimed.owner)
-        if row.state == "pending"
-    }
-    return [rows[i] for i in claimed.notification_ids if i in rows]
+def owned_pending(
+    session: Session, ids: Sequence[uuid.UUID], owner: str
+) -> dict[uuid.UUID, Notification]:
+    """The rows among ``ids`` that are still pending under this claim's lease."""
+    return {row.id: row for row in _owned(session, ids, owner) if row.state == "pending"}
 
 
-def uncertain_since(session: Session, row: Notification) -> datetime | None:
-    """When the first earlier attempt that may have reached the channel began: one cut short
-    by the worker's death, or one that failed without knowing whether it got through."""
-    stmt = select(func.min(DeliveryAttempt.started_at)).where(
-        DeliveryAttempt.organization_id == row.organization_id,
-        DeliveryAttempt.notification_id == row.id,
-        DeliveryAttempt.number < row.attempts,
-        DeliveryAttempt.outcome.in_(("interrupted", "retry")),
+def uncertain_since(session: Session, rows: Sequence[Notification]) -> dict[uuid.UUID, datetime]:
+    """Per row, when the first earlier attempt that may have reached the channel began: one
+    cut short by the worker's death, or one that failed without knowing if it got through."""
+    retried = [row for row in rows if row.attempts > 1]
+    if not retried:
+        return {}
+    stmt = (
+        select(DeliveryAttempt.notification_id, func.min(DeliveryAttempt.started_at))
+        .where(
+            tuple_(DeliveryAttempt.organization_id, DeliveryAttempt.notification_id).in_(
+                [(row.organization_id, row.id) for row in retried]
+            ),
+            DeliveryAttempt.finished_at.is_not(None),
+            DeliveryAttempt.outcome.in_(("interrupted", "retry")),
+        )
+        .group_by(DeliveryAttempt.notification_id)
     )
-    since: datetime | None = session.scalar(stmt)
-    return since
+    found: dict[uuid.UUID, datetime] = {}
+    for notification_id, since in session.execute(stmt):
+        found[notification_id] = since
+    return found
 
 
 def settings_of(
@@ -208,19 +216,31 @@ def settings_of(
 ) -> dict[uuid.UUID, NotificationSetting]:
     if not rows:
         return {}
+    pairs = {(row.organization_id, row.setting_id) for row in rows}
     stmt = select(NotificationSetting).where(
-        NotificationSetting.organization_id == rows[0].organization_id,
-        NotificationSetting.id.in_({row.setting_id for row in rows}),
+        tuple_(NotificationSetting.organization_id, NotificationSetting.id).in_(pairs)
     )
     return {setting.id: setting for setting in session.scalars(stmt)}
+
+
+def targets_notifying(session: Session, rows: Sequence[Notification]) -> set[uuid.UUID]:
+    """Which of the rows' targets still have notifications switched on."""
+    if not rows:
+        return set()
+    pairs = {(row.organization_id, row.target_id) for row in rows}
+    stmt = select(Target.id).where(
+        tuple_(Target.organization_id, Target.id).in_(pairs),
+        Target.are_notifications_active.is_(True),
+    )
+    return set(session.scalars(stmt))
 
 
 def mark_sent(
     session: Session, rows: Sequence[Notification], settings: Sequence[NotificationSetting]
 ) -> None:
     now = utcnow()
+    _finish(session, rows, state="sent", outcome="sent", error=None, now=now)
     for row in rows:
-        _finish(session, row, state="sent", outcome="sent", error=None, now=now)
         row.sent_at = now
     for setting in settings:
         setting.last_notification_sent = now
@@ -229,9 +249,7 @@ def mark_sent(
 
 
 def mark_cancelled(session: Session, rows: Sequence[Notification], reason: str) -> None:
-    now = utcnow()
-    for row in rows:
-        _finish(session, row, state="cancelled", outcome="cancelled", error=reason, now=now)
+    _finish(session, rows, state="cancelled", outcome="cancelled", error=reason, now=utcnow())
 
 
 def mark_rejected(
@@ -241,9 +259,7 @@ def mark_rejected(
     error: str,
 ) -> None:
     """A configuration error: not retried; the setting records it and may be switched off."""
-    now = utcnow()
-    for row in rows:
-        _finish(session, row, state="failed", outcome="rejected", error=error, now=now)
+    _finish(session, rows, state="failed", outcome="rejected", error=error, now=utcnow())
     for setting in settings:
         setting.last_error = error
         setting.consecutive_errors += 1
@@ -275,42 +291,46 @@ def mark_retry(
 ) -> None:
     """A transient error: try again later, or give up once the row is too old."""
     now = utcnow()
-    for row in rows:
-        if as_of - row.created_at >= policy.give_up_after:
-            message = f"Gave up after {row.attempts} attempts: {error}"
-            _finish(session, row, state="failed", outcome="gave_up", error=message, now=now)
-            for setting in settings:
-                if setting.id == row.setting_id:
-                    setting.last_error = message
-            continue
+    expired = [row for row in rows if as_of - row.created_at >= policy.give_up_after]
+    for row in expired:
+        message = f"Gave up after {row.attempts} attempts: {error}"
+        _finish(session, [row], state="failed", outcome="gave_up", error=message, now=now)
+        for setting in settings:
+            if setting.id == row.setting_id:
+                setting.last_error = message
+    again = [row for row in rows if row not in expired]
+    if not again:
+        return
+    _finish(session, again, state="pending", outcome="retry", error=error, now=now)
+    for row in again:
         # A 429 says when to come back; anything else backs off exponentially.
         wait = (
             timedelta(seconds=retry_after)
             if retry_after is not None
             else policy.delay(row.attempts)
         )
-        _finish(session, row, state="pending", outcome="retry", error=error, now=now)
         row.next_attempt_at = as_of + wait
 
 
 def _finish(
     session: Session,
-    row: Notification,
+    rows: Sequence[Notification],
     *,
     state: str,
     outcome: str,
     error: str | None,
     now: datetime,
 ) -> None:
-    row.state = state
-    row.last_error = error
-    row.lease_owner = None
-    row.lease_until = None
+    """Close the rows' open attempts (one per row: the claim closed any older one)."""
+    for row in rows:
+        row.state = state
+        row.last_error = error
+        row.lease_owner = None
+        row.lease_until = None
     session.execute(
         update(DeliveryAttempt)
         .where(
-            DeliveryAttempt.notification_id == row.id,
-            DeliveryAttempt.number == row.attempts,
+            DeliveryAttempt.notification_id.in_([row.id for row in rows]),
             DeliveryAttempt.finished_at.is_(None),
         )
         .values(finished_at=now, outcome=outcome, error=error)

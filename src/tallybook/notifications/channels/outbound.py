@@ -19,6 +19,7 @@ import ipaddress
 import socket
 import ssl
 from collections.abc import Iterable
+from functools import lru_cache
 
 import httpcore
 import httpx
@@ -109,6 +110,13 @@ class GuardedTransport(httpx.HTTPTransport):
         return super().handle_request(request)
 
 
+@lru_cache(maxsize=1)
+def _default_ssl_context() -> ssl.SSLContext:
+    """Loading the trust store takes tens of milliseconds; one context serves every client
+    (an ``SSLContext`` may be shared between threads)."""
+    return httpx.create_ssl_context(trust_env=False)
+
+
 def guarded_client(
     allow_private: bool, *, timeout: float = 10.0, verify: ssl.SSLContext | bool = True
 ) -> httpx.Client:
@@ -116,6 +124,8 @@ def guarded_client(
 
     ``verify`` is for tests that serve TLS with their own certificate.
     """
+    if verify is True:
+        verify = _default_ssl_context()
     return httpx.Client(
         transport=GuardedTransport(allow_private=allow_private, verify=verify),
         timeout=timeout,
