@@ -159,7 +159,8 @@ def queue(database: Database, args: argparse.Namespace, base_url: str) -> None:
             ]
             session.add_all(settings)
             session.flush()
-            outbox.enqueue(session, settings, "snapshot", period, card(t), DAY, timedelta(0))
+            rows = outbox.rows_for(settings, "snapshot", period, card(t), DAY, timedelta(0))
+            outbox.enqueue(session, rows)
 
 
 def main() -> None:

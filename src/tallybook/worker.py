@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from tallybook.evaluations import repository as schedules
-from tallybook.evaluations.service import WorkerConfig, process_target
+from tallybook.evaluations.service import WorkerConfig, process_targets
 from tallybook.events.store import EventStore
 from tallybook.kit.db import Database, utcnow
 from tallybook.kit.leases import new_lease_owner
@@ -87,10 +87,7 @@ class Worker:
                 )
             if not ids:
                 return done
-            with ThreadPoolExecutor(
-                self.settings.evaluation_concurrency, thread_name_prefix="evaluation"
-            ) as pool:
-                list(pool.map(self._process_one, ids, [owner] * len(ids), [as_of] * len(ids)))
+            self._process(ids, owner, as_of)
             done += len(ids)
 
     def deliver(self, as_of: datetime) -> dict[str, int]:
@@ -129,22 +126,38 @@ class Worker:
             stop.wait(self.settings.worker_poll_interval)
         log.info("worker stopped", extra={"worker": self.name})
 
-    def _process_one(self, target_id: uuid.UUID, owner: str, as_of: datetime) -> None:
+    def _process(self, target_ids: list[uuid.UUID], owner: str, as_of: datetime) -> None:
+        """A claimed batch in one transaction; if that fails, each target on its own, so
+        one target that cannot be processed holds back only itself."""
         try:
-            with self.database.unit_of_work() as session:
-                schedule = schedules.get_schedule(session, target_id, owner)
-                if schedule is not None:
-                    process_target(
-                        session, self.store, schedule, as_of, self.config, self.bundle_window
-                    )
+            self._process_batch(target_ids, owner, as_of)
         except Exception as exc:
-            _log_failure("target processing failed", exc, target=str(target_id))
-            with self.database.unit_of_work() as session:
-                schedule = schedules.get_schedule(session, target_id, owner)
-                if schedule is not None:  # try again after a check interval, not at once
-                    schedule.next_due_at = as_of + self.config.check_interval
-                    schedule.planned_at = utcnow()
-                    schedule.lease_owner = schedule.lease_until = None
+            if len(target_ids) == 1:
+                _log_failure("target processing failed", exc, target=str(target_ids[0]))
+                self._postpone(target_ids[0], owner, as_of)
+                return
+            for target_id in target_ids:
+                self._process([target_id], owner, as_of)
+
+    def _process_batch(self, target_ids: list[uuid.UUID], owner: str, as_of: datetime) -> None:
+        with (
+            ThreadPoolExecutor(
+                self.settings.evaluation_concurrency, thread_name_prefix="evaluation"
+            ) as pool,
+            self.database.unit_of_work() as session,
+        ):
+            claimed = schedules.claimed_schedules(session, target_ids, owner)
+            process_targets(
+                session, self.store, claimed, as_of, self.config, self.bundle_window, pool.map
+            )
+
+    def _postpone(self, target_id: uuid.UUID, owner: str, as_of: datetime) -> None:
+        """Try a failing target again after a check interval, not at once."""
+        with self.database.unit_of_work() as session:
+            for schedule in schedules.claimed_schedules(session, [target_id], owner):
+                schedule.next_due_at = as_of + self.config.check_interval
+                schedule.planned_at = utcnow()
+                schedule.lease_owner = schedule.lease_until = None
 
 
 def _log_failure(message: str, exc: BaseException, **context: str) -> None:

@@ -63,12 +63,16 @@ def claim_due_schedules(
     )
 
 
-def get_schedule(session: Session, target_id: uuid.UUID, owner: str) -> TargetSchedule | None:
-    """The schedule, if this claim still holds its lease."""
-    stmt = select(TargetSchedule).where(
-        TargetSchedule.target_id == target_id, TargetSchedule.lease_owner == owner
+def claimed_schedules(
+    session: Session, target_ids: Sequence[uuid.UUID], owner: str
+) -> list[TargetSchedule]:
+    """The schedules among these that this claim still holds the lease of."""
+    stmt = (
+        select(TargetSchedule)
+        .where(TargetSchedule.target_id.in_(target_ids), TargetSchedule.lease_owner == owner)
+        .order_by(TargetSchedule.target_id)
     )
-    return session.scalars(stmt).one_or_none()
+    return list(session.scalars(stmt))
 
 
 def add_evaluations(session: Session, rows: Sequence[dict[str, Any]]) -> None:

@@ -6,11 +6,13 @@ the outbox's unique key makes every queued notification harmless to queue again.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from tallybook.evaluations import repository
@@ -71,60 +73,93 @@ class TargetContext:
         return EventQuery.model_validate(self.target.reporting_query)
 
 
-def process_target(
+@dataclass(frozen=True)
+class Measured:
+    """What the event store said for one target: closed periods' rows, the current value."""
+
+    closed: list[dict[str, Any]]
+    current: float | None
+
+
+MapFn = Callable[..., Iterable[Any]]
+
+
+def process_targets(
     session: Session,
     store: EventStore,
-    schedule: TargetSchedule,
+    schedules: Sequence[TargetSchedule],
     now: datetime,
     config: WorkerConfig,
     bundle_window: timedelta,
+    map_: MapFn = map,
 ) -> None:
-    """Everything due for one target as of ``now``; leaves the schedule planned and released."""
-    context = _load(session, schedule)
-    if context is not None:
-        # Event-store reads first, writes after: on SQLite a transaction holds the database's
-        # write lock from its first write, and other workers' threads wait for it.
-        closed = _measure_closed_periods(store, context, schedule, now, config)
-        current = _measure_current_period(store, context, schedule, now, config)
-        _record_evaluations(session, context, schedule, closed, now, config)
-        _queue_snapshot(session, context, schedule, now, bundle_window)
-        if current is not None:
-            _queue_alert(session, context, schedule, now, current, bundle_window)
-        schedule.next_due_at = _next_due(context, schedule, now, config)
-    else:
-        schedule.next_due_at = now + config.check_interval
-    schedule.planned_at = utcnow()
-    schedule.lease_owner = None
-    schedule.lease_until = None
+    """Everything due for these targets as of ``now``; leaves their schedules planned and
+    released. ``map_`` runs the event-store reads (a thread pool's ``map`` overlaps them)."""
+    contexts = _load(session, schedules)
+    work = [(schedule, contexts.get(schedule.target_id)) for schedule in schedules]
+    # Event-store reads first, writes after: on SQLite a transaction holds the database's
+    # write lock from its first write, and other workers wait for it.
+    measured = list(map_(lambda item: _measure(store, item[0], item[1], now, config), work))
+    repository.add_evaluations(session, [row for m in measured if m for row in m.closed])
+    notifications: list[dict[str, Any]] = []
+    for (schedule, context), values in zip(work, measured, strict=True):
+        if context is None or values is None:
+            schedule.next_due_at = now + config.check_interval
+        else:
+            _advance(context, schedule, now, config)
+            notifications += _snapshot(session, context, schedule, now, bundle_window)
+            if values.current is not None:
+                notifications += _alert(
+                    session, context, schedule, now, values.current, bundle_window
+                )
+            schedule.next_due_at = _next_due(context, schedule, now, config)
+        schedule.planned_at = utcnow()
+        schedule.lease_owner = None
+        schedule.lease_until = None
+    outbox.enqueue(session, notifications)
 
 
-def _load(session: Session, schedule: TargetSchedule) -> TargetContext | None:
+def _load(session: Session, schedules: Sequence[TargetSchedule]) -> dict[uuid.UUID, TargetContext]:
+    pairs = [(schedule.organization_id, schedule.target_id) for schedule in schedules]
     stmt = (
         select(Target, Workflow, Organization)
         .join(Workflow, Workflow.id == Target.workflow_id)
         .join(Organization, Organization.id == Target.organization_id)
-        .where(Target.id == schedule.target_id, Target.organization_id == schedule.organization_id)
+        .where(tuple_(Target.organization_id, Target.id).in_(pairs))
     )
-    row = session.execute(stmt).one_or_none()
-    if row is None:
+    settings = outbox.active_settings(session, pairs)
+    contexts = {}
+    for target, workflow, organization in session.execute(stmt):
+        if not organization.subscription_active:
+            continue
+        if target.reporting_datasource != "GENERIC_REPORTING":
+            continue
+        calendar = TargetCalendar(
+            reporting_period=target.reporting_period,
+            notification_period=target.effective_notification_period,
+            timezone=organization.timezone,
+            anchor=target.target_active_from or target.created_at,
+            active_from=target.target_active_from,
+            active_until=target.target_active_until,
+        )
+        mine = settings.get(target.id, []) if target.are_notifications_active else []
+        contexts[target.id] = TargetContext(target, workflow, organization, calendar, mine)
+    return contexts
+
+
+def _measure(
+    store: EventStore,
+    schedule: TargetSchedule,
+    context: TargetContext | None,
+    now: datetime,
+    config: WorkerConfig,
+) -> Measured | None:
+    if context is None:
         return None
-    target, workflow, organization = row
-    if not organization.subscription_active or target.reporting_datasource != "GENERIC_REPORTING":
-        return None
-    calendar = TargetCalendar(
-        reporting_period=target.reporting_period,
-        notification_period=target.effective_notification_period,
-        timezone=organization.timezone,
-        anchor=target.target_active_from or target.created_at,
-        active_from=target.target_active_from,
-        active_until=target.target_active_until,
+    return Measured(
+        _measure_closed_periods(store, context, schedule, now, config),
+        _measure_current_period(store, context, schedule, now, config),
     )
-    settings = (
-        outbox.active_settings(session, target.organization_id, target.id)
-        if target.are_notifications_active
-        else []
-    )
-    return TargetContext(target, workflow, organization, calendar, settings)
 
 
 def _measure_closed_periods(
@@ -163,49 +198,43 @@ def _measure_closed_periods(
     return rows
 
 
-def _record_evaluations(
-    session: Session,
-    context: TargetContext,
-    schedule: TargetSchedule,
-    rows: list[dict[str, Any]],
-    now: datetime,
-    config: WorkerConfig,
+def _advance(
+    context: TargetContext, schedule: TargetSchedule, now: datetime, config: WorkerConfig
 ) -> None:
-    repository.add_evaluations(session, rows)
     latest = latest_due_period(context.calendar, now, config.delay)
     if schedule.evaluated_until is None or latest.end > schedule.evaluated_until:
         schedule.evaluated_until = latest.end
 
 
-def _queue_snapshot(
+def _snapshot(
     session: Session,
     context: TargetContext,
     schedule: TargetSchedule,
     now: datetime,
     bundle_window: timedelta,
-) -> None:
+) -> list[dict[str, Any]]:
     """One card per setting for the latest closed notification period, never a backlog."""
     if schedule.evaluated_until is None:
-        return
+        return []
     period = latest_closed_notification_period(context.calendar, schedule.evaluated_until)
     carded_until = schedule.snapshot_until
     if carded_until is not None and period.end <= carded_until:
-        return
+        return []
     schedule.snapshot_until = period.end
     if not context.settings:
-        return
+        return []
     target = context.target
     history = repository.recent_evaluations(
         session, target.organization_id, target.id, period.end, 31 + CHART_PERIODS
     )
     if not history or (carded_until is not None and history[-1].period_end <= carded_until):
-        return
+        return []
     # Usually `period` itself; after the active window ended, the last one that had periods.
     carded = context.calendar.notification(history[-1].period_end - timedelta(microseconds=1))
     within = [e for e in history if carded.start < e.period_end <= carded.end]
     lines = tuple(_line(e, _before(history, e)) for e in within)
     card = _card(context, "snapshot", lines, history[-CHART_PERIODS:], None)
-    outbox.enqueue(session, context.settings, "snapshot", carded, card, now, bundle_window)
+    return outbox.rows_for(context.settings, "snapshot", carded, card, now, bundle_window)
 
 
 def _measure_current_period(
@@ -226,19 +255,19 @@ def _measure_current_period(
     return 0.0 if raw is None else raw
 
 
-def _queue_alert(
+def _alert(
     session: Session,
     context: TargetContext,
     schedule: TargetSchedule,
     now: datetime,
     value: float,
     bundle_window: timedelta,
-) -> None:
+) -> list[dict[str, Any]]:
     """Alert once per period when a LOWER target is reached or an UPPER target broken."""
     schedule.checked_at = now
     target = context.target
     if not is_alerting(target.reporting_bound, value, target.reporting_threshold):
-        return
+        return []
     current = context.calendar.reporting(now)
     schedule.alerted_period_start = current.start
     history = repository.recent_evaluations(
@@ -253,7 +282,7 @@ def _queue_alert(
         previous_value=previous.value if previous else None,
     )
     card = _card(context, "alert", (line,), history, ChartPoint(current.start, value))
-    outbox.enqueue(session, context.settings, "alert", current, card, now, bundle_window)
+    return outbox.rows_for(context.settings, "alert", current, card, now, bundle_window)
 
 
 def _wants_check(context: TargetContext, schedule: TargetSchedule, now: datetime) -> bool:

@@ -28,32 +28,34 @@ MAX_CONSECUTIVE_ERRORS = 3
 
 
 def active_settings(
-    session: Session, organization_id: uuid.UUID, target_id: uuid.UUID
-) -> list[NotificationSetting]:
+    session: Session, targets: Sequence[tuple[uuid.UUID, uuid.UUID]]
+) -> dict[uuid.UUID, list[NotificationSetting]]:
+    """The switched-on settings of these (organisation, target) pairs, by target."""
     stmt = (
         select(NotificationSetting)
         .where(
-            NotificationSetting.organization_id == organization_id,
-            NotificationSetting.target_id == target_id,
+            tuple_(NotificationSetting.organization_id, NotificationSetting.target_id).in_(targets),
             NotificationSetting.is_notification_active.is_(True),
         )
         .order_by(NotificationSetting.created_at, NotificationSetting.id)
     )
-    return list(session.scalars(stmt))
+    found: dict[uuid.UUID, list[NotificationSetting]] = {}
+    for setting in session.scalars(stmt):
+        found.setdefault(setting.target_id, []).append(setting)
+    return found
 
 
-def enqueue(
-    session: Session,
+def rows_for(
     settings: Sequence[NotificationSetting],
     kind: str,
     period: Period,
     card: Card,
     now: datetime,
     bundle_window: timedelta,
-) -> None:
-    """One row per setting; a row already queued for (setting, kind, period) stays as it is."""
+) -> list[dict[str, Any]]:
+    """The outbox rows of one card: one per setting."""
     payload = card.to_json()
-    rows = [
+    return [
         {
             "organization_id": setting.organization_id,
             "target_id": setting.target_id,
@@ -71,6 +73,10 @@ def enqueue(
         }
         for setting in settings
     ]
+
+
+def enqueue(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Queue rows; one already queued for its (setting, kind, period) stays as it is."""
     insert_ignoring_duplicates(session, Notification, rows)
 
 
