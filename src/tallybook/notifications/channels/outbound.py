@@ -100,7 +100,7 @@ class GuardedTransport(httpx.HTTPTransport):
             ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
             network_backend=VettingBackend(allow_private=allow_private),
             max_connections=10,
-            max_keepalive_connections=2,
+            max_keepalive_connections=10,
         )
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:

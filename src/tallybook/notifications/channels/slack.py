@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 from typing import Any
 
 import httpx
@@ -102,10 +103,8 @@ def send_webhook(
 ) -> None:
     payload = webhook_payload(card, icon_url)
     try:
-        with (
-            guarded_client(allow_private, timeout=timeout) as client,
-            client.stream("POST", url, json=payload) as response,
-        ):
+        client = _webhook_client(allow_private, timeout)
+        with client.stream("POST", url, json=payload) as response:
             body = _read_at_most(response, 1024)
     except httpx.TimeoutException:
         raise TransientProblem("The Slack webhook did not answer in time.") from None
@@ -122,6 +121,13 @@ def _read_at_most(response: httpx.Response, limit: int) -> str:
         if len(data) >= limit:
             break
     return data[:limit].decode("utf-8", "replace")
+
+
+@lru_cache(maxsize=4)
+def _webhook_client(allow_private: bool, timeout: float) -> httpx.Client:
+    """One client per process, shared by the delivery threads: its pool keeps connections to
+    Slack's webhook host open between cards (each one is vetted when it is opened)."""
+    return guarded_client(allow_private, timeout=timeout)
 
 
 def _check_webhook_answer(response: httpx.Response, body: str) -> None:
