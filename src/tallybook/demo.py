@@ -16,6 +16,9 @@ from tallybook.chats import service as chats
 from tallybook.chats.schemas import ChatCreate, MessageCreate, RoomCreate
 from tallybook.events.store import EventStore, StoredEvent
 from tallybook.kit.db import Database
+from tallybook.notifications import service as notifications
+from tallybook.notifications.schemas import BarSettingCreate
+from tallybook.notifications.service import TargetRef
 from tallybook.organizations.models import Organization
 from tallybook.organizations.service import create_organization, create_token, create_user
 from tallybook.targets import service as targets
@@ -61,7 +64,8 @@ def load_demo(database: Database, store: EventStore, base_url: str) -> None:
         token = create_token(session, user.id)
         principal = Principal(user, org)
         workflow_id = _workflow_and_targets(session, principal)
-        _room_with_chats(session, principal, now)
+        chat_id = _room_with_chats(session, principal, now)
+        _cards_to_chat(session, principal, workflow_id, chat_id)
         org_id = org.id
     store.insert(list(_events(org_id, now)))
     typer.echo(_instructions(base_url, org_id, token, workflow_id, now))
@@ -134,7 +138,19 @@ def _workflow_and_targets(session: Session, principal: Principal) -> uuid.UUID:
     return workflow.id
 
 
-def _room_with_chats(session: Session, principal: Principal, now: datetime) -> None:
+def _cards_to_chat(
+    session: Session, principal: Principal, workflow_id: uuid.UUID, chat_id: uuid.UUID
+) -> None:
+    """Every demo target reports to the newest demo chat (BAR), so the worker's cards show
+    up in the chat messages API without any outside service."""
+    setting = BarSettingCreate.model_validate({"name": "Webshop chat", "channel_id": chat_id})
+    for target in targets.list_targets(session, principal, workflow_id):
+        notifications.create_setting(
+            session, principal, TargetRef(workflow_id, target.id), setting, allow_private=False
+        )
+
+
+def _room_with_chats(session: Session, principal: Principal, now: datetime) -> uuid.UUID:
     room = chats.create_room(
         session,
         principal,
@@ -171,6 +187,7 @@ def _room_with_chats(session: Session, principal: Principal, now: datetime) -> N
                     }
                 ),
             )
+    return chat.id
 
 
 def _events(org_id: uuid.UUID, now: datetime) -> list[StoredEvent]:
