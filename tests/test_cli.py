@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -83,3 +84,25 @@ def test_events_generate_and_load(tmp_path: Path) -> None:
     code, out, _ = run(tmp_path, "events", "load", str(file), "--json")
     assert code == 0
     assert json.loads(out)["stored"] == 500
+
+
+def test_worker_once_as_of_an_instant_evaluates_and_cards_the_demo(tmp_path: Path) -> None:
+    code, _, _ = run(tmp_path, "demo")
+    assert code == 0
+    tomorrow = (datetime.now(UTC) + timedelta(days=2)).replace(hour=12).isoformat()
+    code, out, err = run(tmp_path, "worker", "--once", "--now", tomorrow)
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["targets"] == 3
+    assert report["deliveries"].get("sent", 0) >= 1  # yesterday's snapshots, to the demo chat
+    code, out, _ = run(tmp_path, "worker", "--once", "--now", tomorrow)
+    assert json.loads(out) == {"deliveries": {}, "targets": 0}  # nothing twice
+
+
+def test_worker_refuses_an_ambiguous_or_misplaced_now(tmp_path: Path) -> None:
+    code, _, err = run(tmp_path, "worker", "--once", "--now", "2027-03-28T02:30:00")
+    assert code == 1 and "offset" in err
+    code, _, err = run(tmp_path, "worker", "--once", "--now", "yesterday")
+    assert code == 1 and "ISO 8601" in err
+    code, _, err = run(tmp_path, "worker", "--now", "2027-03-28T02:30:00Z")
+    assert code == 1 and "--once" in err

@@ -5,13 +5,12 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy import ColumnElement, Select, or_, select, update
 from sqlalchemy.orm import Session
 
 from tallybook.evaluations.models import Evaluation, TargetSchedule
 from tallybook.kit.db import utcnow
 from tallybook.kit.leases import claim, insert_ignoring_duplicates
-from tallybook.notifications.models import NotificationSetting
 from tallybook.targets.models import Target
 
 
@@ -33,15 +32,23 @@ def _due(now: datetime) -> ColumnElement[bool]:
     edited_since_planned = select(Target.id).where(
         Target.id == TargetSchedule.target_id, Target.modified_at > TargetSchedule.planned_at
     )
-    settings_changed = select(NotificationSetting.id).where(
-        NotificationSetting.target_id == TargetSchedule.target_id,
-        NotificationSetting.modified_at > TargetSchedule.planned_at,
-    )
     return or_(
         TargetSchedule.next_due_at.is_(None),
         TargetSchedule.next_due_at <= now,
         edited_since_planned.exists(),
-        settings_changed.exists(),
+    )
+
+
+def make_due(session: Session, organization_id: uuid.UUID, target_id: uuid.UUID) -> None:
+    """Have the worker look at a target on its next pass (its settings changed)."""
+    session.execute(
+        update(TargetSchedule)
+        .where(
+            TargetSchedule.organization_id == organization_id,
+            TargetSchedule.target_id == target_id,
+        )
+        .values(next_due_at=None)
+        .execution_options(synchronize_session=False)
     )
 
 

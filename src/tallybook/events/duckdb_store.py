@@ -17,20 +17,22 @@ appends it. That is about six times faster than binding a Python list per column
 
 from __future__ import annotations
 
+import itertools
 import os
 import tempfile
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Generic, TypeVar
 
 import duckdb
 import orjson
 
-from tallybook.events.columns import COLUMN_TYPES, COLUMNS, NULLABLE_COLUMNS
+from tallybook.events.columns import COLUMN_TYPES, COLUMNS, LIST_COLUMNS, NULLABLE_COLUMNS
 from tallybook.events.query import EventQuery, Interval
 from tallybook.events.sql import (
     FetchPlan,
@@ -39,7 +41,7 @@ from tallybook.events.sql import (
     render_fetch,
     render_value,
 )
-from tallybook.events.store import FetchResult, InsertResult, StoredEvent
+from tallybook.events.store import EventRow, FetchResult, InsertResult, StoredEvent
 from tallybook.kit.errors import invalid
 
 SCHEMA_VERSION: Final = "1"  # also in table_ddl()
@@ -58,6 +60,9 @@ DUCKDB_CONFIG: Final[dict[str, str | bool | int | float | list[str]]] = {
 }
 
 
+KEY_INDEX: Final = "event_ids_key"
+
+
 def table_ddl() -> list[str]:
     columns = ",\n  ".join(
         f'"{name}" {DDL_TYPES[kind]}{"" if name in NULLABLE_COLUMNS else " NOT NULL"}'
@@ -65,12 +70,21 @@ def table_ddl() -> list[str]:
     )
     return [
         f"CREATE TABLE IF NOT EXISTS events (\n  {columns}\n)",
-        "CREATE TABLE IF NOT EXISTS event_ids ("
-        " organization_id UUID NOT NULL, id UUID NOT NULL, PRIMARY KEY (organization_id, id))",
         "CREATE TABLE IF NOT EXISTS event_store_meta"
         " (name VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
         "INSERT INTO event_store_meta VALUES ('schema_version', '1') ON CONFLICT DO NOTHING",
     ]
+
+
+def event_ids_ddl(*, key: bool = True) -> list[str]:
+    """The client ids: unique per organisation, by a unique index (stores made before it
+    have a primary key instead, which works the same)."""
+    table = "CREATE TABLE event_ids (organization_id UUID NOT NULL, id UUID NOT NULL)"
+    return [table, key_index_ddl()] if key else [table]
+
+
+def key_index_ddl() -> str:
+    return f"CREATE UNIQUE INDEX {KEY_INDEX} ON event_ids (organization_id, id)"
 
 
 class DuckDBEventStore:
@@ -95,7 +109,14 @@ class DuckDBEventStore:
         with self._write_lock:
             for statement in table_ddl():
                 self._db.execute(statement)
+            if not _has_table(self._db, "event_ids"):
+                for statement in event_ids_ddl():
+                    self._db.execute(statement)
         self._check_version()
+        self._writer = self._new_cursor()  # used only while holding the write lock
+        self._spools = _SpoolFolder()
+        self._queue: list[_Job[Any]] = []  # batches waiting for the write lock
+        self._queue_lock = threading.Lock()
 
     def _check_version(self) -> None:
         row = self._db.execute(
@@ -108,10 +129,14 @@ class DuckDBEventStore:
                 f"Tallybook reads version {SCHEMA_VERSION}."
             )
 
-    @contextmanager
-    def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def _new_cursor(self) -> duckdb.DuckDBPyConnection:
         cursor = self._db.cursor()
         cursor.execute("SET enable_progress_bar = false")  # a per-connection setting
+        return cursor
+
+    @contextmanager
+    def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        cursor = self._new_cursor()
         try:
             yield cursor
         finally:
@@ -120,30 +145,108 @@ class DuckDBEventStore:
     @contextmanager
     def writing(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A transaction holding the write lock: committed on success, else rolled back."""
-        with self._write_lock, self.cursor() as cursor:
+        with self._write_lock, self._transaction() as cursor:
+            yield cursor
+
+    @contextmanager
+    def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A transaction on the writer cursor; the caller holds the write lock."""
+        cursor = self._writer
+        try:
             cursor.execute("BEGIN TRANSACTION")
-            try:
-                yield cursor
-            except BaseException:
-                with suppress(duckdb.Error):  # closing the cursor rolls back anyway
-                    cursor.execute("ROLLBACK")
-                raise
+            yield cursor
             cursor.execute("COMMIT")
+        except BaseException:
+            self._replace_writer()
+            raise
+
+    def _statement(self, sql: str, params: dict[str, Any]) -> None:
+        """One statement in a transaction of its own; the caller holds the write lock."""
+        try:
+            self._writer.execute(sql, params)
+        except BaseException:
+            self._replace_writer()
+            raise
+
+    def _replace_writer(self) -> None:
+        """After a failed write: closing the cursor rolls back whatever it left open."""
+        with suppress(duckdb.Error):
+            self._writer.close()
+        self._writer = self._new_cursor()
 
     # -- writes ---------------------------------------------------------------------------
 
     def insert(self, events: Sequence[StoredEvent]) -> InsertResult:
-        if not events:
+        return self._insert(list(events), _STORED_KEYS)
+
+    def insert_plain(self, events: Sequence[EventRow]) -> InsertResult:
+        return self._insert(list(events), _PLAIN_KEYS)
+
+    def _insert(self, rows: list[Row], keys: _Keys[Row]) -> InsertResult:
+        """Queue the batch, then take the write lock: whoever gets it appends every queued
+        batch (group commit), so concurrent batches share a statement and a commit."""
+        if not rows:
             return InsertResult(stored=0, duplicates=0)
-        batch = _first_of_each_id(events)
-        with _spool() as spool:
+        batch, keyed = _first_of_each_id(rows, keys)
+        job = _Job(batch, keys if keyed else None, _json(batch))  # JSON before the lock
+        with self._queue_lock:
+            self._queue.append(job)
+        with self._write_lock:
+            if job.outcome is None:
+                self._append_queued()
+        if isinstance(job.outcome, BaseException):
+            raise job.outcome
+        assert job.outcome is not None
+        return InsertResult(stored=job.outcome, duplicates=len(rows) - job.outcome)
+
+    def _append_queued(self) -> None:
+        with self._queue_lock:
+            group = _take(self._queue, GROUP_ROWS)
+        try:
+            if len(group) == 1 or not self._append_group(group):
+                for job in group:
+                    self._append_alone(job)
+        except BaseException:
+            for job in group:
+                if job.outcome is None:
+                    job.outcome = RuntimeError("the write was interrupted; try again")
+            raise
+
+    def _append_group(self, group: list[_Job[Any]]) -> bool:
+        """All batches in one transaction; False (nothing stored) if any of them fails,
+        such as one repeating another's client id: then each is appended on its own."""
+        with self._spools.file() as spool:
+            spool.write_bytes(_joined([job.data for job in group]))
+            params = {"path": str(spool)}
             try:
-                with self.writing() as cursor:
-                    stored = _append(cursor, batch, spool, checked=False)
-            except duckdb.ConstraintException:
-                with self.writing() as cursor:
-                    stored = _append(cursor, batch, spool, checked=True)
-        return InsertResult(stored=stored, duplicates=len(events) - stored)
+                if any(job.keys is not None for job in group):
+                    with self._transaction() as cursor:
+                        cursor.execute(_KEYS_SQL, params)
+                        cursor.execute(_APPEND_SQL, params)
+                else:
+                    self._statement(_APPEND_SQL, params)
+            except duckdb.Error:
+                return False
+        for job in group:
+            job.outcome = len(job.rows)
+        return True
+
+    def _append_alone(self, job: _Job[Any]) -> None:
+        try:
+            with self._spools.file() as spool:
+                spool.write_bytes(job.data)
+                if job.keys is None:
+                    self._statement(_APPEND_SQL, {"path": str(spool)})
+                    job.outcome = len(job.rows)
+                    return
+                try:
+                    with self._transaction() as cursor:
+                        job.outcome = _append_keyed(cursor, job, spool, checked=False)
+                except duckdb.ConstraintException:
+                    with self._transaction() as cursor:
+                        job.outcome = _append_keyed(cursor, job, spool, checked=True)
+        except Exception as exc:  # the batch's own failure, raised to its caller
+            job.outcome = exc
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -179,17 +282,40 @@ class DuckDBEventStore:
             cursor.execute("SELECT 1").fetchall()
 
     def close(self) -> None:
+        with suppress(duckdb.Error):
+            self._writer.close()
         self._db.close()
+        self._spools.remove()
 
 
-@contextmanager
-def _spool() -> Iterator[Path]:
-    """A file for one batch, for DuckDB's JSON reader: in a private directory (mode 700)
-    made for this call, in shared memory where the system has it, removed afterwards."""
-    shm = Path("/dev/shm")  # noqa: S108 - TemporaryDirectory makes a private directory in it
-    parent = shm if shm.is_dir() and os.access(shm, os.W_OK) else None
-    with tempfile.TemporaryDirectory(prefix="tallybook-events-", dir=parent) as folder:
-        yield Path(folder) / "batch.json"
+class _SpoolFolder:
+    """Files for batches on their way to DuckDB's JSON reader: in a private directory
+    (mode 700) made for the store, in shared memory where the system has it."""
+
+    def __init__(self) -> None:
+        shm = Path("/dev/shm")  # noqa: S108 - TemporaryDirectory makes a private directory in it
+        parent = shm if shm.is_dir() and os.access(shm, os.W_OK) else None
+        self._folder = tempfile.TemporaryDirectory(prefix="tallybook-events-", dir=parent)
+        self._names = itertools.count()
+
+    @contextmanager
+    def file(self) -> Iterator[Path]:
+        path = Path(self._folder.name) / f"batch-{next(self._names)}.json"
+        try:
+            yield path
+        finally:
+            path.unlink(missing_ok=True)
+
+    def remove(self) -> None:
+        self._folder.cleanup()
+
+
+def _has_table(db: duckdb.DuckDBPyConnection, name: str) -> bool:
+    found = db.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = $name AND NOT temporary",
+        {"name": name},
+    ).fetchone()
+    return bool(found and found[0])
 
 
 def _check_regex(cursor: duckdb.DuckDBPyConnection, pattern: str) -> None:
@@ -204,64 +330,141 @@ def _check_regex(cursor: duckdb.DuckDBPyConnection, pattern: str) -> None:
         ) from None
 
 
-def _first_of_each_id(events: Sequence[StoredEvent]) -> list[StoredEvent]:
-    seen: set[tuple[uuid.UUID, uuid.UUID]] = set()
+Row = TypeVar("Row")
+Key = tuple[Any, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Keys(Generic[Row]):
+    """How to read a row's ``(organization_id, id)``: ``of`` for telling rows of one batch
+    apart (None: no client id), ``as_stored`` as the UUIDs DuckDB returns."""
+
+    of: Callable[[Row], Key | None]
+    as_stored: Callable[[Row], tuple[uuid.UUID, uuid.UUID]]
+
+
+def _stored_key(event: StoredEvent) -> tuple[uuid.UUID, uuid.UUID] | None:
+    return None if event.id is None else (event.organization_id, event.id)
+
+
+def _stored_uuids(event: StoredEvent) -> tuple[uuid.UUID, uuid.UUID]:
+    assert event.id is not None
+    return event.organization_id, event.id
+
+
+def _plain_key(event: Mapping[str, Any]) -> Key | None:
+    key = event.get("id")  # canonical text, so equal ids are equal strings
+    return None if key is None else (event["organization_id"], key)
+
+
+def _plain_uuids(event: Mapping[str, Any]) -> tuple[uuid.UUID, uuid.UUID]:
+    return uuid.UUID(event["organization_id"]), uuid.UUID(event["id"])
+
+
+_STORED_KEYS: Final = _Keys(_stored_key, _stored_uuids)
+_PLAIN_KEYS: Final = _Keys(_plain_key, _plain_uuids)
+
+
+def _first_of_each_id(rows: list[Row], keys: _Keys[Row]) -> tuple[list[Row], bool]:
+    """The rows without repeats of an earlier row's id, and whether any row has an id."""
+    seen: set[Key] = set()
     kept = []
-    for event in events:
-        if event.id is not None:
-            key = (event.organization_id, event.id)
+    for row in rows:
+        key = keys.of(row)
+        if key is not None:
             if key in seen:
                 continue
             seen.add(key)
-        kept.append(event)
-    return kept
+        kept.append(row)
+    return kept, bool(seen)
 
 
-def _append(
-    cursor: duckdb.DuckDBPyConnection, batch: list[StoredEvent], spool: Path, *, checked: bool
+@dataclass(eq=False)
+class _Job(Generic[Row]):
+    """A batch waiting for the write lock: its rows (first of each id), how to read their
+    client ids (None when none has one), and the rows as a JSON array."""
+
+    rows: list[Row]
+    keys: _Keys[Row] | None
+    data: bytes
+    outcome: int | Exception | None = None  # events stored, or why none were
+
+
+def _take(queue: list[_Job[Any]], rows: int) -> list[_Job[Any]]:
+    """The first queued jobs, at least one, up to about ``rows`` rows; removed from the
+    queue."""
+    count = taken = 0
+    while taken < len(queue) and (taken == 0 or count + len(queue[taken].rows) <= rows):
+        count += len(queue[taken].rows)
+        taken += 1
+    group = queue[:taken]
+    del queue[:taken]
+    return group
+
+
+def _append_keyed(
+    cursor: duckdb.DuckDBPyConnection, job: _Job[Row], spool: Path, *, checked: bool
 ) -> int:
     """Key the batch's client ids, then append the events whose id was new."""
-    keyed = [e for e in batch if e.id is not None]
-    if keyed:
-        organizations, ids = [e.organization_id for e in keyed], [e.id for e in keyed]
-        if checked:
-            new = set(
-                cursor.execute(
-                    "INSERT INTO event_ids SELECT UNNEST($1), UNNEST($2)"
-                    " ON CONFLICT DO NOTHING RETURNING organization_id, id",
-                    [organizations, ids],
-                ).fetchall()
-            )
-            batch = [e for e in batch if e.id is None or (e.organization_id, e.id) in new]
-        else:
-            cursor.execute(
-                "INSERT INTO event_ids SELECT UNNEST($1), UNNEST($2)", [organizations, ids]
-            )
-    if batch:
-        try:
-            spool.write_bytes(orjson.dumps(batch))
-        except orjson.JSONEncodeError:
-            raise ValueError("an event has text that is not valid Unicode") from None
-        cursor.execute(_APPEND_SQL, {"path": str(spool)})
-    return len(batch)
+    assert job.keys is not None
+    rows, params = job.rows, {"path": str(spool)}
+    if checked:
+        new = set(cursor.execute(_NEW_KEYS_SQL, params).fetchall())
+        stored, of = job.keys.as_stored, job.keys.of
+        rows = [row for row in rows if of(row) is None or stored(row) in new]
+        spool.write_bytes(_json(rows))
+    else:
+        cursor.execute(_KEYS_SQL, params)
+    if rows:
+        cursor.execute(_APPEND_SQL, params)
+    return len(rows)
+
+
+def _json(rows: Sequence[Any]) -> bytes:
+    try:
+        return orjson.dumps(rows)
+    except orjson.JSONEncodeError:
+        raise ValueError("an event has text that is not valid Unicode") from None
+
+
+def _joined(arrays: list[bytes]) -> bytes:
+    """Non-empty JSON arrays as one."""
+    if len(arrays) == 1:
+        return arrays[0]
+    return b"[" + b",".join(memoryview(array)[1:-1] for array in arrays) + b"]"
+
+
+def _reader(types: dict[str, str]) -> str:
+    struct = ", ".join(f"'{name}': '{kind}'" for name, kind in types.items())
+    return f"read_json($path, format := 'array', columns := {{{struct}}})"
 
 
 def _append_sql() -> str:
-    """Rows of the spool file (orjson's JSON of the StoredEvent dataclasses) into the table."""
+    """Rows of a spool file into the table: orjson's JSON of :class:`StoredEvent`
+    dataclasses or of :data:`EventRow` mappings, which may leave fields out."""
     types = {name: DDL_TYPES[kind] for name, kind in COLUMN_TYPES.items()}
     types["timestamp"] = types["received_at"] = "TIMESTAMPTZ"
-    struct = ", ".join(f"'{name}': '{kind}'" for name, kind in types.items())
-    items = ", ".join(
-        "COALESCE(id, uuid())"
-        if name == "id"
-        else f'CAST("{name}" AS TIMESTAMP)'
-        if name in ("timestamp", "received_at")
-        else f'"{name}"'
-        for name in COLUMNS
-    )
+    defaults = {
+        "id": "uuid()",
+        "timestamp": 'CAST("received_at" AS TIMESTAMP)',
+        "value": "1.0",
+        **dict.fromkeys(LIST_COLUMNS, f"CAST([] AS {DDL_TYPES['text[]']})"),
+    }
+
+    def item(name: str) -> str:
+        value = f'CAST("{name}" AS TIMESTAMP)' if types[name] == "TIMESTAMPTZ" else f'"{name}"'
+        return f"COALESCE({value}, {defaults[name]})" if name in defaults else value
+
     names = ", ".join(f'"{name}"' for name in COLUMNS)
-    reader = f"read_json($path, format := 'array', columns := {{{struct}}})"
-    return f"INSERT INTO events ({names}) SELECT {items} FROM {reader}"  # noqa: S608
+    items = ", ".join(item(name) for name in COLUMNS)
+    return f"INSERT INTO events ({names}) SELECT {items} FROM {_reader(types)}"  # noqa: S608
 
 
+_KEYS_SQL: Final = (
+    "INSERT INTO event_ids SELECT organization_id, id"  # noqa: S608 - fixed text
+    f" FROM {_reader({'organization_id': 'UUID', 'id': 'UUID'})} WHERE id IS NOT NULL"
+)
+_NEW_KEYS_SQL: Final = f"{_KEYS_SQL} ON CONFLICT DO NOTHING RETURNING organization_id, id"
 _APPEND_SQL: Final = _append_sql()
+GROUP_ROWS: Final = 20_000
+"""Batches waiting together are appended together up to about this many events."""

@@ -4,17 +4,37 @@ from __future__ import annotations
 
 import math
 import uuid
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Required
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    TypeAdapter,
+    field_validator,
+    with_config,
+)
+from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
 from tallybook.events.query import EventQuery, Interval
 from tallybook.kit.schemas import InputTimestamp
 
 MAX_EVENTS_PER_BATCH = 10_000
 Text = Annotated[str, Field(min_length=1, max_length=1000)]
-OptionalText = Annotated[str | None, Field(default=None, max_length=1000)]
+NullableText = Annotated[str, Field(max_length=1000)] | None
+OptionalText = Annotated[NullableText, Field(default=None)]
 Label = Annotated[str, Field(max_length=2000)]
+Version = Annotated[StrictInt, Field(ge=1, le=2**31 - 1)]
+Value = Annotated[float, Field(allow_inf_nan=False)]
+Properties = Annotated[list[Annotated[str, Field(max_length=1000)]], Field(max_length=200)]
+PartnerIds = Annotated[list[Annotated[str, Field(max_length=100)]], Field(max_length=200)]
+CanonicalUuid = Annotated[
+    str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+]
+"""A UUID in its usual form (lowercase, hyphens): text that ``uuid.UUID`` reads unchanged."""
 
 
 def _text_number(value: Any) -> Any:
@@ -26,10 +46,13 @@ def _text_number(value: Any) -> Any:
     return value
 
 
+ScreenSize = Annotated[NullableText, BeforeValidator(_text_number)]
+
+
 class IncomingEvent(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    event_version: StrictInt = Field(ge=1, le=2**31 - 1)
+    event_version: Version
     vendor: Text
     category: Text
     action: Text
@@ -42,13 +65,9 @@ class IncomingEvent(BaseModel):
     timestamp: InputTimestamp | None = Field(
         default=None, description="Default: when received. At most 24 h in the future."
     )
-    value: float = Field(default=1.0, allow_inf_nan=False)
-    properties: list[Annotated[str, Field(max_length=1000)]] = Field(
-        default_factory=list, max_length=200
-    )
-    partner_organization_ids: list[Annotated[str, Field(max_length=100)]] = Field(
-        default_factory=list, max_length=200
-    )
+    value: Value = 1.0
+    properties: Properties = Field(default_factory=list)
+    partner_organization_ids: PartnerIds = Field(default_factory=list)
     dim1: OptionalText
     dim2: OptionalText
     dim3: OptionalText
@@ -79,6 +98,54 @@ class IngestBatch(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     events: list[IncomingEvent] = Field(min_length=1, max_length=MAX_EVENTS_PER_BATCH)
+
+
+@with_config(ConfigDict(extra="forbid"))
+class PlainEvent(TypedDict, total=False):
+    """:class:`IncomingEvent` as a plain dict, for the common case, checked without building
+    objects: ids as :data:`CanonicalUuid` text and timestamps not yet in UTC. A batch that
+    passes is one :class:`IngestBatch` accepts with the same values (the tests compare the
+    two); anything else, such as an uppercase UUID, goes through :class:`IngestBatch`."""
+
+    event_version: Required[Version]
+    vendor: Required[Text]
+    category: Required[Text]
+    action: Required[Text]
+    label: Required[Label]
+    organization_id: Required[CanonicalUuid]
+    source: str | None
+    id: CanonicalUuid | None
+    timestamp: datetime | None
+    value: Value
+    properties: Properties
+    partner_organization_ids: PartnerIds
+    dim1: NullableText
+    dim2: NullableText
+    dim3: NullableText
+    dim4: NullableText
+    dim5: NullableText
+    visitor_id: NullableText
+    session_id: NullableText
+    user_id: NullableText
+    browser_name: NullableText
+    browser_version: NullableText
+    device_screen_height: ScreenSize
+    device_screen_width: ScreenSize
+    device_type: NullableText
+    geo_city: NullableText
+    geo_country: NullableText
+    ip_organization: NullableText
+    os_name: NullableText
+    os_version: NullableText
+    organization_name: NullableText
+
+
+@with_config(ConfigDict(extra="forbid"))
+class PlainBatch(TypedDict):
+    events: Annotated[list[PlainEvent], Field(min_length=1, max_length=MAX_EVENTS_PER_BATCH)]
+
+
+PLAIN_BATCH: TypeAdapter[PlainBatch] = TypeAdapter(PlainBatch)
 
 
 class IngestResult(BaseModel):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
-from typing import Any
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -14,12 +16,13 @@ from tallybook.auth.dependencies import Principal
 from tallybook.events.query import FILTER_TYPES, SOURCES, unknown_filter_types
 from tallybook.events.schemas import (
     MAX_EVENTS_PER_BATCH,
+    PLAIN_BATCH,
     FetchRequest,
     IncomingEvent,
     IngestBatch,
     IngestResult,
 )
-from tallybook.events.store import EventStore, FetchResult, StoredEvent
+from tallybook.events.store import EventRow, EventStore, FetchResult, StoredEvent
 from tallybook.kit.errors import (
     InvalidPayload,
     NotAcceptable,
@@ -32,6 +35,12 @@ from tallybook.kit.errors import (
 from tallybook.organizations.models import Organization
 
 MAX_FUTURE = timedelta(hours=24)
+
+
+@dataclass(frozen=True, slots=True)
+class PlainBatch:
+    events: list[EventRow]  # each with source and received_at set
+    organizations: list[uuid.UUID]  # of each event, in order
 
 
 def check_source(source: str) -> str:
@@ -64,12 +73,51 @@ def parse_batch(body: bytes, source: str, now: datetime) -> list[IncomingEvent]:
     return list(batch.events)
 
 
+def parse_plain_batch(body: bytes, source: str, now: datetime) -> PlainBatch | None:
+    """The common case of :func:`parse_batch`, validated without an object per event.
+
+    None when the batch is not plainly valid (a field error, a check across fields, or a
+    rarer spelling such as an uppercase UUID); :func:`parse_batch` then decides, so errors
+    and unusual inputs are handled in one place.
+    """
+    try:
+        events = cast(list[dict[str, Any]], PLAIN_BATCH.validate_json(body)["events"])
+    except ValidationError:
+        return None
+    limit = now + MAX_FUTURE
+    by_text: dict[str, uuid.UUID] = {}
+    organizations = []
+    for event in events:
+        text = event["organization_id"]
+        organization = by_text.get(text)
+        if organization is None:
+            organization = by_text[text] = uuid.UUID(text)
+        organizations.append(organization)
+        if event.get("source", source) not in (source, None):
+            return None
+        timestamp = event.get("timestamp")
+        if timestamp is not None and not _plainly_past(timestamp, limit):
+            return None
+        event["source"] = source
+        event["received_at"] = now
+    return PlainBatch(list(events), organizations)
+
+
+def _plainly_past(timestamp: datetime, limit: datetime) -> bool:
+    """Not beyond ``limit`` and safely convertible to UTC (year 1 with an offset is not)."""
+    if timestamp.year < 2:
+        return False
+    if timestamp.tzinfo is None:
+        timestamp = timestamp.replace(tzinfo=UTC)
+    return timestamp <= limit
+
+
 def check_organisations(
-    session: Session, events: Sequence[IncomingEvent], principal: Principal | None
+    session: Session, organizations: Sequence[uuid.UUID], principal: Principal | None
 ) -> None:
     """Trusted sources: the caller's organisation only. Untrusted: it must exist and be
-    active."""
-    org_ids = {event.organization_id for event in events}
+    active. ``organizations`` has each event's organisation, in order."""
+    org_ids = set(organizations)
     if principal is not None:
         if org_ids != {principal.organization_id}:
             raise OrganizationForbidden(
@@ -84,8 +132,8 @@ def check_organisations(
     active = {row.id: row.subscription_active for row in rows}
     unknown = [
         {"loc": ["body", "events", i, "organization_id"], "msg": "No such organisation."}
-        for i, event in enumerate(events)
-        if event.organization_id not in active
+        for i, organization in enumerate(organizations)
+        if organization not in active
     ]
     if unknown:
         raise InvalidPayload(unknown)
@@ -115,9 +163,14 @@ def ingest(
     principal: Principal | None,
     now: datetime,
 ) -> IngestResult:
-    events = parse_batch(body, source, now)
-    check_organisations(session, events, principal)
-    result = store.insert(to_stored(events, source, now))
+    plain = parse_plain_batch(body, source, now)
+    if plain is not None:
+        check_organisations(session, plain.organizations, principal)
+        result = store.insert_plain(plain.events)
+    else:
+        events = parse_batch(body, source, now)
+        check_organisations(session, [event.organization_id for event in events], principal)
+        result = store.insert(to_stored(events, source, now))
     return IngestResult(stored=result.stored, duplicates=result.duplicates)
 
 

@@ -7,7 +7,7 @@ is confined to the organisation given as an argument, inside the SQL itself.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -59,6 +59,14 @@ class StoredEvent:
     organization_name: str | None = None
 
 
+EventRow = Mapping[str, Any]
+"""A :class:`StoredEvent` as a mapping, as the ingestion API validated it without building
+objects: ``source`` and ``received_at`` are set, the other fields only where the client
+gave them. Organisation and client ids are lowercase hyphenated UUID text, ``timestamp`` a
+datetime (naive means UTC). What is missing is filled in as :class:`StoredEvent` does:
+``timestamp`` is ``received_at``, ``value`` 1.0, lists empty, the rest null."""
+
+
 @dataclass(frozen=True)
 class InsertResult:
     stored: int
@@ -76,6 +84,10 @@ class EventStore(Protocol):
         """Store a batch atomically (all or none) and durably (it survives a kill -9 once
         this returns). An event whose ``id`` its organisation already stored, or that
         repeats an earlier event's ``id`` in the batch, is skipped as a duplicate."""
+        ...
+
+    def insert_plain(self, events: Sequence[EventRow]) -> InsertResult:
+        """:meth:`insert`, with the same guarantees, for events as mappings."""
         ...
 
     def fetch(

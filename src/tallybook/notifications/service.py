@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from tallybook.auth.dependencies import Principal
+from tallybook.evaluations.repository import make_due
 from tallybook.kit.errors import InvalidPayload, NotFound, invalid
 from tallybook.kit.pagination import PageParams, PageResult
 from tallybook.notifications import repository, slack_modes
@@ -87,6 +88,7 @@ def create_setting(
     )
     session.add(setting)
     session.flush()
+    make_due(session, principal.organization_id, target.id)
     return setting
 
 
@@ -110,6 +112,7 @@ def update_setting(
     if new_target is not None:
         setting.target_id = new_target
     session.flush()
+    make_due(session, principal.organization_id, setting.target_id)
     return setting
 
 
