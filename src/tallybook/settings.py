@@ -56,7 +56,12 @@ class Settings(BaseSettings):
     )
     check_interval: float = Field(default=300.0, gt=0, description="Ongoing checks' spacing.")
     catch_up_periods: int = Field(default=31, ge=1, le=366)
-    lease_seconds: float = Field(default=120.0, gt=0, description="A claim's lifetime.")
+    lease_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="A claim's lifetime; renewed before each delivery, so it must outlast the "
+        "longest one (a Slack card with a chart makes up to 5 calls of delivery_timeout).",
+    )
     retry_initial: float = Field(default=30.0, gt=0)
     retry_max: float = Field(default=3600.0, gt=0)
     retry_give_up: float = Field(default=86400.0, gt=0)

@@ -148,7 +148,14 @@ class Worker:
         ):
             claimed = schedules.claimed_schedules(session, target_ids, owner)
             process_targets(
-                session, self.store, claimed, as_of, self.config, self.bundle_window, pool.map
+                session,
+                self.store,
+                claimed,
+                owner,
+                as_of,
+                self.config,
+                self.bundle_window,
+                pool.map,
             )
 
     def _postpone(self, target_id: uuid.UUID, owner: str, as_of: datetime) -> None:

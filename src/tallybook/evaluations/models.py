@@ -14,7 +14,7 @@ class Evaluation(IdMixin, Base):
 
     __tablename__ = "evaluations"
     __table_args__ = (
-        UniqueConstraint("target_id", "period_start"),
+        UniqueConstraint("target_id", "period_start", "period_end"),
         Index(None, "organization_id", "target_id", "created_at"),
     )
 
@@ -36,8 +36,9 @@ class Evaluation(IdMixin, Base):
 class TargetSchedule(Base):
     """What the worker has done for a target and when it next has work; claimed with a lease.
 
-    ``planned_at`` is when ``next_due_at`` was computed: a target edited after that is due
-    at once, so a changed period or window takes effect on the next pass.
+    ``planned_at`` is when the pass that computed ``next_due_at`` began: a target edited, or
+    a setting changed (``changed_at``), after that is due at once, so a change made even
+    while a pass was running takes effect on the next pass.
     """
 
     __tablename__ = "target_schedules"
@@ -50,7 +51,8 @@ class TargetSchedule(Base):
         ForeignKey("organizations.id", ondelete="CASCADE"), index=True
     )
     next_due_at: Mapped[datetime | None]
-    planned_at: Mapped[datetime | None]
+    planned_at: Mapped[datetime | None]  # when the pass that set next_due_at began
+    changed_at: Mapped[datetime | None]  # a settings change asked for a look (API only)
     evaluated_until: Mapped[datetime | None]  # end of the latest evaluated closed period
     snapshot_until: Mapped[datetime | None]  # end of the latest notification period carded
     checked_at: Mapped[datetime | None]  # the latest ongoing check

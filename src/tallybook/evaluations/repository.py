@@ -35,6 +35,7 @@ def _due(now: datetime) -> ColumnElement[bool]:
     return or_(
         TargetSchedule.next_due_at.is_(None),
         TargetSchedule.next_due_at <= now,
+        TargetSchedule.changed_at > TargetSchedule.planned_at,
         edited_since_planned.exists(),
     )
 
@@ -47,9 +48,25 @@ def make_due(session: Session, organization_id: uuid.UUID, target_id: uuid.UUID)
             TargetSchedule.organization_id == organization_id,
             TargetSchedule.target_id == target_id,
         )
-        .values(next_due_at=None)
+        .values(changed_at=utcnow())
         .execution_options(synchronize_session=False)
     )
+
+
+def lock_claimed(session: Session, target_ids: Sequence[uuid.UUID], owner: str) -> set[uuid.UUID]:
+    """Of these schedules, those this claim still owns, locked for this transaction.
+
+    A no-op UPDATE: on PostgreSQL it takes the rows' locks, on SQLite the database's write
+    lock, so no other worker can take the lease over between this check and the commit.
+    """
+    stmt = (
+        update(TargetSchedule)
+        .where(TargetSchedule.target_id.in_(target_ids), TargetSchedule.lease_owner == owner)
+        .values(lease_owner=owner)
+        .returning(TargetSchedule.target_id)
+        .execution_options(synchronize_session=False)
+    )
+    return set(session.scalars(stmt))
 
 
 def claim_due_schedules(
@@ -89,7 +106,8 @@ def add_evaluations(session: Session, rows: Sequence[dict[str, Any]]) -> None:
 def recent_evaluations(
     session: Session, organization_id: uuid.UUID, target_id: uuid.UUID, until: datetime, count: int
 ) -> list[Evaluation]:
-    """The ``count`` latest evaluations of periods ending at or before ``until``, oldest first."""
+    """The ``count`` latest evaluations of periods ending at or before ``until``, oldest first
+    (by end: after a period change a longer period can start before a shorter one)."""
     stmt = (
         select(Evaluation)
         .where(
@@ -97,7 +115,7 @@ def recent_evaluations(
             Evaluation.target_id == target_id,
             Evaluation.period_end <= until,
         )
-        .order_by(Evaluation.period_start.desc())
+        .order_by(Evaluation.period_end.desc(), Evaluation.period_start.desc())
         .limit(count)
     )
     return list(reversed(session.scalars(stmt).all()))

@@ -88,21 +88,26 @@ def process_targets(
     session: Session,
     store: EventStore,
     schedules: Sequence[TargetSchedule],
+    owner: str,
     now: datetime,
     config: WorkerConfig,
     bundle_window: timedelta,
     map_: MapFn = map,
 ) -> None:
-    """Everything due for these targets as of ``now``; leaves their schedules planned and
-    released. ``map_`` runs the event-store reads (a thread pool's ``map`` overlaps them)."""
+    """Everything due for these claimed targets as of ``now``; leaves their schedules
+    planned and released. ``map_`` runs the event-store reads (a thread pool's ``map``
+    overlaps them)."""
+    started = utcnow()  # edits from here on are newer than this pass's plan
     contexts = _load(session, schedules)
     work = [(schedule, contexts.get(schedule.target_id)) for schedule in schedules]
     # Event-store reads first, writes after: on SQLite a transaction holds the database's
     # write lock from its first write, and other workers wait for it.
     measured = list(map_(lambda item: _measure(store, item[0], item[1], now, config), work))
-    repository.add_evaluations(session, [row for m in measured if m for row in m.closed])
+    still_mine = repository.lock_claimed(session, [s.target_id for s in schedules], owner)
+    kept = [(w, m) for w, m in zip(work, measured, strict=True) if w[0].target_id in still_mine]
+    repository.add_evaluations(session, [row for _, m in kept if m for row in m.closed])
     notifications: list[dict[str, Any]] = []
-    for (schedule, context), values in zip(work, measured, strict=True):
+    for (schedule, context), values in kept:
         if context is None or values is None:
             schedule.next_due_at = now + config.check_interval
         else:
@@ -113,7 +118,7 @@ def process_targets(
                     session, context, schedule, now, values.current, bundle_window
                 )
             schedule.next_due_at = _next_due(context, schedule, now, config)
-        schedule.planned_at = utcnow()
+        schedule.planned_at = started
         schedule.lease_owner = None
         schedule.lease_until = None
     outbox.enqueue(session, notifications)
@@ -231,7 +236,12 @@ def _snapshot(
         return []
     # Usually `period` itself; after the active window ended, the last one that had periods.
     carded = context.calendar.notification(history[-1].period_end - timedelta(microseconds=1))
-    within = [e for e in history if carded.start < e.period_end <= carded.end]
+    within = [
+        e
+        for e in history
+        if carded.start < e.period_end <= carded.end
+        and (carded_until is None or e.period_end > carded_until)
+    ]
     lines = tuple(_line(e, _before(history, e)) for e in within)
     card = _card(context, "snapshot", lines, history[-CHART_PERIODS:], None)
     return outbox.rows_for(context.settings, "snapshot", carded, card, now, bundle_window)
@@ -299,6 +309,9 @@ def _next_due(
     if _wants_check(context, schedule, now):
         checked = schedule.checked_at or now
         due = min(due, checked + config.check_interval)
+    opens = context.calendar.active_from
+    if context.settings and opens is not None and opens > now:
+        due = min(due, opens)  # checks start when the window opens, not when a period ends
     return due
 
 

@@ -19,11 +19,11 @@ are bound parameters.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 import duckdb
+import orjson
 
 from tallybook.events.columns import COLUMN_TYPES, COLUMNS, LIST_COLUMNS, OPTIONAL_TEXT_COLUMNS
 from tallybook.events.duckdb_store import (
@@ -38,7 +38,6 @@ from tallybook.events.store import EventStore, InsertResult
 PARQUET_SUFFIXES: Final = (".parquet", ".pq")
 NDJSON_SUFFIXES: Final = (".ndjson", ".jsonl")  # anything else: NDJSON or one JSON array
 REQUIRED: Final = ("organization_id", "event_version", "vendor", "category", "action", "label")
-STAGE: Final = "_load_staged"
 
 
 class BulkLoadError(ValueError):
@@ -66,23 +65,113 @@ def load_file(
 
 
 def _load(store: DuckDBEventStore, file: Path, default_source: str) -> InsertResult:
-    try:
-        with store.writing() as cursor:
-            return _load_new(cursor, file, default_source)
-    except (duckdb.ConstraintException, duckdb.TransactionException) as exc:
-        if not _is_key_conflict(exc):
-            raise
+    sort = _head_out_of_order(file)
+    while True:
+        try:
+            with store.writing() as cursor:
+                return _load_new(cursor, file, default_source, sort=sort)
+        except _OutOfOrder:
+            sort = True  # rolled back; once more, sorting
+        except (duckdb.ConstraintException, duckdb.TransactionException) as exc:
+            if not _is_key_conflict(exc):
+                raise
+            break
     with store.writing() as cursor:
         return _load_checked(cursor, file, default_source)
 
 
-def _load_new(cursor: duckdb.DuckDBPyConnection, file: Path, default_source: str) -> InsertResult:
-    """The common case: no event's id is known or repeated (else a key conflict)."""
-    source = _Source.open(cursor, file, default_source)  # on failure, rolled back with it
-    _key_ids(cursor, source)
-    stored = _append(cursor, source.select, source.params, sort=not _in_order(cursor, source))
-    source.close(cursor)
+class _OutOfOrder(Exception):
+    """The rows were appended in file order, and the file was not sorted."""
+
+
+def _load_new(
+    cursor: duckdb.DuckDBPyConnection, file: Path, default_source: str, *, sort: bool
+) -> InsertResult:
+    """The common case, where no event's id is known or repeated (else a key conflict).
+
+    Into an empty key table the keys go in unindexed and the unique index is built at the
+    end, at commit: much faster than adding them to the index one at a time. A file already
+    sorted by (organization_id, timestamp), as an export of one organisation in time order
+    is, is appended as it is.
+    """
+    empty_keys = _unindexed_if_empty(cursor)
+    if file.suffix.lower() in PARQUET_SUFFIXES:
+        stored = _load_parquet(cursor, file, default_source)
+    else:
+        stored = _load_text(cursor, file, default_source, sort=sort)
+    if empty_keys:
+        cursor.execute(key_index_ddl())
     return InsertResult(stored=stored, duplicates=0)
+
+
+def _unindexed_if_empty(cursor: duckdb.DuckDBPyConnection) -> bool:
+    empty = cursor.execute("SELECT count(*) = 0 FROM event_ids").fetchone()
+    if not (empty and empty[0]):
+        return False
+    cursor.execute("DROP TABLE event_ids")
+    for statement in event_ids_ddl(key=False):
+        cursor.execute(statement)
+    return True
+
+
+def _load_parquet(cursor: duckdb.DuckDBPyConnection, file: Path, default_source: str) -> int:
+    """Parquet is columnar: reading the keys, then the order, then everything is cheap."""
+    select, params = source_select(cursor, file, default_source, row_numbers=True)
+    keys = f"SELECT organization_id, id FROM ({select}) WHERE id IS NOT NULL"  # noqa: S608
+    cursor.execute(f"INSERT INTO event_ids {keys}", params)
+    pairs = f'SELECT organization_id, "timestamp", _row AS n FROM ({select})'  # noqa: S608
+    return _append(cursor, select, params, sort=_out_of_order(cursor, pairs, params))
+
+
+def _load_text(
+    cursor: duckdb.DuckDBPyConnection, file: Path, default_source: str, *, sort: bool
+) -> int:
+    """JSON: the keys first (parsing only what they need), then the events. Unsorted, the
+    rows keep the file's order, which is then checked."""
+    select, params = source_select(cursor, file, default_source)
+    cursor.execute(f"INSERT INTO event_ids {_keys_select(file)}", {"path": str(file)})
+    row = cursor.execute("SELECT COALESCE(max(rowid) + 1, 0) FROM events").fetchone()
+    first = int(row[0]) if row else 0
+    stored = _append(cursor, select, params, sort=sort)
+    pairs = f'SELECT organization_id, "timestamp", rowid AS n FROM events WHERE rowid >= {first}'  # noqa: S608
+    if not sort and _out_of_order(cursor, pairs, {}):
+        raise _OutOfOrder
+    return stored
+
+
+def _out_of_order(cursor: duckdb.DuckDBPyConnection, pairs: str, params: dict[str, Any]) -> bool:
+    """Whether rows of ``pairs`` (organization_id, timestamp, n) taken in order of ``n``
+    are not sorted by (organization_id, timestamp)."""
+    lags = 'lag(organization_id) OVER w AS po, lag("timestamp") OVER w AS pt'
+    following = f'SELECT organization_id AS o, "timestamp" AS t, {lags} FROM ({pairs})'  # noqa: S608
+    row = cursor.execute(
+        f"SELECT count(*) FROM ({following} WINDOW w AS (ORDER BY n))"  # noqa: S608
+        " WHERE po > o OR (po = o AND pt > t)",
+        params,
+    ).fetchone()
+    return row is None or row[0] > 0
+
+
+def _head_out_of_order(file: Path, size: int = 1 << 20) -> bool:
+    """A look at the first lines of an NDJSON file: whether they are plainly not sorted
+    (UTC timestamps of one length compare as text), so the load sorts from the start."""
+    if file.suffix.lower() not in NDJSON_SUFFIXES:
+        return False
+    with file.open("rb") as handle:
+        lines = handle.read(size).split(b"\n")[:-1]
+    keys = []
+    for line in lines:
+        try:
+            event = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            return False
+        organization, timestamp = event.get("organization_id"), event.get("timestamp")
+        if not (isinstance(organization, str) and isinstance(timestamp, str)):
+            return False
+        keys.append((organization.lower(), len(timestamp), timestamp.endswith("Z"), timestamp))
+    if len({key[1:3] for key in keys}) > 1 or not all(key[2] for key in keys):
+        return False  # mixed forms: no conclusion
+    return keys != sorted(keys)
 
 
 def _is_key_conflict(exc: duckdb.Error) -> bool:
@@ -92,66 +181,19 @@ def _is_key_conflict(exc: duckdb.Error) -> bool:
     return "event_ids" in text or "primary key" in text or "unique constraint" in text
 
 
-@dataclass(frozen=True)
-class _Source:
-    """The file's events as a SELECT of table columns, with ``_row``, the position in the
-    file. NDJSON is parsed once, into a temporary table; Parquet is read where it is."""
-
-    select: str
-    params: dict[str, Any]
-    staged: bool
-
-    @classmethod
-    def open(cls, cursor: duckdb.DuckDBPyConnection, file: Path, default_source: str) -> _Source:
-        if file.suffix.lower() in PARQUET_SUFFIXES:
-            select, params = source_select(cursor, file, default_source, row_numbers=True)
-            return cls(select, params, staged=False)
-        select, params = source_select(cursor, file, default_source)
-        cursor.execute(f"CREATE TEMP TABLE {STAGE} AS {select}", params)
-        return cls(f"SELECT *, rowid AS _row FROM {STAGE}", {}, staged=True)  # noqa: S608
-
-    def close(self, cursor: duckdb.DuckDBPyConnection) -> None:
-        if self.staged:
-            cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
-
-
-def _key_ids(cursor: duckdb.DuckDBPyConnection, source: _Source) -> None:
-    """Key the file's client ids. Into an empty key table the keys go in unindexed and the
-    unique index is built afterwards, at commit: much faster than one key at a time."""
-    keys = f"SELECT organization_id, id FROM ({source.select}) WHERE id IS NOT NULL"  # noqa: S608
-    empty = cursor.execute("SELECT count(*) = 0 FROM event_ids").fetchone()
-    if empty and empty[0]:
-        cursor.execute("DROP TABLE event_ids")
-        for statement in event_ids_ddl(key=False):
-            cursor.execute(statement)
-        cursor.execute(f"INSERT INTO event_ids {keys}", source.params)
-        cursor.execute(key_index_ddl())
-    else:
-        cursor.execute(f"INSERT INTO event_ids {keys}", source.params)
-
-
-def _in_order(cursor: duckdb.DuckDBPyConnection, source: _Source) -> bool:
-    """Whether the file is already sorted by (organization_id, timestamp), as exports in
-    time order of one organisation are: then the load need not sort."""
-    lags = 'lag(organization_id) OVER w AS po, lag("timestamp") OVER w AS pt'
-    pairs = f'SELECT organization_id AS o, "timestamp" AS t, {lags} FROM ({source.select})'  # noqa: S608
-    pairs += " WINDOW w AS (ORDER BY _row)"
-    row = cursor.execute(
-        f"SELECT count(*) FROM ({pairs}) WHERE po > o OR (po = o AND pt > t)",  # noqa: S608
-        source.params,
-    ).fetchone()
-    return row is not None and row[0] == 0
-
-
 def _append(
     cursor: duckdb.DuckDBPyConnection, select: str, params: dict[str, Any], *, sort: bool = True
 ) -> int:
     columns = ", ".join(f'"{name}"' for name in COLUMNS)
-    items = ", ".join("COALESCE(id, uuid())" if name == "id" else f'"{name}"' for name in COLUMNS)
     order = ' ORDER BY organization_id, "timestamp"' if sort else ""
-    rows = f"SELECT {items} FROM ({select}){order}"  # noqa: S608
+    rows = f"SELECT {_ITEMS} FROM ({select}){order}"  # noqa: S608
     row = cursor.execute(f"INSERT INTO events ({columns}) {rows}", params).fetchone()
     return int(row[0]) if row else 0
+
+
+_ITEMS: Final = ", ".join(
+    "COALESCE(id, uuid())" if name == "id" else f'"{name}"' for name in COLUMNS
+)
 
 
 def _load_checked(
@@ -197,15 +239,26 @@ def source_select(
     else:
         types = {name: DDL_TYPES[kind] for name, kind in COLUMN_TYPES.items()}
         types["timestamp"] = types["received_at"] = "TIMESTAMPTZ"
-        struct = ", ".join(f"'{name}': '{kind}'" for name, kind in types.items())
-        # Sniffing the format ('auto') parses NDJSON about 8 % slower.
-        layout = "newline_delimited" if file.suffix.lower() in NDJSON_SUFFIXES else "auto"
-        reader = f"read_json($path, format := '{layout}', columns := {{{struct}}})"
+        reader = _json_reader(file, types)
         present = set(COLUMNS)
     items = [f'{_normalised(name, name in present)} AS "{name}"' for name in COLUMNS]
     if row_numbers:
         items.append("file_row_number AS _row")
     return f"SELECT {', '.join(items)} FROM {reader}", params  # noqa: S608
+
+
+def _keys_select(file: Path) -> str:
+    """The client ids of a JSON file; the reader parses only these two fields."""
+    reader = _json_reader(file, {"organization_id": "UUID", "id": "UUID"})
+    where = "id IS NOT NULL AND organization_id IS NOT NULL"  # no organisation: fails later
+    return f"SELECT organization_id, id FROM {reader} WHERE {where}"  # noqa: S608
+
+
+def _json_reader(file: Path, types: dict[str, str]) -> str:
+    struct = ", ".join(f"'{name}': '{kind}'" for name, kind in types.items())
+    # Sniffing the format ('auto') parses NDJSON about 8 % slower.
+    layout = "newline_delimited" if file.suffix.lower() in NDJSON_SUFFIXES else "auto"
+    return f"read_json($path, format := '{layout}', columns := {{{struct}}})"
 
 
 def _normalised(name: str, present: bool) -> str:

@@ -44,6 +44,7 @@ SWITCHED_OFF = "Notifications were switched off before delivery."
 class Outgoing:
     """One remote delivery, copied out of the session before talking to the network."""
 
+    owner: str  # the claim's lease token
     notification_ids: tuple[uuid.UUID, ...]
     channel: str
     setting: NotificationSetting  # detached; read only
@@ -55,7 +56,7 @@ class Outgoing:
 @dataclass(frozen=True)
 class Result:
     outgoing: Outgoing
-    outcome: str  # sent | rejected | retry
+    outcome: str  # sent | rejected | retry | lost
     error: str | None = None
     retry_after: float | None = None
 
@@ -79,17 +80,21 @@ class Deliverer:
         owner = claims[0].owner
         outcomes: Counter[str] = Counter()
         with self.database.unit_of_work() as session:
-            outgoing = self._prepare(session, claims, outcomes)
+            outgoing = self._prepare(session, claims, as_of, outcomes)
         results = list(pool.map(self._attempt, outgoing))
         with self.database.unit_of_work() as session:
             self._record(session, owner, results, as_of, outcomes)
         return dict(outcomes)
 
     def _prepare(
-        self, session: Session, claims: list[outbox.Claim], outcomes: Counter[str]
+        self,
+        session: Session,
+        claims: list[outbox.Claim],
+        as_of: datetime,
+        outcomes: Counter[str],
     ) -> list[Outgoing]:
         owner = claims[0].owner
-        rows = outbox.owned_pending(session, [i for c in claims for i in c.notification_ids], owner)
+        rows = outbox.lock_claimed(session, [i for c in claims for i in c.notification_ids], owner)
         settings = outbox.settings_of(session, list(rows.values()))
         notifying = outbox.targets_notifying(session, list(rows.values()))
         uncertain = outbox.uncertain_since(session, list(rows.values()))
@@ -106,12 +111,34 @@ class Deliverer:
             if not live:
                 continue
             if live[0].channel == "bar":
-                outcomes[_deliver_bar(session, live, settings[live[0].setting_id])] += 1
+                outcome = _deliver_bar(session, live, settings[live[0].setting_id])
+                if outcome == "error":
+                    outbox.mark_retry(
+                        session,
+                        live,
+                        [settings[live[0].setting_id]],
+                        "The card could not be written to the chat.",
+                        as_of=as_of,
+                        policy=self.policy,
+                        retry_after=None,
+                    )
+                    outcome = "retry"
+                outcomes[outcome] += 1
                 continue
-            outgoing.append(_outgoing(live, settings[live[0].setting_id], uncertain))
+            for recipient_rows in _by_recipient(live, settings):
+                outgoing.append(
+                    _outgoing(
+                        owner, recipient_rows, settings[recipient_rows[0].setting_id], uncertain
+                    )
+                )
         return outgoing
 
     def _attempt(self, outgoing: Outgoing) -> Result:
+        with self.database.unit_of_work() as session:
+            if not outbox.renew(
+                session, outgoing.notification_ids, outgoing.owner, self.settings.lease_seconds
+            ):
+                return Result(outgoing, "lost")  # another worker took it over: it sends
         try:
             self._send(outgoing)
         except ConfigurationProblem as problem:
@@ -171,10 +198,13 @@ class Deliverer:
         outcomes: Counter[str],
     ) -> None:
         ids = [i for result in results for i in result.outgoing.notification_ids]
-        rows = outbox.owned_pending(session, ids, owner)
+        rows = outbox.lock_claimed(session, ids, owner)
         settings = outbox.settings_of(session, list(rows.values()))
         for result in results:
             group = [rows[i] for i in result.outgoing.notification_ids if i in rows]
+            if result.outcome == "lost":
+                outcomes["lost"] += 1
+                continue
             if not group:
                 log.warning("delivery finished after its lease expired")
                 outcomes["lost"] += 1
@@ -204,11 +234,28 @@ def _is_on(
     return setting is not None and setting.is_notification_active and row.target_id in notifying
 
 
+def _by_recipient(
+    rows: list[Notification], settings: dict[uuid.UUID, NotificationSetting]
+) -> list[list[Notification]]:
+    """A digest's cards by the address their settings have now (one may have changed since
+    the card was queued); any other channel's claim is one card."""
+    if rows[0].channel != "email":
+        return [rows]
+    groups: dict[str, list[Notification]] = {}
+    for row in rows:
+        groups.setdefault((settings[row.setting_id].email or "").lower(), []).append(row)
+    return list(groups.values())
+
+
 def _outgoing(
-    rows: list[Notification], setting: NotificationSetting, uncertain: dict[uuid.UUID, datetime]
+    owner: str,
+    rows: list[Notification],
+    setting: NotificationSetting,
+    uncertain: dict[uuid.UUID, datetime],
 ) -> Outgoing:
     first = rows[0]
     return Outgoing(
+        owner=owner,
         notification_ids=tuple(row.id for row in rows),
         channel=first.channel,
         setting=setting,

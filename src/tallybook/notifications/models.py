@@ -50,7 +50,7 @@ class NotificationSetting(IdMixin, Base):
 
 
 class Notification(IdMixin, Base):
-    """The outbox: one row per (setting, kind, period), so nothing is queued or sent twice.
+    """The outbox: one row per (setting, target, kind, period), so nothing is queued twice.
 
     ``state`` is ``pending`` until delivery ends as ``sent``, ``failed`` (refused by the
     channel, or retried for too long) or ``cancelled`` (the setting was switched off).
@@ -59,7 +59,7 @@ class Notification(IdMixin, Base):
 
     __tablename__ = "notifications"
     __table_args__ = (
-        UniqueConstraint("setting_id", "kind", "period_start"),
+        UniqueConstraint("setting_id", "target_id", "kind", "period_start", "period_end"),
         Index(None, "state", "next_attempt_at"),
         Index(None, "organization_id", "target_id", "created_at"),
         Index(None, "organization_id", "bundle_key", "state"),

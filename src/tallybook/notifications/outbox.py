@@ -187,11 +187,46 @@ def _group(owner: str, rows: Sequence[Notification]) -> list[Claim]:
     return [Claim(owner, tuple(ids)) for ids in groups.values()]
 
 
-def owned_pending(
+def lock_claimed(
     session: Session, ids: Sequence[uuid.UUID], owner: str
 ) -> dict[uuid.UUID, Notification]:
-    """The rows among ``ids`` that are still pending under this claim's lease."""
-    return {row.id: row for row in _owned(session, ids, owner) if row.state == "pending"}
+    """The rows among ``ids`` still pending under this claim, locked for this transaction.
+
+    A no-op UPDATE: on PostgreSQL it takes the rows' locks, on SQLite the database's write
+    lock, so no other worker can take the lease over between this check and the commit.
+    """
+    if not ids:
+        return {}
+    stmt = (
+        update(Notification)
+        .where(
+            Notification.id.in_(ids),
+            Notification.lease_owner == owner,
+            Notification.state == "pending",
+        )
+        .values(lease_owner=owner)
+        .returning(Notification.id)
+        .execution_options(synchronize_session=False)
+    )
+    locked = list(session.scalars(stmt))
+    return {row.id: row for row in _owned(session, locked, owner)}
+
+
+def renew(session: Session, ids: Sequence[uuid.UUID], owner: str, lease_seconds: float) -> bool:
+    """Extend this claim's lease on all of ``ids`` right before talking to a channel; False
+    if another worker has taken any of them over (then this worker must not send)."""
+    stmt = (
+        update(Notification)
+        .where(
+            Notification.id.in_(ids),
+            Notification.lease_owner == owner,
+            Notification.state == "pending",
+        )
+        .values(lease_until=utcnow() + timedelta(seconds=lease_seconds))
+        .returning(Notification.id)
+        .execution_options(synchronize_session=False)
+    )
+    return len(list(session.scalars(stmt))) == len(set(ids))
 
 
 def uncertain_since(session: Session, rows: Sequence[Notification]) -> dict[uuid.UUID, datetime]:

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-25 09:17:20.822131
+Create Date: 2026-11-25 10:15:44.767148
 """
 
 from collections.abc import Sequence
@@ -49,7 +49,10 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_evaluations")),
         sa.UniqueConstraint(
-            "target_id", "period_start", name=op.f("uq_evaluations_target_id_period_start")
+            "target_id",
+            "period_start",
+            "period_end",
+            name=op.f("uq_evaluations_target_id_period_start_period_end"),
         ),
     )
     with op.batch_alter_table("evaluations", schema=None) as batch_op:
@@ -65,6 +68,7 @@ def upgrade() -> None:
         sa.Column("organization_id", sa.Uuid(), nullable=False),
         sa.Column("next_due_at", tallybook.kit.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("planned_at", tallybook.kit.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("changed_at", tallybook.kit.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("evaluated_until", tallybook.kit.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("snapshot_until", tallybook.kit.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("checked_at", tallybook.kit.db.UTCDateTime(timezone=True), nullable=True),
@@ -140,9 +144,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notifications")),
         sa.UniqueConstraint(
             "setting_id",
+            "target_id",
             "kind",
             "period_start",
-            name=op.f("uq_notifications_setting_id_kind_period_start"),
+            "period_end",
+            name=op.f("uq_notifications_setting_id_target_id_kind_period_start_period_end"),
         ),
     )
     with op.batch_alter_table("notifications", schema=None) as batch_op:
