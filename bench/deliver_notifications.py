@@ -64,6 +64,9 @@ def parse_args() -> argparse.Namespace:
 class SlackLike(BaseHTTPRequestHandler):
     """Accepts webhooks and the three Web API calls a token delivery makes; counts posts."""
 
+    protocol_version = "HTTP/1.1"  # keep-alive, as Slack's endpoints do
+    disable_nagle_algorithm = True  # headers and body go in separate writes
+
     posts = 0
     lock = threading.Lock()
 
@@ -97,8 +100,12 @@ class SlackLike(BaseHTTPRequestHandler):
         pass
 
 
+class Server(ThreadingHTTPServer):
+    request_queue_size = 256  # the default 5 drops connections under 8 concurrent clients
+
+
 def serve(port_queue: multiprocessing.Queue[int]) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), SlackLike)
+    server = Server(("127.0.0.1", 0), SlackLike)
     server.daemon_threads = True
     port_queue.put(server.server_address[1])
     server.serve_forever()

@@ -15,6 +15,9 @@ first attempt's Message-ID so mail clients fold them together.
 from __future__ import annotations
 
 import logging
+import math
+import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterable
@@ -81,7 +84,8 @@ class Deliverer:
         outcomes: Counter[str] = Counter()
         with self.database.unit_of_work() as session:
             outgoing = self._prepare(session, claims, as_of, outcomes)
-        results = list(pool.map(self._attempt, outgoing))
+        lease = _Lease(self.database, owner, outgoing, self.settings.lease_seconds)
+        results = list(pool.map(self._attempt, outgoing, [lease] * len(outgoing)))
         with self.database.unit_of_work() as session:
             self._record(session, owner, results, as_of, outcomes)
         return dict(outcomes)
@@ -133,12 +137,9 @@ class Deliverer:
                 )
         return outgoing
 
-    def _attempt(self, outgoing: Outgoing) -> Result:
-        with self.database.unit_of_work() as session:
-            if not outbox.renew(
-                session, outgoing.notification_ids, outgoing.owner, self.settings.lease_seconds
-            ):
-                return Result(outgoing, "lost")  # another worker took it over: it sends
+    def _attempt(self, outgoing: Outgoing, lease: _Lease) -> Result:
+        if not lease.holds(outgoing.notification_ids):
+            return Result(outgoing, "lost")  # another worker took it over: it sends
         try:
             self._send(outgoing)
         except ConfigurationProblem as problem:
@@ -225,6 +226,31 @@ class Deliverer:
             else:
                 outbox.mark_sent(session, group, mine)
             outcomes[result.outcome] += 1
+
+
+class _Lease:
+    """The batch's lease, renewed before a send whenever a third of it has passed: every
+    send then starts with at least two thirds of a lease ahead of it, and a send whose
+    cards another worker took over (this lease expired) is skipped."""
+
+    def __init__(
+        self, database: Database, owner: str, outgoing: list[Outgoing], seconds: float
+    ) -> None:
+        self.database = database
+        self.owner = owner
+        self.ids = [i for item in outgoing for i in item.notification_ids]
+        self.seconds = seconds
+        self.held: set[uuid.UUID] = set()
+        self.renewed_at = -math.inf
+        self.lock = threading.Lock()
+
+    def holds(self, ids: Iterable[uuid.UUID]) -> bool:
+        with self.lock:
+            if time.monotonic() - self.renewed_at > self.seconds / 3:
+                with self.database.unit_of_work() as session:
+                    self.held = outbox.renew(session, self.ids, self.owner, self.seconds)
+                self.renewed_at = time.monotonic()
+            return set(ids) <= self.held
 
 
 def _is_on(

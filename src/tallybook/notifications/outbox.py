@@ -212,9 +212,11 @@ def lock_claimed(
     return {row.id: row for row in _owned(session, locked, owner)}
 
 
-def renew(session: Session, ids: Sequence[uuid.UUID], owner: str, lease_seconds: float) -> bool:
-    """Extend this claim's lease on all of ``ids`` right before talking to a channel; False
-    if another worker has taken any of them over (then this worker must not send)."""
+def renew(
+    session: Session, ids: Sequence[uuid.UUID], owner: str, lease_seconds: float
+) -> set[uuid.UUID]:
+    """Extend this claim's lease on ``ids``; the ones it still holds (another worker may
+    have taken some over after the lease expired — this worker must not send those)."""
     stmt = (
         update(Notification)
         .where(
@@ -226,7 +228,7 @@ def renew(session: Session, ids: Sequence[uuid.UUID], owner: str, lease_seconds:
         .returning(Notification.id)
         .execution_options(synchronize_session=False)
     )
-    return len(list(session.scalars(stmt))) == len(set(ids))
+    return set(session.scalars(stmt))
 
 
 def uncertain_since(session: Session, rows: Sequence[Notification]) -> dict[uuid.UUID, datetime]:
