@@ -240,10 +240,17 @@ def _upload_chart(client: WebClient, card: Card, chart: bytes, timeout: float) -
     return file_id
 
 
+@lru_cache(maxsize=1)
+def _upload_client() -> httpx.Client:
+    """Shared by the delivery threads: a client per upload spent ~19 ms loading the trust
+    store. No proxies from the environment, no redirects."""
+    return httpx.Client(trust_env=False, follow_redirects=False)
+
+
 def _upload_bytes(upload_url: str, chart: bytes, timeout: float) -> None:
     """The upload URL comes from the Slack API the operator configured, so it is trusted."""
     try:
-        response = httpx.post(
+        response = _upload_client().post(
             upload_url,
             content=chart,
             headers={"Content-Type": "image/png"},
