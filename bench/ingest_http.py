@@ -69,6 +69,12 @@ def make_batches(org: str, batch: int, distinct: int, with_ids: bool) -> list[by
     return bodies
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process (all its threads) so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -132,6 +138,8 @@ def main() -> None:
                         else:
                             failures += 1
 
+        load = os.getloadavg()[0]
+        server_cpu, client_cpu = cpu_seconds(server.pid), time.process_time()
         start = time.perf_counter()
         threads = [threading.Thread(target=worker) for _ in range(args.concurrency)]
         for thread in threads:
@@ -139,6 +147,8 @@ def main() -> None:
         for thread in threads:
             thread.join()
         elapsed = time.perf_counter() - start
+        server_cpu = cpu_seconds(server.pid) - server_cpu
+        client_cpu = time.process_time() - client_cpu
         print(
             json.dumps(
                 {
@@ -148,6 +158,9 @@ def main() -> None:
                     "seconds": round(elapsed, 2),
                     "events_per_second": round(stored / elapsed),
                     "server_peak_rss_mb": round(peak_rss_mb(server.pid), 1),
+                    "server_cpu_ms_per_request": round(server_cpu / requests * 1e3, 2),
+                    "client_cpu_ms_per_request": round(client_cpu / requests * 1e3, 2),
+                    "load_average_before": round(load, 2),
                     "batch": args.batch,
                     "concurrency": args.concurrency,
                 }

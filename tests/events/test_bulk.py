@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import orjson
 import pytest
 
@@ -13,7 +14,7 @@ from tallybook.events.bulk import BulkLoadError, load_file
 from tallybook.events.duckdb_store import DuckDBEventStore
 from tallybook.events.generate import Spec, organization_ids, read_events, write_events
 from tallybook.events.query import EventQuery, Interval
-from tallybook.events.store import InsertResult
+from tallybook.events.store import InsertResult, StoredEvent
 
 SPEC = Spec(events=3_000, organizations=3, days=10, seed=7, id_share=0.5)
 START = SPEC.start
@@ -162,3 +163,90 @@ def test_a_json_array_file_loads_too(fresh_store: DuckDBEventStore, tmp_path: Pa
     path = tmp_path / "array.json"
     path.write_bytes(orjson.dumps([row(org), row(org, label="m")]))
     assert load_file(fresh_store, path) == InsertResult(stored=2, duplicates=0)
+
+
+def stored_order(store: DuckDBEventStore) -> list[tuple[object, ...]]:
+    with store.cursor() as cursor:
+        return cursor.execute(
+            'SELECT organization_id, "timestamp" FROM events ORDER BY rowid'
+        ).fetchall()
+
+
+@pytest.mark.parametrize("name", ["ndjson", "parquet"])
+def test_a_file_of_several_organisations_is_stored_sorted(
+    files: dict[str, Path], fresh_store: DuckDBEventStore, name: str
+) -> None:
+    load_file(fresh_store, files[name])
+    stored = stored_order(fresh_store)
+    assert len(stored) == SPEC.events
+    assert stored == sorted(stored) and len({org for org, _ in stored}) == 3
+
+
+def test_an_ndjson_file_out_of_order_after_its_first_lines_is_stored_sorted(
+    fresh_store: DuckDBEventStore, tmp_path: Path
+) -> None:
+    """The first megabyte is in order, so the rows are appended as they come; the check
+    afterwards finds the late ones out of order and the load is done again, sorting."""
+    org = uuid.uuid4()
+    start = datetime(2021, 3, 2, tzinfo=UTC)
+    stamps = [start + timedelta(seconds=i) for i in range(8_000)]
+    stamps += [start - timedelta(hours=i) for i in range(1, 4)]
+    rows = [row(org, timestamp=stamp.isoformat().replace("+00:00", "Z")) for stamp in stamps]
+    path = write_ndjson(tmp_path / "late.ndjson", rows)
+    assert path.stat().st_size > 1 << 20
+    assert load_file(fresh_store, path) == InsertResult(stored=8_003, duplicates=0)
+    stored = stored_order(fresh_store)
+    assert stored == sorted(stored) and stored[0][1] == (start - timedelta(hours=3)).replace(
+        tzinfo=None
+    )
+
+
+def test_ids_loaded_into_an_empty_store_stay_unique(
+    files: dict[str, Path], fresh_store: DuckDBEventStore
+) -> None:
+    load_file(fresh_store, files["parquet"])
+    with fresh_store.cursor() as cursor:
+        indexes = cursor.execute(
+            "SELECT index_name, is_unique FROM duckdb_indexes() WHERE table_name = 'event_ids'"
+        ).fetchall()
+        org, key = cursor.execute("SELECT organization_id, id FROM event_ids LIMIT 1").fetchone()
+    assert indexes == [("event_ids_key", True)]
+    resent = event_of(org, key)
+    assert fresh_store.insert([resent, event_of(org, uuid.uuid4())]) == InsertResult(1, 1)
+
+
+@pytest.mark.parametrize("load_first", [True, False])
+def test_a_store_keyed_by_a_primary_key_works_the_same(
+    files: dict[str, Path], tmp_path: Path, load_first: bool
+) -> None:
+    """Stores made before the unique index have a primary key on the ids instead; a load
+    into one without ids yet makes it the new way."""
+    path = tmp_path / "old.duckdb"
+    with duckdb.connect(str(path)) as db:
+        db.execute(
+            "CREATE TABLE event_ids (organization_id UUID NOT NULL, id UUID NOT NULL,"
+            " PRIMARY KEY (organization_id, id))"
+        )
+    store = DuckDBEventStore(path)
+    try:
+        org, key = uuid.uuid4(), uuid.uuid4()
+        if load_first:
+            assert load_file(store, files["ndjson"]).stored == SPEC.events
+        assert store.insert([event_of(org, key)]) == InsertResult(1, 0)
+        assert store.insert([event_of(org, key)]) == InsertResult(0, 1)
+        if not load_first:
+            assert load_file(store, files["ndjson"]).stored == SPEC.events
+        again = load_file(store, files["parquet"])
+        assert again.duplicates > 0 and again.stored + again.duplicates == SPEC.events
+        with store.cursor() as cursor:
+            keys = cursor.execute(
+                "SELECT count(*) FROM duckdb_indexes() WHERE index_name = 'event_ids_key'"
+            ).fetchone()
+        assert keys == (1 if load_first else 0,)
+    finally:
+        store.close()
+
+
+def event_of(org: uuid.UUID, key: uuid.UUID) -> StoredEvent:
+    when = datetime(2021, 3, 5, tzinfo=UTC)
+    return StoredEvent(org, "external", when, when, 1, "v", "c", "a", "l", id=key)

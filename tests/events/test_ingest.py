@@ -143,3 +143,17 @@ def test_limits_are_413(client: TestClient, tenant: Tenant) -> None:
     response = client.post(f"{STORE}/untrusted", json=huge)
     assert response.status_code == 413
     assert count(client, tenant) == 0
+
+
+def test_instants_beyond_the_utc_calendar_are_400_not_500(
+    client: TestClient, tenant: Tenant
+) -> None:
+    for instant in ("9999-12-31T23:00:00-05:00", "0001-01-01T00:30:00+02:00"):
+        response = client.post(
+            f"{STORE}/untrusted", json={"events": [event(tenant), event(tenant, timestamp=instant)]}
+        )
+        assert response.status_code == 400, (instant, response.text)
+        body = response.json()
+        assert [e["loc"][:4] for e in body["errors"]] == [["body", "events", 1, "timestamp"]]
+        assert "outside the years" in body["errors"][0]["msg"]
+    assert count(client, tenant) == 0

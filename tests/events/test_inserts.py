@@ -7,10 +7,12 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -110,6 +112,43 @@ def test_concurrent_inserts_and_reads(store: DuckDBEventStore) -> None:
     assert count(store, org) == 1000
 
 
+def queued_together(store: DuckDBEventStore, batches: list[list[StoredEvent]]) -> list[Any]:
+    """Insert the batches from threads that all queue while the write lock is taken, so
+    the first to get it appends them as one group; each thread's result or exception."""
+    with ThreadPoolExecutor(max_workers=len(batches)) as pool, store.writing():
+        futures = [pool.submit(store.insert, batch) for batch in batches]
+        while len(store._queue) < len(batches):  # white box: wait until all are queued
+            time.sleep(0.005)
+    return [future.exception() or future.result() for future in futures]
+
+
+def test_batches_waiting_together_are_appended_together(store: DuckDBEventStore) -> None:
+    org = uuid.uuid4()
+    batches = [[event(org), event(org, id=uuid.uuid4())] for _ in range(3)]
+    results = queued_together(store, [*batches, [event(org)]])
+    assert results == [InsertResult(stored=2, duplicates=0)] * 3 + [InsertResult(1, 0)]
+    assert count(store, org) == 7
+
+
+def test_in_a_group_a_bad_batch_fails_alone(store: DuckDBEventStore) -> None:
+    org = uuid.uuid4()
+    broken = [event(org), event(org, category=None)]  # type: ignore[arg-type]  # NOT NULL
+    results = queued_together(store, [[event(org)], broken, [event(org, id=uuid.uuid4())]])
+    assert results[0] == results[2] == InsertResult(stored=1, duplicates=0)
+    assert isinstance(results[1], duckdb.ConstraintException)
+    assert count(store, org) == 2
+
+
+def test_in_a_group_an_id_sent_twice_is_stored_once(store: DuckDBEventStore) -> None:
+    org, key = uuid.uuid4(), uuid.uuid4()
+    results = queued_together(
+        store, [[event(org, id=key, label="first")], [event(org), event(org, id=key)]]
+    )
+    assert results == [InsertResult(stored=1, duplicates=0), InsertResult(1, 1)]
+    rows = store.fetch(org, query(group_by=["label"]), interval(), "UTC").data
+    assert [(row[1], row[2]) for row in rows] == [("first", 1), ("l", 1)]
+
+
 CHILD = textwrap.dedent(
     """
     import sys, uuid
@@ -118,9 +157,12 @@ CHILD = textwrap.dedent(
     from tallybook.events.store import StoredEvent
     store = DuckDBEventStore(sys.argv[1])
     org = uuid.UUID(sys.argv[2])
+    with_ids = sys.argv[3] == "ids"
     now = datetime(2021, 3, 28, tzinfo=UTC)
     batch = [
-        StoredEvent(org, "trusted", now, now, 1, "v", "c", "a", "l", id=uuid.uuid4())
+        StoredEvent(
+            org, "trusted", now, now, 1, "v", "c", "a", "l", id=uuid.uuid4() if with_ids else None
+        )
         for _ in range(1000)
     ]
     result = store.insert(batch)
@@ -130,12 +172,13 @@ CHILD = textwrap.dedent(
 )
 
 
-def test_an_insert_survives_kill_9(tmp_path: Path) -> None:
+@pytest.mark.parametrize("ids", ["ids", "no-ids"])
+def test_an_insert_survives_kill_9(tmp_path: Path, ids: str) -> None:
     path, org = tmp_path / "events.duckdb", uuid.uuid4()
     src = str(Path(__file__).resolve().parents[2] / "src")
     env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(path), str(org)],
+        [sys.executable, "-c", CHILD, str(path), str(org), ids],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         env=env,

@@ -4,7 +4,10 @@ DuckDB's own readers parse the file and the rows go from the reader to the table
 DuckDB; Python never sees an event. A load is one transaction: the whole file is stored or
 nothing is. Events are stored sorted by (organization_id, timestamp), so the per-row-group
 min/max (zone maps) of a loaded file let queries skip what is outside their organisation and
-interval.
+interval. Sorting is the dearest step, so a file already in that order (an export of one
+organisation in time order) is appended as it is: a Parquet file's order is checked before,
+an NDJSON file's after appending (and the load redone, sorting, if it was not in order; a
+look at its first megabyte catches most unsorted files before that).
 
 File format: Parquet (``.parquet``), or JSON with one object per line (``.ndjson``,
 ``.jsonl``; a file with another suffix may also hold one JSON array). Each event has the
@@ -31,6 +34,7 @@ from tallybook.events.duckdb_store import (
     DuckDBEventStore,
     event_ids_ddl,
     key_index_ddl,
+    utc_timestamp,
 )
 from tallybook.events.query import SOURCES
 from tallybook.events.store import EventStore, InsertResult
@@ -165,6 +169,8 @@ def _head_out_of_order(file: Path, size: int = 1 << 20) -> bool:
             event = orjson.loads(line)
         except orjson.JSONDecodeError:
             return False
+        if not isinstance(event, dict):
+            return False
         organization, timestamp = event.get("organization_id"), event.get("timestamp")
         if not (isinstance(organization, str) and isinstance(timestamp, str)):
             return False
@@ -248,10 +254,11 @@ def source_select(
 
 
 def _keys_select(file: Path) -> str:
-    """The client ids of a JSON file; the reader parses only these two fields."""
-    reader = _json_reader(file, {"organization_id": "UUID", "id": "UUID"})
+    """The client ids of a JSON file; the reader extracts only these two fields (and the
+    organisation is read as a UUID only where there is an id)."""
+    reader = _json_reader(file, {"organization_id": "VARCHAR", "id": "UUID"})
     where = "id IS NOT NULL AND organization_id IS NOT NULL"  # no organisation: fails later
-    return f"SELECT organization_id, id FROM {reader} WHERE {where}"  # noqa: S608
+    return f"SELECT CAST(organization_id AS UUID), id FROM {reader} WHERE {where}"  # noqa: S608
 
 
 def _json_reader(file: Path, types: dict[str, str]) -> str:
@@ -265,8 +272,8 @@ def _normalised(name: str, present: bool) -> str:
     kind = DDL_TYPES[COLUMN_TYPES[name]]
     raw = f'CAST("{name}" AS {kind})' if present else f"CAST(NULL AS {kind})"
     if name in ("timestamp", "received_at"):
-        value = f'CAST(CAST("{name}" AS TIMESTAMPTZ) AS TIMESTAMP)' if present else "NULL"
-        return f"COALESCE({value}, CAST(now() AS TIMESTAMP))"
+        value = utc_timestamp(f'CAST("{name}" AS TIMESTAMPTZ)') if present else "NULL"
+        return f"COALESCE({value}, {utc_timestamp('now()')})"
     if name == "source":
         return (
             f"CASE WHEN COALESCE({raw}, $default_source) IN {tuple(SOURCES)!r}"

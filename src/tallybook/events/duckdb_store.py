@@ -1,23 +1,31 @@
 """The embedded event store: one DuckDB file, opened by one process.
 
-FastAPI calls in from a thread pool: each call gets its own cursor (a DuckDB connection to
-the same database) and writes are serialised by a lock. A commit writes and fsyncs
-DuckDB's write-ahead log, so a returned ``insert`` survives a crash.
+FastAPI calls in from a thread pool: reads get a cursor each (a DuckDB connection to the
+same database); writes are serialised by a lock and go through one writer cursor. A commit
+writes and fsyncs DuckDB's write-ahead log, so a returned ``insert`` survives a crash.
 
-Idempotency: only client-supplied ids are keyed, in ``event_ids`` with a primary key on
-``(organization_id, id)`` (ids are per organisation, so one tenant's ids never affect
-another's). A batch is first appended with plain inserts, whose key check is cheap; only
-when that hits an existing key is the batch redone with ``ON CONFLICT DO NOTHING``, which is
-several times slower and is paid for retries only.
+Idempotency: only client-supplied ids are keyed, in ``event_ids`` with a unique index on
+``(organization_id, id)`` (stores made before it have a primary key, which works the same;
+ids are per organisation, so one tenant's ids never affect another's). A batch is first
+appended with plain inserts, whose key check is cheap; only when that hits an existing key
+is the batch redone with ``ON CONFLICT DO NOTHING``, which is several times slower and is
+paid for retries only.
 
-A batch reaches DuckDB as JSON: orjson writes the dataclasses to a file in a private
-directory made for the call (in /dev/shm where there is one) and DuckDB's JSON reader
-appends it. That is about six times faster than binding a Python list per column.
+A batch reaches DuckDB as JSON: orjson writes the rows (:class:`StoredEvent` dataclasses or
+:data:`EventRow` mappings) before the write lock is taken, and DuckDB's JSON reader appends
+them from a private file (in /dev/shm where there is one). That is about six times faster
+than binding a Python list per column.
+
+Group commit: a batch is queued, then its thread takes the write lock, and whoever holds it
+appends every batch queued so far in one statement and one commit. DuckDB's fixed cost per
+statement and commit (about 2.5 ms) is then shared, and so is the wait for the lock, which
+under load is mostly a wait for Python's GIL. If the group fails (one batch repeats
+another's id, or holds a bad value), nothing of it is stored and each batch is appended on
+its own, so every batch is still all or nothing and gets its own answer.
 """
 
 from __future__ import annotations
 
-import itertools
 import os
 import tempfile
 import threading
@@ -58,9 +66,13 @@ DUCKDB_CONFIG: Final[dict[str, str | bool | int | float | list[str]]] = {
     "autoinstall_known_extensions": False,
     "autoload_known_extensions": False,
 }
-
-
 KEY_INDEX: Final = "event_ids_key"
+
+
+def utc_timestamp(expression: str) -> str:
+    """SQL for a TIMESTAMPTZ as a TIMESTAMP in UTC, whatever the session's time zone; a few
+    per cent faster for a bulk load than a cast, which goes through ICU."""
+    return f"make_timestamp(epoch_us({expression}))"
 
 
 def table_ddl() -> list[str]:
@@ -114,7 +126,6 @@ class DuckDBEventStore:
                     self._db.execute(statement)
         self._check_version()
         self._writer = self._new_cursor()  # used only while holding the write lock
-        self._spools = _SpoolFolder()
         self._queue: list[_Job[Any]] = []  # batches waiting for the write lock
         self._queue_lock = threading.Lock()
 
@@ -192,8 +203,14 @@ class DuckDBEventStore:
         with self._queue_lock:
             self._queue.append(job)
         with self._write_lock:
-            if job.outcome is None:
-                self._append_queued()
+            try:
+                while job.outcome is None:  # earlier batches may fill a group first
+                    self._append_queued()
+            except BaseException:
+                with self._queue_lock:  # not appended later, behind the caller's back
+                    if job in self._queue:
+                        self._queue.remove(job)
+                raise
         if isinstance(job.outcome, BaseException):
             raise job.outcome
         assert job.outcome is not None
@@ -202,6 +219,8 @@ class DuckDBEventStore:
     def _append_queued(self) -> None:
         with self._queue_lock:
             group = _take(self._queue, GROUP_ROWS)
+        if not group:  # the caller's own batch is queued until someone appends it
+            raise AssertionError("a queued batch went missing")
         try:
             if len(group) == 1 or not self._append_group(group):
                 for job in group:
@@ -215,8 +234,7 @@ class DuckDBEventStore:
     def _append_group(self, group: list[_Job[Any]]) -> bool:
         """All batches in one transaction; False (nothing stored) if any of them fails,
         such as one repeating another's client id: then each is appended on its own."""
-        with self._spools.file() as spool:
-            spool.write_bytes(_joined([job.data for job in group]))
+        with _spool(_joined([job.data for job in group])) as spool:
             params = {"path": str(spool)}
             try:
                 if any(job.keys is not None for job in group):
@@ -233,8 +251,7 @@ class DuckDBEventStore:
 
     def _append_alone(self, job: _Job[Any]) -> None:
         try:
-            with self._spools.file() as spool:
-                spool.write_bytes(job.data)
+            with _spool(job.data) as spool:
                 if job.keys is None:
                     self._statement(_APPEND_SQL, {"path": str(spool)})
                     job.outcome = len(job.rows)
@@ -285,29 +302,22 @@ class DuckDBEventStore:
         with suppress(duckdb.Error):
             self._writer.close()
         self._db.close()
-        self._spools.remove()
 
 
-class _SpoolFolder:
-    """Files for batches on their way to DuckDB's JSON reader: in a private directory
-    (mode 700) made for the store, in shared memory where the system has it."""
-
-    def __init__(self) -> None:
-        shm = Path("/dev/shm")  # noqa: S108 - TemporaryDirectory makes a private directory in it
-        parent = shm if shm.is_dir() and os.access(shm, os.W_OK) else None
-        self._folder = tempfile.TemporaryDirectory(prefix="tallybook-events-", dir=parent)
-        self._names = itertools.count()
-
-    @contextmanager
-    def file(self) -> Iterator[Path]:
-        path = Path(self._folder.name) / f"batch-{next(self._names)}.json"
-        try:
-            yield path
-        finally:
-            path.unlink(missing_ok=True)
-
-    def remove(self) -> None:
-        self._folder.cleanup()
+@contextmanager
+def _spool(data: bytes) -> Iterator[Path]:
+    """A file holding ``data`` for DuckDB's JSON reader: private (mode 600, made with
+    ``O_EXCL``), in shared memory where the system has it, removed afterwards."""
+    shm = Path("/dev/shm")  # noqa: S108 - mkstemp makes a private file in it
+    parent = shm if shm.is_dir() and os.access(shm, os.W_OK) else None
+    handle, name = tempfile.mkstemp(prefix="tallybook-batch-", suffix=".json", dir=parent)
+    path = Path(name)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def _has_table(db: duckdb.DuckDBPyConnection, name: str) -> bool:
@@ -446,13 +456,13 @@ def _append_sql() -> str:
     types["timestamp"] = types["received_at"] = "TIMESTAMPTZ"
     defaults = {
         "id": "uuid()",
-        "timestamp": 'CAST("received_at" AS TIMESTAMP)',
+        "timestamp": utc_timestamp('"received_at"'),
         "value": "1.0",
         **dict.fromkeys(LIST_COLUMNS, f"CAST([] AS {DDL_TYPES['text[]']})"),
     }
 
     def item(name: str) -> str:
-        value = f'CAST("{name}" AS TIMESTAMP)' if types[name] == "TIMESTAMPTZ" else f'"{name}"'
+        value = utc_timestamp(f'"{name}"') if types[name] == "TIMESTAMPTZ" else f'"{name}"'
         return f"COALESCE({value}, {defaults[name]})" if name in defaults else value
 
     names = ", ".join(f'"{name}"' for name in COLUMNS)

@@ -141,11 +141,11 @@ class PlainEvent(TypedDict, total=False):
 
 
 @with_config(ConfigDict(extra="forbid"))
-class PlainBatch(TypedDict):
+class PlainBody(TypedDict):
     events: Annotated[list[PlainEvent], Field(min_length=1, max_length=MAX_EVENTS_PER_BATCH)]
 
 
-PLAIN_BATCH: TypeAdapter[PlainBatch] = TypeAdapter(PlainBatch)
+PLAIN_BODY: TypeAdapter[PlainBody] = TypeAdapter(PlainBody)
 
 
 class IngestResult(BaseModel):

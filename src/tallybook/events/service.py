@@ -16,7 +16,7 @@ from tallybook.auth.dependencies import Principal
 from tallybook.events.query import FILTER_TYPES, SOURCES, unknown_filter_types
 from tallybook.events.schemas import (
     MAX_EVENTS_PER_BATCH,
-    PLAIN_BATCH,
+    PLAIN_BODY,
     FetchRequest,
     IncomingEvent,
     IngestBatch,
@@ -81,7 +81,7 @@ def parse_plain_batch(body: bytes, source: str, now: datetime) -> PlainBatch | N
     and unusual inputs are handled in one place.
     """
     try:
-        events = cast(list[dict[str, Any]], PLAIN_BATCH.validate_json(body)["events"])
+        events = cast(list[dict[str, Any]], PLAIN_BODY.validate_json(body)["events"])
     except ValidationError:
         return None
     limit = now + MAX_FUTURE
