@@ -215,3 +215,33 @@ def test_a_settings_change_during_a_pass_is_not_forgotten(
             session, as_of=now, limit=50, owner=new_lease_owner("X"), lease_seconds=60
         )
     assert target_id in due
+
+
+def test_a_digest_is_claimed_whole_and_by_one_worker(
+    client: TestClient, database: Database, event_store: EventStore, tenant: Tenant
+) -> None:
+    for name in ("Leads", "Sales", "Returns"):
+        target = new_target(client, tenant, name=name, target_active_from="2027-09-01T00:00:00Z")
+        create(client, target, "email", {"email": "team@example.com", "is_bundleable": True})
+    make_worker(database, event_store, email_bundle_window=600).evaluate(CLOSED)
+    window_end = at("UTC", 2027, 9, 2, 0, 20)
+
+    def claim(session: Any, owner: str) -> list[outbox.Claim]:
+        return outbox.claim_due(
+            session, as_of=window_end, limit=1, owner=owner, lease_seconds=60, worker="w"
+        )
+
+    first = database.sessionmaker()
+    try:
+        (digest,) = claim(first, new_lease_owner("A"))
+        assert len(digest.notification_ids) == 3  # the whole address, though limit is 1
+        if database.dialect == "postgresql":  # SQLite's write lock would make B wait instead
+            second = database.sessionmaker()
+            try:
+                assert claim(second, new_lease_owner("B")) == []  # A holds the address
+            finally:
+                second.rollback()
+                second.close()
+        first.commit()
+    finally:
+        first.close()

@@ -14,17 +14,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import ColumnElement, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from tallybook.kit.db import utcnow
-from tallybook.kit.leases import claim, insert_ignoring_duplicates
+from tallybook.kit.leases import claim, insert_ignoring_duplicates, lease_is_free
 from tallybook.notifications.cards import Card
 from tallybook.notifications.models import DeliveryAttempt, Notification, NotificationSetting
 from tallybook.targets.models import Target
 from tallybook.targets.periods import Period
 
 MAX_CONSECUTIVE_ERRORS = 3
+MAX_DIGEST_CARDS = 500
 
 
 def active_settings(
@@ -112,41 +113,66 @@ def claim_due(
     lease_seconds: float,
     worker: str,
 ) -> list[Claim]:
-    """Lease due notifications, open an attempt for each, group digests together."""
+    """Lease due notifications, open an attempt for each, group digests together.
+
+    Single cards are claimed row by row. A digest's cards are claimed whole, one
+    (organisation, address) at a time, so two workers never split one window's digest: on
+    PostgreSQL a transaction-scoped advisory lock on the address decides who takes it (the
+    other worker skips it); on SQLite the one write lock does.
+    """
     now = utcnow()
     lease_until = now + timedelta(seconds=lease_seconds)
     due = [Notification.state == "pending", Notification.next_attempt_at <= as_of]
-    ids = claim(
-        session,
-        Notification,
-        Notification.id,
-        due,
-        [Notification.next_attempt_at, Notification.id],
-        limit=limit,
-        owner=owner,
-        lease_until=lease_until,
-        now=now,
-        extra_values={"attempts": Notification.attempts + 1},
-    )
-    if not ids:
-        return []
-    rows = _owned(session, ids, owner)
-    for key in {(r.organization_id, r.bundle_key) for r in rows if r.bundle_key}:
-        sibling_ids = claim(
+
+    def take(where: list[ColumnElement[bool]], count: int) -> list[Notification]:
+        ids = claim(
             session,
             Notification,
             Notification.id,
-            [*due, Notification.organization_id == key[0], Notification.bundle_key == key[1]],
+            where,
             [Notification.next_attempt_at, Notification.id],
-            limit=500,
+            limit=count,
             owner=owner,
             lease_until=lease_until,
             now=now,
             extra_values={"attempts": Notification.attempts + 1},
         )
-        rows.extend(_owned(session, sibling_ids, owner))
-    _open_attempts(session, rows, worker, now)
+        return _owned(session, ids, owner)
+
+    rows = take([*due, Notification.bundle_key.is_(None)], limit)
+    for organization_id, address in _due_addresses(session, due, now, limit):
+        if _address_is_taken(session, organization_id, address):
+            continue
+        same_address = [
+            Notification.organization_id == organization_id,
+            Notification.bundle_key == address,
+        ]
+        rows += take([*due, *same_address], MAX_DIGEST_CARDS)
+    if rows:
+        _open_attempts(session, rows, worker, now)
     return _group(owner, rows)
+
+
+def _due_addresses(
+    session: Session, due: list[ColumnElement[bool]], now: datetime, limit: int
+) -> list[tuple[uuid.UUID, str]]:
+    stmt = (
+        select(Notification.organization_id, Notification.bundle_key)
+        .where(
+            *due, Notification.bundle_key.is_not(None), lease_is_free(Notification.lease_until, now)
+        )
+        .distinct()
+        .limit(limit)
+    )
+    return [(organization_id, str(address)) for organization_id, address in session.execute(stmt)]
+
+
+def _address_is_taken(session: Session, organization_id: uuid.UUID, address: str) -> bool:
+    """Whether another worker is claiming this address's digest right now (PostgreSQL)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return False
+    key = func.hashtextextended(f"tallybook-digest:{organization_id}:{address}", 0)
+    return not session.scalar(select(func.pg_try_advisory_xact_lock(key)))
 
 
 def _owned(session: Session, ids: Sequence[uuid.UUID], owner: str) -> list[Notification]:
