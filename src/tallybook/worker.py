@@ -1,9 +1,10 @@
 """The background worker (DESIGN §6): passes over due targets and the notification outbox.
 
 A pass, as of an instant, does everything due then: it claims due target schedules in
-small batches and processes each in its own transaction (evaluate closed periods, queue
-snapshots, check the current period), then claims due notifications and delivers them on
-a small thread pool. Any number of workers may run passes at once against one database.
+batches and processes each batch in one transaction (evaluate closed periods, queue
+snapshots, check the current period; a failing batch is retried one target at a time),
+then claims due notifications in batches and delivers them on a small thread pool. Any
+number of workers may run passes at once against one database.
 """
 
 from __future__ import annotations
