@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from tallybook.evaluations.models import Evaluation, TargetSchedule
 from tallybook.kit.db import utcnow
-from tallybook.kit.leases import claim, insert_ignoring_duplicates
+from tallybook.kit.leases import claim, hold, insert_ignoring_duplicates
 from tallybook.targets.models import Target
 
 
@@ -54,19 +54,8 @@ def make_due(session: Session, organization_id: uuid.UUID, target_id: uuid.UUID)
 
 
 def lock_claimed(session: Session, target_ids: Sequence[uuid.UUID], owner: str) -> set[uuid.UUID]:
-    """Of these schedules, those this claim still owns, locked for this transaction.
-
-    A no-op UPDATE: on PostgreSQL it takes the rows' locks, on SQLite the database's write
-    lock, so no other worker can take the lease over between this check and the commit.
-    """
-    stmt = (
-        update(TargetSchedule)
-        .where(TargetSchedule.target_id.in_(target_ids), TargetSchedule.lease_owner == owner)
-        .values(lease_owner=owner)
-        .returning(TargetSchedule.target_id)
-        .execution_options(synchronize_session=False)
-    )
-    return set(session.scalars(stmt))
+    """Of these schedules, those this claim still owns, locked for this transaction."""
+    return hold(session, TargetSchedule, TargetSchedule.target_id, target_ids, owner)
 
 
 def claim_due_schedules(

@@ -1,7 +1,7 @@
-"""The worker's work on one target: evaluate closed periods, queue snapshots, check now.
+"""The worker's work on claimed targets: evaluate closed periods, queue snapshots, check now.
 
-Runs inside one transaction per target while the worker holds the target's schedule lease;
-the outbox's unique key makes every queued notification harmless to queue again.
+A claimed batch runs in one transaction while the worker holds the targets' schedule
+leases; the outbox's unique key makes every queued notification harmless to queue again.
 """
 
 from __future__ import annotations

@@ -56,6 +56,36 @@ def claim(
     return list(session.scalars(stmt))
 
 
+def hold(
+    session: Session,
+    model: Any,
+    key: InstrumentedAttribute[Any],
+    keys: Sequence[Any],
+    owner: str,
+    *,
+    where: Sequence[ColumnElement[bool]] = (),
+    lease_until: datetime | None = None,
+) -> set[Any]:
+    """Of ``keys``, those this claim still owns, locked until the transaction ends; with
+    ``lease_until``, their lease is extended too.
+
+    An UPDATE (a no-op one without ``lease_until``): on PostgreSQL it takes the rows'
+    locks, on SQLite the database's write lock, so no other worker can take a lease over
+    between this check and the commit.
+    """
+    if not keys:
+        return set()
+    values = {"lease_owner": owner} if lease_until is None else {"lease_until": lease_until}
+    stmt = (
+        update(model)
+        .where(key.in_(keys), model.lease_owner == owner, *where)
+        .values(**values)
+        .returning(key)
+        .execution_options(synchronize_session=False)
+    )
+    return set(session.scalars(stmt))
+
+
 def insert_ignoring_duplicates(session: Session, model: Any, rows: Sequence[dict[str, Any]]) -> int:
     """Insert rows, skipping those that break a unique constraint; how many went in."""
     if not rows:

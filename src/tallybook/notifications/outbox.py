@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from tallybook.kit.db import utcnow
-from tallybook.kit.leases import claim, insert_ignoring_duplicates, lease_is_free
+from tallybook.kit.leases import claim, hold, insert_ignoring_duplicates, lease_is_free
 from tallybook.notifications.cards import Card
 from tallybook.notifications.models import DeliveryAttempt, Notification, NotificationSetting
 from tallybook.targets.models import Target
@@ -26,6 +26,7 @@ from tallybook.targets.periods import Period
 
 MAX_CONSECUTIVE_ERRORS = 3
 MAX_DIGEST_CARDS = 500
+_PENDING = (Notification.state == "pending",)
 
 
 def active_settings(
@@ -216,26 +217,9 @@ def _group(owner: str, rows: Sequence[Notification]) -> list[Claim]:
 def lock_claimed(
     session: Session, ids: Sequence[uuid.UUID], owner: str
 ) -> dict[uuid.UUID, Notification]:
-    """The rows among ``ids`` still pending under this claim, locked for this transaction.
-
-    A no-op UPDATE: on PostgreSQL it takes the rows' locks, on SQLite the database's write
-    lock, so no other worker can take the lease over between this check and the commit.
-    """
-    if not ids:
-        return {}
-    stmt = (
-        update(Notification)
-        .where(
-            Notification.id.in_(ids),
-            Notification.lease_owner == owner,
-            Notification.state == "pending",
-        )
-        .values(lease_owner=owner)
-        .returning(Notification.id)
-        .execution_options(synchronize_session=False)
-    )
-    locked = list(session.scalars(stmt))
-    return {row.id: row for row in _owned(session, locked, owner)}
+    """The rows among ``ids`` still pending under this claim, locked for this transaction."""
+    locked = hold(session, Notification, Notification.id, ids, owner, where=_PENDING)
+    return {row.id: row for row in _owned(session, list(locked), owner)}
 
 
 def renew(
@@ -243,18 +227,10 @@ def renew(
 ) -> set[uuid.UUID]:
     """Extend this claim's lease on ``ids``; the ones it still holds (another worker may
     have taken some over after the lease expired — this worker must not send those)."""
-    stmt = (
-        update(Notification)
-        .where(
-            Notification.id.in_(ids),
-            Notification.lease_owner == owner,
-            Notification.state == "pending",
-        )
-        .values(lease_until=utcnow() + timedelta(seconds=lease_seconds))
-        .returning(Notification.id)
-        .execution_options(synchronize_session=False)
+    until = utcnow() + timedelta(seconds=lease_seconds)
+    return hold(
+        session, Notification, Notification.id, ids, owner, where=_PENDING, lease_until=until
     )
-    return set(session.scalars(stmt))
 
 
 def uncertain_since(session: Session, rows: Sequence[Notification]) -> dict[uuid.UUID, datetime]:
