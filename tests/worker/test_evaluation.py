@@ -105,6 +105,66 @@ def test_a_week_of_downtime_is_caught_up_with_one_snapshot_not_seven(
     assert len(latest["chart"]) == 8
 
 
+def snapshot_lines(client: TestClient, w: object) -> list[list[tuple[str, float]]]:
+    """Each snapshot card's (period start, value) lines, oldest card first."""
+    cards = [c["attachments"]["reporting_card"] for c in reversed(chat_cards(client, w))]  # type: ignore[arg-type]
+    return [
+        [(line["start"][:10], line["value"]) for line in card["lines"]]
+        for card in cards
+        if card["kind"] == "snapshot"
+    ]
+
+
+def test_a_month_closing_mid_week_is_carded_when_that_week_closes(
+    client: TestClient, database: Database, event_store: EventStore, new_tenant: object
+) -> None:
+    tenant: Tenant = new_tenant(timezone="UTC")  # type: ignore[operator]
+    target = new_target(
+        client,
+        tenant,
+        reporting_period="P1M",
+        notification_period="P1W",
+        reporting_threshold=1000,
+        target_active_from="2027-09-01T00:00:00Z",
+    )
+    w = world(client, database, target)
+    add_events(event_store, tenant.org_id, at("UTC", 2027, 9, 15, 12))
+    worker = make_worker(database, event_store)
+    # September ends on Friday 1 October; its week (Mon 27 Sep – Mon 4 Oct) closes on the 4th
+    worker.run_pass(at("UTC", 2027, 10, 1, 0, 10))
+    assert snapshot_lines(client, w) == []
+    worker.run_pass(at("UTC", 2027, 10, 4, 0, 10))  # due then without an edit or a check
+    assert snapshot_lines(client, w) == [[("2027-09-01", 1.0)]]
+    for day in (11, 18, 25):
+        worker.run_pass(at("UTC", 2027, 10, day, 0, 10))  # weeks in which no month ended
+    worker.run_pass(at("UTC", 2027, 11, 1, 0, 10))  # October ends on a Monday
+    assert snapshot_lines(client, w) == [[("2027-09-01", 1.0)], [("2027-10-01", 0.0)]]
+
+
+def test_weeks_are_carded_when_their_month_closes_not_at_the_next_week_end(
+    client: TestClient, database: Database, event_store: EventStore, new_tenant: object
+) -> None:
+    tenant: Tenant = new_tenant(timezone="UTC")  # type: ignore[operator]
+    target = new_target(
+        client,
+        tenant,
+        reporting_period="P1W",
+        notification_period="P1M",
+        reporting_threshold=1000,
+        target_active_from="2027-09-01T00:00:00Z",
+    )
+    w = world(client, database, target)
+    add_events(event_store, tenant.org_id, at("UTC", 2027, 9, 15, 12))
+    worker = make_worker(database, event_store)
+    worker.run_pass(at("UTC", 2027, 9, 30))
+    assert snapshot_lines(client, w) == []
+    worker.run_pass(at("UTC", 2027, 10, 1, 0, 10))  # a Friday: September has closed
+    weeks = [("2027-08-30", 0.0), ("2027-09-06", 0.0), ("2027-09-13", 1.0), ("2027-09-20", 0.0)]
+    assert snapshot_lines(client, w) == [weeks]  # the week ending 4 October is October's
+    worker.run_pass(at("UTC", 2027, 10, 4, 0, 10))
+    assert len(snapshot_lines(client, w)) == 1
+
+
 def test_an_ongoing_check_alerts_once_per_period(
     client: TestClient, database: Database, event_store: EventStore, new_tenant: object
 ) -> None:

@@ -9,6 +9,7 @@ from tallybook.evaluations.planning import (
     TargetCalendar,
     latest_closed_notification_period,
     next_evaluation_due,
+    next_notification_due,
     periods_to_evaluate,
 )
 
@@ -77,12 +78,18 @@ def test_nothing_before_the_anchor_period_and_nothing_outside_the_active_window(
 
 def test_weekly_notifications_close_on_mondays_in_local_time() -> None:
     cal = calendar("P1D", "P1W")
-    # evaluated through Sunday 2027-03-28 (the DST day): the week Mon 22 – Mon 29 is complete
-    week = latest_closed_notification_period(cal, local(2027, 3, 29))
+    # Monday 2027-03-29 00:05 local: the week Mon 22 – Mon 29 (with the DST day) has closed
+    week = latest_closed_notification_period(cal, local(2027, 3, 29, 0, 5), DELAY)
     assert (week.start, week.end) == (local(2027, 3, 22), local(2027, 3, 29))
     assert week.end - week.start == timedelta(days=7, hours=-1)
-    # evaluated only through Wednesday: the week before is the latest complete one
-    assert latest_closed_notification_period(cal, local(2027, 3, 31)).end == local(2027, 3, 29)
+    # within the delay, and on Wednesday, the week before is the latest closed one
+    assert latest_closed_notification_period(cal, local(2027, 3, 29, 0, 4), DELAY).end == local(
+        2027, 3, 22
+    )
+    assert latest_closed_notification_period(cal, local(2027, 3, 31), DELAY).end == local(
+        2027, 3, 29
+    )
+    assert next_notification_due(cal, local(2027, 3, 31), DELAY) == local(2027, 4, 5, 0, 5)
 
 
 def test_monthly_period_in_a_zone_far_from_utc() -> None:

@@ -74,11 +74,20 @@ def periods_to_evaluate(
 
 
 def latest_closed_notification_period(
-    calendar: TargetCalendar, evaluated_until: datetime
+    calendar: TargetCalendar, now: datetime, delay: timedelta
 ) -> Period:
-    """The latest notification period all of whose reporting periods have been evaluated."""
-    containing = calendar.notification(evaluated_until)
+    """The most recent notification period that ended at least ``delay`` before ``now``.
+
+    Every reporting period that ended within it is then due too, whether or not the two
+    period lengths line up (a month closing mid-week belongs to that week's card).
+    """
+    containing = calendar.notification(now - delay)
     return previous_period(containing, calendar.notification_period, calendar.timezone)
+
+
+def next_notification_due(calendar: TargetCalendar, now: datetime, delay: timedelta) -> datetime:
+    """When the notification period running at ``now - delay`` becomes due."""
+    return calendar.notification(now - delay).end + delay
 
 
 def next_evaluation_due(calendar: TargetCalendar, now: datetime, delay: timedelta) -> datetime:

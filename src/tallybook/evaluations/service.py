@@ -22,6 +22,7 @@ from tallybook.evaluations.planning import (
     latest_closed_notification_period,
     latest_due_period,
     next_evaluation_due,
+    next_notification_due,
     periods_to_evaluate,
 )
 from tallybook.events.query import EventQuery
@@ -112,7 +113,7 @@ def process_targets(
             schedule.next_due_at = now + config.check_interval
         else:
             _advance(context, schedule, now, config)
-            notifications += _snapshot(session, context, schedule, now, bundle_window)
+            notifications += _snapshot(session, context, schedule, now, config, bundle_window)
             if values.current is not None:
                 notifications += _alert(
                     session, context, schedule, now, values.current, bundle_window
@@ -216,12 +217,15 @@ def _snapshot(
     context: TargetContext,
     schedule: TargetSchedule,
     now: datetime,
+    config: WorkerConfig,
     bundle_window: timedelta,
 ) -> list[dict[str, Any]]:
-    """One card per setting for the latest closed notification period, never a backlog."""
-    if schedule.evaluated_until is None:
-        return []
-    period = latest_closed_notification_period(context.calendar, schedule.evaluated_until)
+    """One card per setting for the latest closed notification period, never a backlog.
+
+    The card lists the reporting periods that ended within that notification period
+    (all evaluated by now: they ended before it did) and after the previous card.
+    """
+    period = latest_closed_notification_period(context.calendar, now, config.delay)
     carded_until = schedule.snapshot_until
     if carded_until is not None and period.end <= carded_until:
         return []
@@ -234,7 +238,8 @@ def _snapshot(
     )
     if not history or (carded_until is not None and history[-1].period_end <= carded_until):
         return []
-    # Usually `period` itself; after the active window ended, the last one that had periods.
+    # Usually `period` itself; else (no reporting period ended in it: the active window
+    # ended before, or a long reporting period) the last one in which one ended.
     carded = context.calendar.notification(history[-1].period_end - timedelta(microseconds=1))
     within = [
         e
@@ -306,6 +311,8 @@ def _next_due(
     context: TargetContext, schedule: TargetSchedule, now: datetime, config: WorkerConfig
 ) -> datetime:
     due = next_evaluation_due(context.calendar, now, config.delay)
+    if context.settings:
+        due = min(due, next_notification_due(context.calendar, now, config.delay))
     if _wants_check(context, schedule, now):
         checked = schedule.checked_at or now
         due = min(due, checked + config.check_interval)
