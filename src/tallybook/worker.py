@@ -26,7 +26,7 @@ from tallybook.events.store import EventStore
 from tallybook.kit.db import Database, utcnow
 from tallybook.kit.leases import new_lease_owner
 from tallybook.notifications import outbox
-from tallybook.notifications.delivery import Deliverer
+from tallybook.notifications.delivery import Clock, Deliverer
 from tallybook.settings import Settings
 
 log = logging.getLogger("tallybook.worker")
@@ -58,7 +58,8 @@ class Worker:
         """Everything due as of ``as_of`` (default: now); returns what was done."""
         started = time.monotonic()
         as_of = as_of or utcnow()
-        report = PassReport(targets=self.evaluate(as_of), deliveries=self.deliver(as_of))
+        clock = _moving(as_of)
+        report = PassReport(targets=self.evaluate(as_of), deliveries=self._deliver(clock))
         report.seconds = time.monotonic() - started
         if report.targets or report.deliveries:
             log.info(
@@ -93,6 +94,9 @@ class Worker:
 
     def deliver(self, as_of: datetime) -> dict[str, int]:
         """The outbox half of a pass: delivery outcomes by name."""
+        return self._deliver(_moving(as_of))
+
+    def _deliver(self, clock: Clock) -> dict[str, int]:
         outcomes: dict[str, int] = {}
         with ThreadPoolExecutor(
             self.settings.delivery_concurrency, thread_name_prefix="delivery"
@@ -101,7 +105,7 @@ class Worker:
                 with self.database.unit_of_work() as session:
                     claims = outbox.claim_due(
                         session,
-                        as_of=as_of,
+                        as_of=clock(),
                         limit=DELIVERY_BATCH,
                         owner=new_lease_owner(self.name),
                         lease_seconds=self.settings.lease_seconds,
@@ -110,7 +114,7 @@ class Worker:
                 if not claims:
                     return outcomes
                 try:
-                    batch = self.deliverer.deliver(claims, as_of, pool)
+                    batch = self.deliverer.deliver(claims, clock, pool)
                 except Exception as exc:  # the leases expire and a later pass retries
                     _log_failure("delivery failed", exc)
                     batch = {"error": len(claims)}
@@ -166,6 +170,13 @@ class Worker:
                 schedule.next_due_at = as_of + self.config.check_interval
                 schedule.planned_at = utcnow()
                 schedule.lease_owner = schedule.lease_until = None
+
+
+def _moving(as_of: datetime) -> Clock:
+    """``as_of`` moving on with real time, so that a wait measured from a failure (a 429's
+    Retry-After, a backoff) starts when the failure happened, however long the pass runs."""
+    started = time.monotonic()
+    return lambda: as_of + timedelta(seconds=time.monotonic() - started)
 
 
 def _log_failure(message: str, exc: BaseException, **context: str) -> None:

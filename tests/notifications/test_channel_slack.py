@@ -145,13 +145,30 @@ def test_transient_upload_failure_posts_without_the_image(
     assert "Value: 120" in message["text"]
 
 
-def test_rate_limited_upload_posts_without_the_image(
-    slack_server: SlackServer, chart: bytes
+@pytest.mark.parametrize("key", ["files.getUploadURLExternal", "files.completeUploadExternal"])
+def test_server_error_from_the_upload_api_posts_without_the_image(
+    slack_server: SlackServer, chart: bytes, key: str
 ) -> None:
-    slack_server.rate_limit(30, key="files.getUploadURLExternal")
+    slack_server.server_error(key=key, status=503)
     send(slack_server, chart)
     [message] = slack_server.messages
     assert slack_server.image_file_ids(message) == []
+
+
+@pytest.mark.parametrize(
+    "key", ["files.getUploadURLExternal", "upload", "files.completeUploadExternal"]
+)
+def test_rate_limited_upload_waits_and_posts_nothing(
+    slack_server: SlackServer, chart: bytes, key: str
+) -> None:
+    slack_server.rate_limit(30, key=key)
+    with pytest.raises(TransientProblem, match="rate-limited uploading the chart") as caught:
+        send(slack_server, chart)
+    assert caught.value.retry_after == 30
+    assert slack_server.messages == []
+    assert "chat.postMessage" not in slack_server.calls
+    assert slack_server.calls.count(key) == 1  # slack-sdk did not retry
+    assert_clean(caught.value)
 
 
 def test_upload_configuration_error_is_a_configuration_problem(

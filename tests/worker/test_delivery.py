@@ -3,6 +3,7 @@ e-mail down then back, digests, charts, and the delivery log (both backends)."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -10,13 +11,23 @@ from fastapi.testclient import TestClient
 
 from tallybook.events.store import EventStore
 from tallybook.kit.db import Database
+from tallybook.notifications.models import Notification
 from tests.fixtures.slack_server import SlackServer
 from tests.fixtures.smtp_server import SmtpServer
 from tests.fixtures.tenants import Tenant
 from tests.notifications.helpers import TargetPath, create
-from tests.worker.helpers import add_events, at, make_worker, new_target, notifications
+from tests.worker.helpers import (
+    add_events,
+    at,
+    chat_cards,
+    make_worker,
+    new_target,
+    notifications,
+    world,
+)
 
 CLOSED = at("UTC", 2027, 9, 2, 0, 10)  # Sep 1 is closed and due
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")  # DESIGN §3
 
 
 def _target(client: TestClient, tenant: Tenant, **overrides: Any) -> TargetPath:
@@ -50,15 +61,34 @@ def test_slack_429_waits_for_its_retry_after(
     assert worker.run_pass(CLOSED).deliveries == {"retry": 1}
     (row,) = notifications(database, target.target_id)
     assert row.state == "pending"
-    assert row.next_attempt_at == CLOSED + timedelta(seconds=7)
+    assert timedelta(seconds=7) <= row.next_attempt_at - CLOSED < timedelta(seconds=12)
     assert worker.deliver(CLOSED + timedelta(seconds=6)) == {}
-    assert worker.deliver(CLOSED + timedelta(seconds=7)) == {"sent": 1}
+    assert worker.deliver(row.next_attempt_at) == {"sent": 1}
     assert len(slack_server.messages) == 1
     (entry,) = _log(client, target)
     assert entry["state"] == "sent"
     assert [a["outcome"] for a in entry["attempt_log"]] == ["retry", "sent"]
     assert "rate-limited" in entry["attempt_log"][0]["error"]
     assert _setting(client, target, "slack")["last_notification_sent"] is not None
+
+
+def test_retry_after_counts_from_the_429_not_from_the_start_of_the_pass(
+    client: TestClient,
+    database: Database,
+    event_store: EventStore,
+    tenant: Tenant,
+    slack_server: SlackServer,
+) -> None:
+    target = _target(client, tenant)
+    create(client, target, "slack", {"incoming_webhook_url": slack_server.webhook_url("s")})
+    slack_server.rate_limit(1, key="hooks", delay=2.0)  # a slow answer, as under load
+    worker = make_worker(database, event_store)
+    assert worker.run_pass(CLOSED).deliveries == {"retry": 1}
+    (row,) = notifications(database, target.target_id)
+    assert row.next_attempt_at - CLOSED >= timedelta(seconds=3)  # 2 s into the pass, + 1 s
+    assert worker.deliver(CLOSED + timedelta(seconds=2.5)) == {}
+    assert worker.deliver(row.next_attempt_at) == {"sent": 1}
+    assert len(slack_server.messages) == 1
 
 
 def test_server_errors_back_off_exponentially_and_give_up_after_a_day(
@@ -80,7 +110,9 @@ def test_server_errors_back_off_exponentially_and_give_up_after_a_day(
         waits.append((row.next_attempt_at - now).total_seconds())
         now = row.next_attempt_at
         worker.deliver(now)
-    assert waits == [30, 60, 120, 240, 480, 960, 1920, 3600]
+    # each wait runs from the failure, a moment after the instant the pass started at
+    expected = [30, 60, 120, 240, 480, 960, 1920, 3600]
+    assert [0 <= w - e < 5 for w, e in zip(waits, expected, strict=True)] == [True] * 8
     worker.deliver(CLOSED + timedelta(hours=25))
     (row,) = notifications(database, target.target_id)
     assert row.state == "failed"
@@ -142,7 +174,8 @@ def test_smtp_down_then_back_delivers_after_the_retry(
     assert worker.run_pass(CLOSED).deliveries == {"retry": 1}
     smtp_server.start()
     assert worker.deliver(CLOSED + timedelta(seconds=29)) == {}
-    assert worker.deliver(CLOSED + timedelta(seconds=30)) == {"sent": 1}
+    (row,) = notifications(database, target.target_id)
+    assert worker.deliver(row.next_attempt_at) == {"sent": 1}
     (mail,) = smtp_server.received
     assert mail.rcpt_tos == ("team@example.com",)
     assert mail.message.is_multipart()
@@ -220,3 +253,86 @@ def test_a_token_card_carries_its_chart(
     upload = slack_server.uploads[file_id]
     assert upload.data is not None and upload.data.startswith(b"\x89PNG")
     assert message["channel"] == "C0ABCDEF1"
+
+
+def test_slack_429_while_uploading_the_chart_retries_the_whole_card(
+    client: TestClient,
+    database: Database,
+    event_store: EventStore,
+    tenant: Tenant,
+    slack_server: SlackServer,
+) -> None:
+    target = _target(client, tenant)
+    create(client, target, "slack", {"token": "xoxb-good-token-123456", "channel": "C0ABCDEF1"})
+    add_events(event_store, tenant.org_id, at("UTC", 2027, 9, 1, 12))
+    slack_server.rate_limit(40, key="files.getUploadURLExternal")
+    worker = make_worker(database, event_store, slack_api_url=slack_server.api_url)
+    assert worker.run_pass(CLOSED).deliveries == {"retry": 1}
+    assert "chat.postMessage" not in slack_server.calls
+    assert slack_server.messages == []
+    (row,) = notifications(database, target.target_id)
+    assert row.state == "pending"
+    assert row.next_attempt_at is not None
+    assert row.next_attempt_at >= CLOSED + timedelta(seconds=40)
+    assert worker.deliver(row.next_attempt_at - timedelta(seconds=1)) == {}
+    assert worker.deliver(row.next_attempt_at) == {"sent": 1}
+    assert slack_server.calls.count("chat.postMessage") == 1
+    (message,) = slack_server.messages
+    (file_id,) = slack_server.image_file_ids(message)
+    upload = slack_server.uploads[file_id]
+    assert upload.completed and upload.data is not None and upload.data.startswith(b"\x89PNG")
+    (entry,) = _log(client, target)
+    assert entry["state"] == "sent"
+    assert [a["outcome"] for a in entry["attempt_log"]] == ["retry", "sent"]
+    assert "rate-limited uploading the chart" in entry["attempt_log"][0]["error"]
+
+
+def test_card_timestamps_in_the_log_and_the_chat_are_in_the_api_format(
+    client: TestClient,
+    database: Database,
+    event_store: EventStore,
+    tenant: Tenant,
+) -> None:
+    w = world(client, database, _target(client, tenant))
+    add_events(event_store, tenant.org_id, at("UTC", 2027, 9, 1, 12))
+    assert make_worker(database, event_store).run_pass(CLOSED).deliveries == {"sent": 1}
+    (entry,) = _log(client, w.target)
+    (chat_card,) = chat_cards(client, w)
+    for card in (entry["card"], chat_card["attachments"]["reporting_card"]):
+        (line,) = card["lines"]
+        assert (line["start"], line["end"]) == (
+            "2027-09-01T00:00:00.000Z",
+            "2027-09-02T00:00:00.000Z",
+        )
+        assert card["chart"] and card["chart"][-1]["start"] == "2027-09-01T00:00:00.000Z"
+        for point in card["chart"]:
+            assert TIMESTAMP.fullmatch(point["start"]), point
+
+
+def test_a_card_stored_in_the_older_offset_form_is_still_delivered(
+    client: TestClient,
+    database: Database,
+    event_store: EventStore,
+    tenant: Tenant,
+) -> None:
+    w = world(client, database, _target(client, tenant))
+    add_events(event_store, tenant.org_id, at("UTC", 2027, 9, 1, 12))
+    worker = make_worker(database, event_store)
+    worker.evaluate(CLOSED)  # queued, not delivered
+    (row,) = notifications(database, w.target.target_id)
+    older = dict(row.card)
+    older["lines"] = [
+        {**line, "start": "2027-09-01T00:00:00+00:00", "end": "2027-09-02T00:00:00+00:00"}
+        for line in row.card["lines"]
+    ]
+    older["chart"] = [
+        {**point, "start": point["start"].replace(".000Z", "+00:00")} for point in row.card["chart"]
+    ]
+    with database.unit_of_work() as session:
+        stored = session.get(Notification, row.id)
+        assert stored is not None
+        stored.card = older
+    assert worker.deliver(CLOSED) == {"sent": 1}
+    (chat_card,) = chat_cards(client, w)
+    assert "Value: 1" in chat_card["message"]
+    assert chat_card["attachments"]["reporting_card"]["lines"][0]["start"].endswith("+00:00")

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from tallybook.kit.schemas import format_timestamp
+
 CardKind = Literal["alert", "snapshot"]
 
 
@@ -61,15 +63,18 @@ class Card:
         return self.lines[-1]
 
     def to_json(self) -> dict[str, Any]:
+        """Instants as the API shows them (DESIGN §3): the stored card is returned as is."""
         data = asdict(self)
         for line in data["lines"]:
-            line["start"], line["end"] = line["start"].isoformat(), line["end"].isoformat()
+            line["start"] = format_timestamp(line["start"])
+            line["end"] = format_timestamp(line["end"])
         for point in data["chart"]:
-            point["start"] = point["start"].isoformat()
+            point["start"] = format_timestamp(point["start"])
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Card:
+        """Reads both ``…000Z`` and the ``+00:00`` form of cards stored before it."""
         lines = tuple(
             PeriodLine(
                 start=datetime.fromisoformat(line["start"]),

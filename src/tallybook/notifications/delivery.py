@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -41,6 +41,9 @@ from tallybook.settings import Settings
 log = logging.getLogger("tallybook.delivery")
 
 SWITCHED_OFF = "Notifications were switched off before delivery."
+
+Clock = Callable[[], datetime]
+"""The instant a pass has reached: its ``as_of`` plus the time it has run."""
 
 
 @dataclass(frozen=True)
@@ -74,20 +77,19 @@ class Deliverer:
             give_up_after=timedelta(seconds=settings.retry_give_up),
         )
 
-    def deliver(
-        self, claims: list[outbox.Claim], as_of: datetime, pool: Executor
-    ) -> dict[str, int]:
-        """Deliver one claimed batch and record it; outcome counts by name."""
+    def deliver(self, claims: list[outbox.Claim], clock: Clock, pool: Executor) -> dict[str, int]:
+        """Deliver one claimed batch and record it; outcome counts by name. Retries are
+        timed from ``clock()`` at the moment each outcome is written."""
         if not claims:
             return {}
         owner = claims[0].owner
         outcomes: Counter[str] = Counter()
         with self.database.unit_of_work() as session:
-            outgoing = self._prepare(session, claims, as_of, outcomes)
+            outgoing = self._prepare(session, claims, clock(), outcomes)
         lease = _Lease(self.database, owner, outgoing, self.settings.lease_seconds)
         results = list(pool.map(self._attempt, outgoing, [lease] * len(outgoing)))
         with self.database.unit_of_work() as session:
-            self._record(session, owner, results, as_of, outcomes)
+            self._record(session, owner, results, clock(), outcomes)
         return dict(outcomes)
 
     def _prepare(

@@ -6,8 +6,11 @@ is posted yet) and then posts exactly one message with ``chat.postMessage`` whos
 references the uploaded file.
 
 Decisions:
-- The chart must not cost the card. A transient failure while uploading it (network, 5xx,
-  429) posts the card without the image. A configuration error while uploading (``invalid_auth``,
+- A 429 (or ``ratelimited``) at any step of the upload fails the attempt like a 429 on the
+  post: nothing has been posted yet, and the outbox retries the whole card, chart included,
+  after ``Retry-After`` (DESIGN §6; after its backoff if Slack names no wait). Any other
+  transient failure of the upload (network, 5xx) posts the card without the image: the
+  chart must not cost the card. A configuration error while uploading (``invalid_auth``,
   ``missing_scope`` for ``files:write``, ...) is a configuration problem like any other: the
   token cannot do what a token setting is for (DESIGN §6 carries the chart).
 - Slack can answer ``invalid_blocks`` for an image block whose file it has not finished
@@ -83,6 +86,10 @@ CONFIGURATION_ERRORS = frozenset(
 _ERROR_CODE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 IMAGE_SETTLE_SECONDS = 1.0  # pause before re-posting an image block Slack was not ready for
 CARD_EVENT_TYPE = "tallybook_card"  # message metadata naming the card, to find it again
+
+
+class RateLimited(TransientProblem):
+    """Slack answered 429 or ``ratelimited``: wait for ``retry_after``, never work around it."""
 
 
 # --- incoming webhooks ---------------------------------------------------------------------
@@ -218,7 +225,8 @@ def _already_posted(client: WebClient, channel: str, card_key: str, since: datet
 
 
 def _upload_chart(client: WebClient, card: Card, chart: bytes, timeout: float) -> str | None:
-    """The uploaded chart's file id; None when a transient failure made us give up on it."""
+    """The uploaded chart's file id; None when a transient failure other than a rate limit
+    made us give up on it."""
     try:
         ticket = _call(
             "uploading the chart",
@@ -234,6 +242,8 @@ def _upload_chart(client: WebClient, card: Card, chart: bytes, timeout: float) -
                 files=[{"id": file_id, "title": f"{card.target} — recent periods"}]
             ),
         )
+    except RateLimited:
+        raise
     except TransientProblem as problem:
         log.warning("chart upload failed; posting without it", extra={"reason": str(problem)})
         return None
@@ -258,6 +268,10 @@ def _upload_bytes(upload_url: str, chart: bytes, timeout: float) -> None:
         )
     except httpx.HTTPError as exc:
         raise TransientProblem(f"Could not upload the chart ({_reason(exc)}).") from None
+    if response.status_code == 429:
+        raise RateLimited(
+            "Slack rate-limited uploading the chart.", retry_after=_retry_after(response.headers)
+        )
     if not response.is_success:
         raise TransientProblem(f"Slack refused the chart's bytes (HTTP {response.status_code}).")
 
@@ -314,9 +328,7 @@ def _problem(exc: SlackApiError, doing: str) -> DeliveryError:
     said = f": {code}" if code else f" (HTTP {status})"
     if status == 429 or code == "ratelimited":
         headers = exc.response.headers if exc.response is not None else {}
-        return TransientProblem(
-            f"Slack rate-limited {doing}.", retry_after=_retry_after(headers or {})
-        )
+        return RateLimited(f"Slack rate-limited {doing}.", retry_after=_retry_after(headers or {}))
     if code in CONFIGURATION_ERRORS:
         return ConfigurationProblem(f"Slack refused {doing}{said}.")
     if status >= 500:
