@@ -88,6 +88,26 @@ def test_reloading_skips_events_with_known_ids(
     assert again == InsertResult(stored=SPEC.events - with_ids, duplicates=with_ids)
 
 
+@pytest.mark.parametrize("name", ["ndjson", "parquet"])
+def test_the_stored_id_is_the_clients_or_null(
+    files: dict[str, Path], fresh_store: DuckDBEventStore, name: str
+) -> None:
+    given = {
+        (r["organization_id"], r["id"])
+        for r in map(orjson.loads, files["ndjson"].read_bytes().splitlines())
+        if r["id"] is not None
+    }
+    load_file(fresh_store, files[name])
+    with fresh_store.cursor() as cursor:
+        counts = cursor.execute("SELECT count(*), count(id) FROM events").fetchone()
+        stored = cursor.execute("SELECT organization_id, id FROM events WHERE id IS NOT NULL")
+        in_events = {(str(org), str(key)) for org, key in stored.fetchall()}
+        keyed = cursor.execute("SELECT organization_id, id FROM event_ids").fetchall()
+    assert counts == (SPEC.events, len(given))
+    assert in_events == given == {(str(org), str(key)) for org, key in keyed}
+    assert len(keyed) == len(given)
+
+
 def write_ndjson(path: Path, rows: list[dict[str, object]]) -> Path:
     path.write_bytes(b"\n".join(orjson.dumps(row) for row in rows))
     return path
@@ -172,6 +192,14 @@ def stored_order(store: DuckDBEventStore) -> list[tuple[object, ...]]:
         ).fetchall()
 
 
+def late_rows(org: uuid.UUID) -> list[dict[str, object]]:
+    """More than a megabyte in time order, then three events earlier than all of them."""
+    start = datetime(2021, 3, 2, tzinfo=UTC)
+    stamps = [start + timedelta(seconds=i) for i in range(8_000)]
+    stamps += [start - timedelta(hours=i) for i in range(1, 4)]
+    return [row(org, timestamp=stamp.isoformat().replace("+00:00", "Z")) for stamp in stamps]
+
+
 @pytest.mark.parametrize("name", ["ndjson", "parquet"])
 def test_a_file_of_several_organisations_is_stored_sorted(
     files: dict[str, Path], fresh_store: DuckDBEventStore, name: str
@@ -188,17 +216,53 @@ def test_an_ndjson_file_out_of_order_after_its_first_lines_is_stored_sorted(
     """The first megabyte is in order, so the rows are appended as they come; the check
     afterwards finds the late ones out of order and the load is done again, sorting."""
     org = uuid.uuid4()
-    start = datetime(2021, 3, 2, tzinfo=UTC)
-    stamps = [start + timedelta(seconds=i) for i in range(8_000)]
-    stamps += [start - timedelta(hours=i) for i in range(1, 4)]
-    rows = [row(org, timestamp=stamp.isoformat().replace("+00:00", "Z")) for stamp in stamps]
-    path = write_ndjson(tmp_path / "late.ndjson", rows)
+    path = write_ndjson(tmp_path / "late.ndjson", late_rows(org))
     assert path.stat().st_size > 1 << 20
     assert load_file(fresh_store, path) == InsertResult(stored=8_003, duplicates=0)
     stored = stored_order(fresh_store)
-    assert stored == sorted(stored) and stored[0][1] == (start - timedelta(hours=3)).replace(
-        tzinfo=None
+    earliest = datetime(2021, 3, 1, 21)  # three hours before the first line's, in UTC
+    assert stored == sorted(stored) and stored[0][1] == earliest
+
+
+@pytest.mark.parametrize("repeat", [False, True])
+def test_ids_of_an_ndjson_file_loaded_again_sorted_are_keyed_once(
+    fresh_store: DuckDBEventStore, tmp_path: Path, repeat: bool
+) -> None:
+    """Redone sorted after the order check, the load keys each client id once; with an id
+    repeated it goes on to the checked load, which keeps the first."""
+    org = uuid.uuid4()
+    rows = [{**r, "id": str(uuid.uuid4())} for r in late_rows(org)]
+    if repeat:
+        rows[-1]["id"] = rows[0]["id"]
+    path = write_ndjson(tmp_path / "late-ids.ndjson", rows)
+    assert path.stat().st_size > 1 << 20
+    stored = len(rows) - repeat
+    assert load_file(fresh_store, path) == InsertResult(stored=stored, duplicates=int(repeat))
+    order = stored_order(fresh_store)
+    assert order == sorted(order) and len(order) == stored
+    with fresh_store.cursor() as cursor:
+        keys = cursor.execute("SELECT count(*), count(DISTINCT id) FROM event_ids").fetchone()
+        nulls = cursor.execute("SELECT count(*) FROM events WHERE id IS NULL").fetchone()
+    assert keys == (stored, stored) and nulls == (0,)
+    assert load_file(fresh_store, path) == InsertResult(stored=0, duplicates=len(rows))
+
+
+def test_an_ndjson_file_repeating_a_known_id_skips_it(
+    fresh_store: DuckDBEventStore, tmp_path: Path
+) -> None:
+    """Into a store whose key table is indexed: the key insert after the append fails and
+    the checked load stores the rest."""
+    org, known = uuid.uuid4(), uuid.uuid4()
+    assert fresh_store.insert([event_of(org, known)]) == InsertResult(1, 0)
+    path = write_ndjson(
+        tmp_path / "known.ndjson",
+        [row(org, id=str(uuid.uuid4())), row(org, id=str(known)), row(org)],
     )
+    assert load_file(fresh_store, path) == InsertResult(stored=2, duplicates=1)
+    with fresh_store.cursor() as cursor:
+        keys = cursor.execute("SELECT count(*) FROM event_ids").fetchone()
+        nulls = cursor.execute("SELECT count(*) FROM events WHERE id IS NULL").fetchone()
+    assert keys == (2,) and nulls == (1,)
 
 
 def test_ids_loaded_into_an_empty_store_stay_unique(

@@ -7,10 +7,13 @@ import sys
 import uuid
 from pathlib import Path
 
+import duckdb
+import orjson
 import pytest
 
+from tallybook.events.bulk import load_file
 from tallybook.events.duckdb_store import DuckDBEventStore
-from tallybook.events.store import open_event_store
+from tallybook.events.store import InsertResult, open_event_store
 from tallybook.settings import Settings
 from tests.events.helpers import T0, event, query
 
@@ -99,3 +102,87 @@ def test_a_second_process_cannot_open_the_file(tmp_path: Path) -> None:
     finally:
         store.close()
     assert out.stdout.startswith(f"Cannot open the event store {path}")
+
+
+V1_OPTIONAL = (
+    *("dim1", "dim2", "dim3", "dim4", "dim5", "visitor_id", "session_id", "user_id"),
+    *("browser_name", "browser_version", "device_screen_height", "device_screen_width"),
+    *("device_type", "geo_city", "geo_country", "ip_organization", "os_name", "os_version"),
+    "organization_name",
+)
+V1_DDL = (
+    'CREATE TABLE events (organization_id UUID NOT NULL, "timestamp" TIMESTAMP NOT NULL,'
+    " id UUID NOT NULL, source VARCHAR NOT NULL, received_at TIMESTAMP NOT NULL,"
+    " event_version INTEGER NOT NULL, vendor VARCHAR NOT NULL, category VARCHAR NOT NULL,"
+    " action VARCHAR NOT NULL, label VARCHAR NOT NULL, value DOUBLE NOT NULL,"
+    " properties VARCHAR[] NOT NULL, partner_organization_ids VARCHAR[] NOT NULL, "
+    + ", ".join(f"{name} VARCHAR" for name in V1_OPTIONAL)
+    + ")",
+    "CREATE TABLE event_store_meta (name VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
+    "INSERT INTO event_store_meta VALUES ('schema_version', '1')",
+    "CREATE TABLE event_ids (organization_id UUID NOT NULL, id UUID NOT NULL)",
+    "CREATE UNIQUE INDEX event_ids_key ON event_ids (organization_id, id)",
+)
+
+
+def v1_store(path: Path, org: uuid.UUID, made_up: uuid.UUID, client: uuid.UUID) -> None:
+    """A store as version 1 made it: every event has an id, only the client's are keyed."""
+    with duckdb.connect(str(path)) as db:
+        for statement in V1_DDL:
+            db.execute(statement)
+        for key in (made_up, client):
+            db.execute(
+                "INSERT INTO events (organization_id, timestamp, id, source, received_at,"
+                " event_version, vendor, category, action, label, value, properties,"
+                " partner_organization_ids) VALUES ($org, $t, $id, 'untrusted', $t, 1, 'v',"
+                " 'c', 'a', 'l', 1.0, [], [])",
+                {"org": org, "t": T0.replace(tzinfo=None), "id": key},
+            )
+        db.execute("INSERT INTO event_ids VALUES ($org, $id)", {"org": org, "id": client})
+
+
+def schema(path: Path) -> tuple[object, object]:
+    with duckdb.connect(str(path)) as db:
+        version = db.execute("SELECT value FROM event_store_meta").fetchone()
+        nullable = db.execute(
+            "SELECT is_nullable FROM duckdb_columns()"
+            " WHERE table_name = 'events' AND column_name = 'id'"
+        ).fetchone()
+    return version, nullable
+
+
+def test_a_version_1_store_is_migrated_on_open(tmp_path: Path) -> None:
+    """Its events keep their ids, made-up ones too; new events without one store null."""
+    path, org = tmp_path / "v1.duckdb", uuid.uuid4()
+    made_up, client = uuid.uuid4(), uuid.uuid4()
+    v1_store(path, org, made_up, client)
+    assert schema(path) == (("1",), (False,))
+    store = DuckDBEventStore(path)
+    try:
+        assert store.value(org, query(), T0, T0.replace(day=29), "count") == 2.0
+        assert store.insert([event(org), event(org, id=client)]) == InsertResult(1, 1)
+        file = tmp_path / "more.ndjson"
+        line = {"organization_id": str(org), "timestamp": T0.isoformat(), "event_version": 1}
+        line |= {"vendor": "v", "category": "c", "action": "a", "label": "l"}
+        file.write_bytes(orjson.dumps(line) + b"\n" + orjson.dumps({**line, "id": str(client)}))
+        assert load_file(store, file) == InsertResult(stored=1, duplicates=1)
+        with store.cursor() as cursor:
+            ids = cursor.execute("SELECT id FROM events ORDER BY rowid").fetchall()
+        assert ids == [(made_up,), (client,), (None,), (None,)]
+    finally:
+        store.close()
+    assert schema(path) == (("2",), (True,))
+    again = DuckDBEventStore(path)  # migrated once: opens as it is
+    try:
+        assert again.value(org, query(), T0, T0.replace(day=29), "count") == 4.0
+    finally:
+        again.close()
+
+
+def test_a_store_of_a_later_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "later.duckdb"
+    with duckdb.connect(str(path)) as db:
+        db.execute("CREATE TABLE event_store_meta (name VARCHAR PRIMARY KEY, value VARCHAR)")
+        db.execute("INSERT INTO event_store_meta VALUES ('schema_version', '3')")
+    with pytest.raises(RuntimeError, match="has schema version 3; this version of Tallybook"):
+        DuckDBEventStore(path)

@@ -14,7 +14,7 @@ File format: Parquet (``.parquet``), or JSON with one object per line (``.ndjson
 fields of the ingestion API plus ``source`` (default ``external``) and optional
 ``received_at`` (default: the load time); ``timestamp`` defaults to the load time too. An
 event whose ``id`` its organisation already stored, or that repeats an ``id`` earlier in the
-file, is skipped as a duplicate.
+file, is skipped as a duplicate; an event without an ``id`` is stored with a null one.
 
 The statements are assembled from the fixed column list; the path and the default source
 are bound parameters.
@@ -93,10 +93,11 @@ def _load_new(
 ) -> InsertResult:
     """The common case, where no event's id is known or repeated (else a key conflict).
 
-    Into an empty key table the keys go in unindexed and the unique index is built at the
-    end, at commit: much faster than adding them to the index one at a time. A file already
-    sorted by (organization_id, timestamp), as an export of one organisation in time order
-    is, is appended as it is.
+    The events are appended, then their client ids keyed from the appended rows, so the
+    file is read once. Into an empty key table the keys go in unindexed and the unique
+    index is built at the end, at commit: much faster than adding them to the index one at
+    a time. A file already sorted by (organization_id, timestamp), as an export of one
+    organisation in time order is, is appended as it is.
     """
     empty_keys = _unindexed_if_empty(cursor)
     if file.suffix.lower() in PARQUET_SUFFIXES:
@@ -119,28 +120,43 @@ def _unindexed_if_empty(cursor: duckdb.DuckDBPyConnection) -> bool:
 
 
 def _load_parquet(cursor: duckdb.DuckDBPyConnection, file: Path, default_source: str) -> int:
-    """Parquet is columnar: reading the keys, then the order, then everything is cheap."""
+    """Parquet is columnar: reading the order before the events is cheap."""
     select, params = source_select(cursor, file, default_source, row_numbers=True)
-    keys = f"SELECT organization_id, id FROM ({select}) WHERE id IS NOT NULL"  # noqa: S608
-    cursor.execute(f"INSERT INTO event_ids {keys}", params)
     pairs = f'SELECT organization_id, "timestamp", _row AS n FROM ({select})'  # noqa: S608
-    return _append(cursor, select, params, sort=_out_of_order(cursor, pairs, params))
+    first = _next_rowid(cursor)
+    stored = _append(cursor, select, params, sort=_out_of_order(cursor, pairs, params))
+    _key_appended(cursor, first)
+    return stored
 
 
 def _load_text(
     cursor: duckdb.DuckDBPyConnection, file: Path, default_source: str, *, sort: bool
 ) -> int:
-    """JSON: the keys first (parsing only what they need), then the events. Unsorted, the
-    rows keep the file's order, which is then checked."""
+    """JSON, parsed once: the events, then their keys. Unsorted, the rows keep the file's
+    order, which is checked before the keys (an unsorted file is loaded again)."""
     select, params = source_select(cursor, file, default_source)
-    cursor.execute(f"INSERT INTO event_ids {_keys_select(file)}", {"path": str(file)})
-    row = cursor.execute("SELECT COALESCE(max(rowid) + 1, 0) FROM events").fetchone()
-    first = int(row[0]) if row else 0
+    first = _next_rowid(cursor)
     stored = _append(cursor, select, params, sort=sort)
     pairs = f'SELECT organization_id, "timestamp", rowid AS n FROM events WHERE rowid >= {first}'  # noqa: S608
     if not sort and _out_of_order(cursor, pairs, {}):
         raise _OutOfOrder
+    _key_appended(cursor, first)
     return stored
+
+
+def _next_rowid(cursor: duckdb.DuckDBPyConnection) -> int:
+    """Where the rows appended next begin: they have this rowid or a higher one."""
+    row = cursor.execute("SELECT COALESCE(max(rowid) + 1, 0) FROM events").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _key_appended(cursor: duckdb.DuckDBPyConnection, first: int) -> None:
+    """Key the client ids of the rows appended from ``first`` on; a known or repeated id
+    raises (now, or with an unindexed key table when the index is built)."""
+    cursor.execute(
+        "INSERT INTO event_ids SELECT organization_id, id FROM events"  # noqa: S608
+        f" WHERE rowid >= {first} AND id IS NOT NULL"
+    )
 
 
 def _out_of_order(cursor: duckdb.DuckDBPyConnection, pairs: str, params: dict[str, Any]) -> bool:
@@ -192,14 +208,9 @@ def _append(
 ) -> int:
     columns = ", ".join(f'"{name}"' for name in COLUMNS)
     order = ' ORDER BY organization_id, "timestamp"' if sort else ""
-    rows = f"SELECT {_ITEMS} FROM ({select}){order}"  # noqa: S608
+    rows = f"SELECT {columns} FROM ({select}){order}"  # noqa: S608
     row = cursor.execute(f"INSERT INTO events ({columns}) {rows}", params).fetchone()
     return int(row[0]) if row else 0
-
-
-_ITEMS: Final = ", ".join(
-    "COALESCE(id, uuid())" if name == "id" else f'"{name}"' for name in COLUMNS
-)
 
 
 def _load_checked(
@@ -251,14 +262,6 @@ def source_select(
     if row_numbers:
         items.append("file_row_number AS _row")
     return f"SELECT {', '.join(items)} FROM {reader}", params  # noqa: S608
-
-
-def _keys_select(file: Path) -> str:
-    """The client ids of a JSON file; the reader extracts only these two fields (and the
-    organisation is read as a UUID only where there is an id)."""
-    reader = _json_reader(file, {"organization_id": "VARCHAR", "id": "UUID"})
-    where = "id IS NOT NULL AND organization_id IS NOT NULL"  # no organisation: fails later
-    return f"SELECT CAST(organization_id AS UUID), id FROM {reader} WHERE {where}"  # noqa: S608
 
 
 def _json_reader(file: Path, types: dict[str, str]) -> str:

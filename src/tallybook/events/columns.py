@@ -33,7 +33,7 @@ COLUMN_TYPES: Final[dict[str, str]] = {
     **dict.fromkeys(OPTIONAL_TEXT_COLUMNS, "text"),
 }
 COLUMNS: Final = tuple(COLUMN_TYPES)
-NULLABLE_COLUMNS: Final = frozenset(OPTIONAL_TEXT_COLUMNS)
+NULLABLE_COLUMNS: Final = frozenset({*OPTIONAL_TEXT_COLUMNS, "id"})  # id: the client's, if any
 
 TEXT_OF_NON_TEXT: Final = frozenset({"organization_id", "event_version"})
 """Dimensions stored with another type; filters and group_by use their text."""

@@ -4,12 +4,13 @@ FastAPI calls in from a thread pool: reads get a cursor each (a DuckDB connectio
 same database); writes are serialised by a lock and go through one writer cursor. A commit
 writes and fsyncs DuckDB's write-ahead log, so a returned ``insert`` survives a crash.
 
-Idempotency: only client-supplied ids are keyed, in ``event_ids`` with a unique index on
-``(organization_id, id)`` (stores made before it have a primary key, which works the same;
-ids are per organisation, so one tenant's ids never affect another's). A batch is first
-appended with plain inserts, whose key check is cheap; only when that hits an existing key
-is the batch redone with ``ON CONFLICT DO NOTHING``, which is several times slower and is
-paid for retries only.
+Idempotency: ``events.id`` is the client's id, null for an event sent without one (stores
+made before schema version 2 gave those a random id, which they keep). Only client ids are
+keyed, in ``event_ids`` with a unique index on ``(organization_id, id)`` (stores made before
+it have a primary key, which works the same; ids are per organisation, so one tenant's ids
+never affect another's). A batch is first appended with plain inserts, whose key check is
+cheap; only when that hits an existing key is the batch redone with ``ON CONFLICT DO
+NOTHING``, which is several times slower and is paid for retries only.
 
 A batch reaches DuckDB as JSON: orjson writes the rows (:class:`StoredEvent` dataclasses or
 :data:`EventRow` mappings) before the write lock is taken, and DuckDB's JSON reader appends
@@ -52,7 +53,7 @@ from tallybook.events.sql import (
 from tallybook.events.store import EventRow, FetchResult, InsertResult, StoredEvent
 from tallybook.kit.errors import invalid
 
-SCHEMA_VERSION: Final = "1"  # also in table_ddl()
+SCHEMA_VERSION: Final = "2"  # also in table_ddl() and _upgrade(); 2: events.id nullable
 DDL_TYPES: Final = {
     "uuid": "UUID",
     "timestamp": "TIMESTAMP",
@@ -84,8 +85,22 @@ def table_ddl() -> list[str]:
         f"CREATE TABLE IF NOT EXISTS events (\n  {columns}\n)",
         "CREATE TABLE IF NOT EXISTS event_store_meta"
         " (name VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
-        "INSERT INTO event_store_meta VALUES ('schema_version', '1') ON CONFLICT DO NOTHING",
+        "INSERT INTO event_store_meta VALUES ('schema_version', '2') ON CONFLICT DO NOTHING",
     ]
+
+
+def _upgrade(db: duckdb.DuckDBPyConnection) -> None:
+    """Version 1 to 2, in one transaction: ``events.id`` becomes nullable (a change to the
+    catalogue only). Events stored before keep the random ids version 1 gave them."""
+    db.execute("BEGIN TRANSACTION")
+    try:
+        db.execute("ALTER TABLE events ALTER COLUMN id DROP NOT NULL")
+        db.execute("UPDATE event_store_meta SET value = '2' WHERE name = 'schema_version'")
+        db.execute("COMMIT")
+    except BaseException:
+        with suppress(duckdb.Error):
+            db.execute("ROLLBACK")
+        raise
 
 
 def event_ids_ddl(*, key: bool = True) -> list[str]:
@@ -124,17 +139,23 @@ class DuckDBEventStore:
             if not _has_table(self._db, "event_ids"):
                 for statement in event_ids_ddl():
                     self._db.execute(statement)
+            if self._version() == "1":
+                _upgrade(self._db)
         self._check_version()
         self._writer = self._new_cursor()  # used only while holding the write lock
         self._queue: list[_Job[Any]] = []  # batches waiting for the write lock
         self._queue_lock = threading.Lock()
 
-    def _check_version(self) -> None:
+    def _version(self) -> str | None:
         row = self._db.execute(
             "SELECT value FROM event_store_meta WHERE name = 'schema_version'"
         ).fetchone()
-        if row is None or row[0] != SCHEMA_VERSION:
-            found = row[0] if row else "none"
+        return str(row[0]) if row else None
+
+    def _check_version(self) -> None:
+        found = self._version()
+        if found != SCHEMA_VERSION:
+            found = found or "none"
             raise RuntimeError(
                 f"The event store {self.path} has schema version {found}; this version of "
                 f"Tallybook reads version {SCHEMA_VERSION}."
@@ -455,7 +476,6 @@ def _append_sql() -> str:
     types = {name: DDL_TYPES[kind] for name, kind in COLUMN_TYPES.items()}
     types["timestamp"] = types["received_at"] = "TIMESTAMPTZ"
     defaults = {
-        "id": "uuid()",
         "timestamp": utc_timestamp('"received_at"'),
         "value": "1.0",
         **dict.fromkeys(LIST_COLUMNS, f"CAST([] AS {DDL_TYPES['text[]']})"),

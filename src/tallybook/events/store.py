@@ -35,7 +35,7 @@ class StoredEvent:
     action: str
     label: str
     value: float = 1.0
-    id: uuid.UUID | None = None  # the client's id, for idempotent re-sends; None → fresh id
+    id: uuid.UUID | None = None  # the client's id, for idempotent re-sends; stored as is
     properties: tuple[str, ...] = ()
     partner_organization_ids: tuple[str, ...] = ()
     dim1: str | None = None
