@@ -4,10 +4,12 @@ e-mail down then back, digests, charts, and the delivery log (both backends)."""
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from tallybook.events.store import EventStore
 from tallybook.kit.db import Database
@@ -234,6 +236,43 @@ def test_bundleable_settings_to_one_address_get_one_digest(
     for target in (first, second):
         (row,) = notifications(database, target.target_id)
         assert row.state == "sent"
+
+
+def test_a_digest_that_fails_is_retried_as_one_digest(
+    client: TestClient,
+    database: Database,
+    event_store: EventStore,
+    tenant: Tenant,
+    smtp_server: SmtpServer,
+) -> None:
+    first = _target(client, tenant, name="Leads")
+    second = _target(client, tenant, name="Sales")
+    for target in (first, second):
+        create(client, target, "email", {"email": "team@example.com", "is_bundleable": True})
+    worker = make_worker(
+        database,
+        event_store,
+        smtp_host=smtp_server.host,
+        smtp_port=smtp_server.port,
+        email_bundle_window=600,
+    )
+    worker.run_pass(CLOSED)
+    with database.unit_of_work() as session:  # one card has failed before, on its own
+        session.execute(
+            update(Notification)
+            .where(Notification.target_id == uuid.UUID(first.target_id))
+            .values(attempts=3)
+        )
+    smtp_server.stop()
+    assert worker.deliver(at("UTC", 2027, 9, 2, 0, 20)) == {"retry": 1}
+    rows = [*notifications(database, first.target_id), *notifications(database, second.target_id)]
+    assert len({row.next_attempt_at for row in rows}) == 1
+    smtp_server.start()
+    assert worker.deliver(rows[0].next_attempt_at) == {"sent": 1}
+    (mail,) = smtp_server.received
+    body = mail.message.get_body(("plain",))
+    assert body is not None
+    assert "Leads" in body.get_content() and "Sales" in body.get_content()
 
 
 def test_a_token_card_carries_its_chart(

@@ -347,13 +347,14 @@ def mark_retry(
     if not again:
         return
     _finish(session, again, state="pending", outcome="retry", error=error, now=now)
+    # A 429 says when to come back; anything else backs off exponentially. The rows of a
+    # digest keep one time, so that they stay one e-mail.
+    wait = (
+        timedelta(seconds=retry_after)
+        if retry_after is not None
+        else policy.delay(max(row.attempts for row in again))
+    )
     for row in again:
-        # A 429 says when to come back; anything else backs off exponentially.
-        wait = (
-            timedelta(seconds=retry_after)
-            if retry_after is not None
-            else policy.delay(row.attempts)
-        )
         row.next_attempt_at = as_of + wait
 
 
