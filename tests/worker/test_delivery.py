@@ -14,6 +14,7 @@ from sqlalchemy import update
 from tallybook.events.store import EventStore
 from tallybook.kit.db import Database
 from tallybook.notifications.models import Notification
+from tallybook.worker import Worker
 from tests.fixtures.slack_server import SlackServer
 from tests.fixtures.smtp_server import SmtpServer
 from tests.fixtures.tenants import Tenant
@@ -41,6 +42,37 @@ def _setting(client: TestClient, target: TargetPath, kind: str) -> dict[str, Any
     assert response.status_code == 200
     (setting,) = response.json()
     return dict(setting)
+
+
+def _mail_worker(
+    database: Database, event_store: EventStore, smtp_server: SmtpServer, **options: Any
+) -> Worker:
+    return make_worker(
+        database,
+        event_store,
+        smtp_host=smtp_server.host,
+        smtp_port=smtp_server.port,
+        **options,
+    )
+
+
+def _digest_targets(
+    client: TestClient, tenant: Tenant, *addresses: str
+) -> tuple[TargetPath, TargetPath]:
+    """Two targets, Leads and Sales, each with a bundleable e-mail setting."""
+    first = _target(client, tenant, name="Leads")
+    second = _target(client, tenant, name="Sales")
+    for target, address in zip((first, second), addresses, strict=True):
+        create(client, target, "email", {"email": address, "is_bundleable": True})
+    return first, second
+
+
+def _token_target(client: TestClient, tenant: Tenant, event_store: EventStore) -> TargetPath:
+    """A target with a bot-token Slack setting and an event on its closed day."""
+    target = _target(client, tenant)
+    create(client, target, "slack", {"token": "xoxb-good-token-123456", "channel": "C0ABCDEF1"})
+    add_events(event_store, tenant.org_id, at("UTC", 2027, 9, 1, 12))
+    return target
 
 
 def _log(client: TestClient, target: TargetPath) -> list[dict[str, Any]]:
@@ -165,13 +197,7 @@ def test_smtp_down_then_back_delivers_after_the_retry(
     target = _target(client, tenant)
     create(client, target, "email", {"email": "team@example.com"})
     add_events(event_store, tenant.org_id, at("UTC", 2027, 9, 1, 12))
-    worker = make_worker(
-        database,
-        event_store,
-        smtp_host=smtp_server.host,
-        smtp_port=smtp_server.port,
-        smtp_from="reports@tallybook.test",
-    )
+    worker = _mail_worker(database, event_store, smtp_server, smtp_from="reports@tallybook.test")
     smtp_server.stop()
     assert worker.run_pass(CLOSED).deliveries == {"retry": 1}
     smtp_server.start()
@@ -198,9 +224,7 @@ def test_smtp_550_is_a_configuration_error(
     target = _target(client, tenant)
     create(client, target, "email", {"email": "nobody@example.com"})
     smtp_server.refuse_next(code=550, at="rcpt")
-    worker = make_worker(
-        database, event_store, smtp_host=smtp_server.host, smtp_port=smtp_server.port
-    )
+    worker = _mail_worker(database, event_store, smtp_server)
     assert worker.run_pass(CLOSED).deliveries == {"rejected": 1}
     setting = _setting(client, target, "email")
     assert setting["last_error"] and "550" in setting["last_error"]
@@ -214,17 +238,8 @@ def test_bundleable_settings_to_one_address_get_one_digest(
     tenant: Tenant,
     smtp_server: SmtpServer,
 ) -> None:
-    first = _target(client, tenant, name="Leads")
-    second = _target(client, tenant, name="Sales")
-    for target, address in ((first, "Team@Example.com"), (second, "team@example.com")):
-        create(client, target, "email", {"email": address, "is_bundleable": True})
-    worker = make_worker(
-        database,
-        event_store,
-        smtp_host=smtp_server.host,
-        smtp_port=smtp_server.port,
-        email_bundle_window=600,
-    )
+    first, second = _digest_targets(client, tenant, "Team@Example.com", "team@example.com")
+    worker = _mail_worker(database, event_store, smtp_server, email_bundle_window=600)
     worker.run_pass(CLOSED)  # 00:10 exactly: the window 00:10–00:20 ends at 00:20
     assert smtp_server.received == []
     assert worker.deliver(at("UTC", 2027, 9, 2, 0, 20)) == {"sent": 1}
@@ -245,17 +260,8 @@ def test_a_digest_that_fails_is_retried_as_one_digest(
     tenant: Tenant,
     smtp_server: SmtpServer,
 ) -> None:
-    first = _target(client, tenant, name="Leads")
-    second = _target(client, tenant, name="Sales")
-    for target in (first, second):
-        create(client, target, "email", {"email": "team@example.com", "is_bundleable": True})
-    worker = make_worker(
-        database,
-        event_store,
-        smtp_host=smtp_server.host,
-        smtp_port=smtp_server.port,
-        email_bundle_window=600,
-    )
+    first, second = _digest_targets(client, tenant, "team@example.com", "team@example.com")
+    worker = _mail_worker(database, event_store, smtp_server, email_bundle_window=600)
     worker.run_pass(CLOSED)
     with database.unit_of_work() as session:  # one card has failed before, on its own
         session.execute(
@@ -282,9 +288,7 @@ def test_a_token_card_carries_its_chart(
     tenant: Tenant,
     slack_server: SlackServer,
 ) -> None:
-    target = _target(client, tenant)
-    create(client, target, "slack", {"token": "xoxb-good-token-123456", "channel": "C0ABCDEF1"})
-    add_events(event_store, tenant.org_id, at("UTC", 2027, 9, 1, 12))
+    _token_target(client, tenant, event_store)
     worker = make_worker(database, event_store, slack_api_url=slack_server.api_url)
     assert worker.run_pass(CLOSED).deliveries == {"sent": 1}
     (message,) = slack_server.messages
@@ -301,9 +305,7 @@ def test_slack_429_while_uploading_the_chart_retries_the_whole_card(
     tenant: Tenant,
     slack_server: SlackServer,
 ) -> None:
-    target = _target(client, tenant)
-    create(client, target, "slack", {"token": "xoxb-good-token-123456", "channel": "C0ABCDEF1"})
-    add_events(event_store, tenant.org_id, at("UTC", 2027, 9, 1, 12))
+    target = _token_target(client, tenant, event_store)
     slack_server.rate_limit(40, key="files.getUploadURLExternal")
     worker = make_worker(database, event_store, slack_api_url=slack_server.api_url)
     assert worker.run_pass(CLOSED).deliveries == {"retry": 1}

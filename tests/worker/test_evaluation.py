@@ -10,8 +10,10 @@ from fastapi.testclient import TestClient
 
 from tallybook.events.store import EventStore
 from tallybook.kit.db import Database
+from tallybook.worker import Worker
 from tests.fixtures.tenants import Tenant
 from tests.worker.helpers import (
+    World,
     add_events,
     at,
     attempts,
@@ -115,21 +117,32 @@ def snapshot_lines(client: TestClient, w: object) -> list[list[tuple[str, float]
     ]
 
 
-def test_a_month_closing_mid_week_is_carded_when_that_week_closes(
-    client: TestClient, database: Database, event_store: EventStore, new_tenant: object
-) -> None:
+def _one_event_on_15_september(
+    client: TestClient,
+    database: Database,
+    event_store: EventStore,
+    new_tenant: object,
+    period: str,
+    notify: str,
+) -> tuple[World, Worker]:
+    """A UTC target active from 1 September 2027, never reached, with one event."""
     tenant: Tenant = new_tenant(timezone="UTC")  # type: ignore[operator]
     target = new_target(
         client,
         tenant,
-        reporting_period="P1M",
-        notification_period="P1W",
+        reporting_period=period,
+        notification_period=notify,
         reporting_threshold=1000,
         target_active_from="2027-09-01T00:00:00Z",
     )
-    w = world(client, database, target)
     add_events(event_store, tenant.org_id, at("UTC", 2027, 9, 15, 12))
-    worker = make_worker(database, event_store)
+    return world(client, database, target), make_worker(database, event_store)
+
+
+def test_a_month_closing_mid_week_is_carded_when_that_week_closes(
+    client: TestClient, database: Database, event_store: EventStore, new_tenant: object
+) -> None:
+    w, worker = _one_event_on_15_september(client, database, event_store, new_tenant, "P1M", "P1W")
     # September ends on Friday 1 October; its week (Mon 27 Sep – Mon 4 Oct) closes on the 4th
     worker.run_pass(at("UTC", 2027, 10, 1, 0, 10))
     assert snapshot_lines(client, w) == []
@@ -144,18 +157,7 @@ def test_a_month_closing_mid_week_is_carded_when_that_week_closes(
 def test_weeks_are_carded_when_their_month_closes_not_at_the_next_week_end(
     client: TestClient, database: Database, event_store: EventStore, new_tenant: object
 ) -> None:
-    tenant: Tenant = new_tenant(timezone="UTC")  # type: ignore[operator]
-    target = new_target(
-        client,
-        tenant,
-        reporting_period="P1W",
-        notification_period="P1M",
-        reporting_threshold=1000,
-        target_active_from="2027-09-01T00:00:00Z",
-    )
-    w = world(client, database, target)
-    add_events(event_store, tenant.org_id, at("UTC", 2027, 9, 15, 12))
-    worker = make_worker(database, event_store)
+    w, worker = _one_event_on_15_september(client, database, event_store, new_tenant, "P1W", "P1M")
     worker.run_pass(at("UTC", 2027, 9, 30))
     assert snapshot_lines(client, w) == []
     worker.run_pass(at("UTC", 2027, 10, 1, 0, 10))  # a Friday: September has closed
