@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,6 +21,7 @@ from tallybook.kit.db import Database
 from tallybook.notifications.models import DeliveryAttempt, Notification
 from tallybook.settings import Settings
 from tallybook.worker import Worker
+from tests.fixtures.slack_server import SlackServer
 from tests.notifications.helpers import TargetPath, create, insert_chat, make_target
 
 VENDOR = "com.giosg.bolivar"  # what tests.notifications.helpers.TARGET counts
@@ -109,3 +114,26 @@ def chat_cards(client: TestClient, world: World) -> list[dict[str, Any]]:
     response = client.get(url, headers=tenant.headers)
     assert response.status_code == 200, response.text
     return [m for m in response.json()["results"] if m["type"] == "reporting_card"]
+
+
+def worker_process(
+    database: Database,
+    slack: SlackServer,
+    data_dir: Path,
+    now: datetime,
+    **settings: str,
+) -> subprocess.Popen[bytes]:
+    """A real ``tallybook worker --once --now`` process on the test's relational database,
+    with its own event store (DuckDB takes one process) and ``TALLYBOOK_<NAME>`` settings."""
+    env = {
+        **os.environ,
+        "TALLYBOOK_DATABASE_URL": database.settings.resolved_database_url,
+        "TALLYBOOK_DATA_DIR": str(data_dir),
+        "TALLYBOOK_SECRET_KEY": "test-secret-key-not-for-production",
+        "TALLYBOOK_SLACK_API_URL": slack.api_url,
+        "TALLYBOOK_OUTBOUND_ALLOW_PRIVATE": "1",
+        "TALLYBOOK_LOG_LEVEL": "warning",
+        **{f"TALLYBOOK_{name.upper()}": value for name, value in settings.items()},
+    }
+    command = [sys.executable, "-m", "tallybook", "worker", "--once", "--now", now.isoformat()]
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

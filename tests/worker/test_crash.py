@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -27,28 +25,18 @@ from tallybook.notifications.models import Notification
 from tests.fixtures.slack_server import SlackServer
 from tests.fixtures.tenants import Tenant
 from tests.notifications.helpers import create
-from tests.worker.helpers import add_events, at, attempts, make_worker, new_target, notifications
+from tests.worker.helpers import (
+    add_events,
+    at,
+    attempts,
+    make_worker,
+    new_target,
+    notifications,
+    worker_process,
+)
 
 CLOSED = at("UTC", 2027, 10, 2, 0, 10)
 LEASE = 120.0  # far longer than the test's steps take, even under load
-
-
-def _worker_process(
-    database: Database, slack: SlackServer, data_dir: Path
-) -> subprocess.Popen[bytes]:
-    settings = database.settings
-    env = {
-        **os.environ,
-        "TALLYBOOK_DATABASE_URL": settings.resolved_database_url,
-        "TALLYBOOK_DATA_DIR": str(data_dir),  # its own event store: DuckDB has one writer
-        "TALLYBOOK_SECRET_KEY": "test-secret-key-not-for-production",
-        "TALLYBOOK_SLACK_API_URL": slack.api_url,
-        "TALLYBOOK_OUTBOUND_ALLOW_PRIVATE": "1",
-        "TALLYBOOK_LEASE_SECONDS": str(LEASE),
-        "TALLYBOOK_LOG_LEVEL": "warning",
-    }
-    command = [sys.executable, "-m", "tallybook", "worker", "--once", "--now", CLOSED.isoformat()]
-    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 def _queue_one_card(
@@ -84,7 +72,7 @@ def test_kill_9_mid_delivery_then_restart_sends_exactly_once(
     target_id = _queue_one_card(client, database, event_store, tenant)
     # Slack receives the request and holds it; the worker dies waiting for the answer.
     hold = slack_server.hold(key=stage)
-    process = _worker_process(database, slack_server, tmp_path)
+    process = worker_process(database, slack_server, tmp_path, CLOSED, lease_seconds=str(LEASE))
     try:
         assert hold.arrived.wait(timeout=60), process.stderr.read() if process.stderr else ""
         os.kill(process.pid, signal.SIGKILL)
@@ -107,7 +95,7 @@ def test_kill_9_mid_delivery_then_restart_sends_exactly_once(
             .where(Notification.id == row.id)
             .values(lease_until=utcnow() - timedelta(seconds=1))
         )
-    restarted = _worker_process(database, slack_server, tmp_path)
+    restarted = worker_process(database, slack_server, tmp_path, CLOSED, lease_seconds=str(LEASE))
     _out, err = restarted.communicate(timeout=60)
     assert restarted.returncode == 0, err.decode()
 

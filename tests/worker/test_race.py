@@ -1,19 +1,31 @@
-"""Four workers racing over the same due work send each card exactly once (both backends)."""
+"""Four workers racing over the same due work send each card exactly once (both backends):
+four workers in one process, and four `tallybook worker` processes."""
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
+from pathlib import Path
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from tallybook.events.store import EventStore
 from tallybook.kit.db import Database
+from tallybook.notifications.models import DeliveryAttempt, Notification
 from tallybook.worker import Worker
 from tests.fixtures.slack_server import SlackServer
 from tests.fixtures.tenants import Tenant
 from tests.notifications.helpers import create
-from tests.worker.helpers import add_events, at, new_target, notifications, worker_settings
+from tests.worker.helpers import (
+    add_events,
+    at,
+    make_worker,
+    new_target,
+    notifications,
+    worker_process,
+    worker_settings,
+)
 
 TARGETS = 6
 SETTINGS_PER_TARGET = 3
@@ -80,3 +92,57 @@ def test_four_workers_racing_send_each_card_once(
 def _kind(message: dict[str, object]) -> str:
     text = str(message.get("text", ""))
     return "alert" if "so far" in text.lower() else "snapshot"
+
+
+def test_four_worker_processes_racing_deliver_each_card_once(
+    client: TestClient,
+    database: Database,
+    event_store: EventStore,
+    new_tenant: object,
+    slack_server: SlackServer,
+    tmp_path: Path,
+) -> None:
+    tenant: Tenant = new_tenant()  # type: ignore[operator]
+    hooks = 0
+    for t in range(10):
+        target = new_target(
+            client, tenant, name=f"Race {t}", target_active_from="2027-09-01T00:00:00Z"
+        )
+        for _ in range(12):
+            create(
+                client,
+                target,
+                "slack",
+                {"incoming_webhook_url": slack_server.webhook_url(f"{hooks}")},
+            )
+            hooks += 1
+    now = at("UTC", 2027, 9, 2, 0, 10)
+    make_worker(database, event_store).evaluate(now)  # 120 snapshots queued, 3 claims' worth
+    slack_server.answer_delay = 0.05  # each process is still sending when the others start
+    processes = [
+        worker_process(database, slack_server, tmp_path / f"w{i}", now, delivery_concurrency="2")
+        for i in range(WORKERS)
+    ]
+    for process in processes:
+        _, stderr = process.communicate(timeout=120)
+        assert process.returncode == 0, stderr.decode()
+
+    received = Counter(str(m["hook"]) for m in slack_server.messages)
+    assert len(received) == hooks
+    assert set(received.values()) == {1}
+    with database.unit_of_work() as session:
+        rows = list(
+            session.scalars(
+                select(Notification).where(Notification.organization_id == tenant.org_id)
+            )
+        )
+        workers = set(
+            session.scalars(
+                select(DeliveryAttempt.worker).where(
+                    DeliveryAttempt.organization_id == tenant.org_id
+                )
+            )
+        )
+    assert len(rows) == hooks
+    assert {(r.state, r.attempts) for r in rows} == {("sent", 1)}
+    assert len(workers) > 1  # the processes shared the work: they did race
