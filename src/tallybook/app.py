@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from tallybook import __version__, health
+from tallybook import __version__, health, metrics
 from tallybook.chats.endpoints import router as chats_router
 from tallybook.evaluations.endpoints import router as evaluations_router
 from tallybook.events.endpoints import router as events_router
@@ -28,6 +28,7 @@ from tallybook.workflows.endpoints import router as workflows_router
 
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
+    metrics.router,
     workflows_router,
     targets_router,
     notifications_router,
@@ -63,6 +64,7 @@ def create_app(
     if event_store is None:
         event_store = open_event_store(settings)
         owned.append(event_store)
+    measured = metrics.Metrics(database)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -71,7 +73,7 @@ def create_app(
         if run_worker:
             from tallybook.worker import Worker  # only the serving process needs it
 
-            runner = Worker(database, event_store, settings)
+            runner = Worker(database, event_store, settings, metrics=measured)
             thread = threading.Thread(
                 target=runner.run_forever, args=(stop,), name="worker", daemon=True
             )
@@ -92,6 +94,7 @@ def create_app(
     app.state.settings = settings
     app.state.database = database
     app.state.event_store = event_store
+    app.state.metrics = measured
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
@@ -103,7 +106,7 @@ def create_app(
 
     # Added last runs first: the slash is trimmed before anything looks at the path.
     app.add_middleware(BodyLimitMiddleware, limit_for=limit_for)
-    app.add_middleware(AccessLogMiddleware)
+    app.add_middleware(AccessLogMiddleware, observe=measured.observe_request)
     app.add_middleware(TrailingSlashMiddleware)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app

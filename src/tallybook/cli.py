@@ -82,13 +82,23 @@ def worker(
         str | None,
         typer.Option(help="With --once: the instant to work as of (ISO 8601 with an offset)."),
     ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="Serve Prometheus metrics (GET /metrics) on this port."),
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option(help="The address the metrics port listens on.")
+    ] = "127.0.0.1",
 ) -> None:
     """Run the background work only: evaluations, snapshots, checks and deliveries."""
     import signal
     import threading
 
+    from prometheus_client import start_http_server
+
     from tallybook.events.store import open_event_store
     from tallybook.kit.logging import configure
+    from tallybook.metrics import Metrics
     from tallybook.worker import Worker
 
     as_of = _instant(now) if now is not None else None
@@ -98,7 +108,10 @@ def worker(
     configure(database.settings.log_level)
     upgrade(database.engine)
     store = open_event_store(database.settings)
-    runner = Worker(database, store, database.settings)
+    measured = Metrics(database)
+    if metrics_port is not None:
+        start_http_server(metrics_port, addr=metrics_host, registry=measured.registry)
+    runner = Worker(database, store, database.settings, metrics=measured)
     try:
         if once:
             report = runner.run_pass(as_of)

@@ -25,6 +25,7 @@ from tallybook.evaluations.service import WorkerConfig, process_targets
 from tallybook.events.store import EventStore
 from tallybook.kit.db import Database, utcnow
 from tallybook.kit.leases import new_lease_owner
+from tallybook.metrics import Metrics
 from tallybook.notifications import outbox
 from tallybook.notifications.delivery import Clock, Deliverer
 from tallybook.settings import Settings
@@ -44,9 +45,16 @@ class PassReport:
 
 class Worker:
     def __init__(
-        self, database: Database, store: EventStore, settings: Settings, name: str | None = None
+        self,
+        database: Database,
+        store: EventStore,
+        settings: Settings,
+        name: str | None = None,
+        *,
+        metrics: Metrics | None = None,
     ) -> None:
         self.database = database
+        self.metrics = metrics
         self.store = store
         self.settings = settings
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -61,6 +69,8 @@ class Worker:
         clock = _moving(as_of)
         report = PassReport(targets=self.evaluate(as_of), deliveries=self._deliver(clock))
         report.seconds = time.monotonic() - started
+        if self.metrics is not None:
+            self.metrics.observe_pass(report.targets, report.deliveries)
         if report.targets or report.deliveries:
             log.info(
                 "worker pass",
