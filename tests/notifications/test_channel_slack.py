@@ -358,6 +358,15 @@ def test_a_card_an_interrupted_attempt_posted_is_not_posted_again(
     assert slack_server.calls[-1] == "conversations.history"
 
 
+def test_the_search_reads_past_the_first_page_of_history(slack_server: SlackServer) -> None:
+    started = datetime.now(UTC)
+    assert _send_keyed(slack_server, None) is True
+    slack_server.add_messages("C0REPORTS", 450)  # the card is now on the third page
+    assert _send_keyed(slack_server, started) is False
+    assert slack_server.calls[-3:] == ["conversations.history"] * 3
+    assert len(slack_server.messages) == 451
+
+
 def test_a_card_not_found_in_the_history_is_posted(slack_server: SlackServer) -> None:
     assert _send_keyed(slack_server, datetime.now(UTC)) is True
     assert slack_server.calls == ["conversations.history", "chat.postMessage"]

@@ -86,6 +86,7 @@ CONFIGURATION_ERRORS = frozenset(
 _ERROR_CODE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 IMAGE_SETTLE_SECONDS = 1.0  # pause before re-posting an image block Slack was not ready for
 CARD_EVENT_TYPE = "tallybook_card"  # message metadata naming the card, to find it again
+HISTORY_PAGES = 10  # of 200 messages: how far back a search for an earlier post reads
 
 
 class RateLimited(TransientProblem):
@@ -199,29 +200,47 @@ def _already_posted(client: WebClient, channel: str, card_key: str, since: datet
     """Whether the channel holds a message with this card's key, posted since ``since``.
 
     Needs ``channels:history`` (``groups:history`` for private channels) and a channel id.
-    Without them the search is refused and the card is posted again: at least once.
+    Without them the search is refused and the card is posted again: at least once. The
+    search reads at most ``HISTORY_PAGES`` pages of 200 messages, newest first.
     """
+    cursor = None
+    for _ in range(HISTORY_PAGES):
+        page = _history_page(client, channel, since, cursor)
+        if page is None:
+            return False
+        for message in page.get("messages") or []:
+            metadata = message.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if metadata.get("event_type") == CARD_EVENT_TYPE and payload.get("card") == card_key:
+                return True
+        cursor = (page.get("response_metadata") or {}).get("next_cursor")
+        if not page.get("has_more") or not cursor:
+            return False
+    log.warning("the channel's history is too long to search; posting the card again")
+    return False
+
+
+def _history_page(
+    client: WebClient, channel: str, since: datetime, cursor: str | None
+) -> SlackResponse | None:
+    """One page of the channel's messages since ``since`` (a minute of clock skew
+    allowed); None when the history cannot be read."""
     try:
-        page = client.conversations_history(
+        return client.conversations_history(
             channel=channel,
             oldest=f"{since.timestamp() - 60:.6f}",
             include_all_metadata=True,
             limit=200,
+            cursor=cursor,
         )
     except SlackApiError as exc:
         problem = _problem(exc, "searching the channel's history")
         if isinstance(problem, TransientProblem) and problem.retry_after is not None:
             raise problem from None
         log.warning("cannot search the channel for an earlier post", extra={"reason": str(problem)})
-        return False
+        return None
     except (SlackClientError, OSError, http.client.HTTPException) as exc:
         raise _unreachable(exc) from None
-    for message in page.get("messages") or []:
-        metadata = message.get("metadata") or {}
-        payload = metadata.get("event_payload") or {}
-        if metadata.get("event_type") == CARD_EVENT_TYPE and payload.get("card") == card_key:
-            return True
-    return False
 
 
 def _upload_chart(client: WebClient, card: Card, chart: bytes, timeout: float) -> str | None:
