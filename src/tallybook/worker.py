@@ -107,6 +107,10 @@ class Worker:
         return self._deliver(_moving(as_of))
 
     def _deliver(self, clock: Clock) -> dict[str, int]:
+        """Claims are due as of the instant delivery began, outcomes are written as of
+        ``clock()``: a card retried during this pass waits for a later one, even with a
+        zero wait (``Retry-After: 0``), instead of being sent again in a loop."""
+        began = clock()
         outcomes: dict[str, int] = {}
         with ThreadPoolExecutor(
             self.settings.delivery_concurrency, thread_name_prefix="delivery"
@@ -115,7 +119,7 @@ class Worker:
                 with self.database.unit_of_work() as session:
                     claims = outbox.claim_due(
                         session,
-                        as_of=clock(),
+                        as_of=began,
                         limit=DELIVERY_BATCH,
                         owner=new_lease_owner(self.name),
                         lease_seconds=self.settings.lease_seconds,

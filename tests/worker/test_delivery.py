@@ -125,6 +125,21 @@ def test_retry_after_counts_from_the_429_not_from_the_start_of_the_pass(
     assert len(slack_server.messages) == 1
 
 
+def test_retry_after_zero_waits_for_the_next_pass_not_a_loop(
+    client: TestClient,
+    database: Database,
+    event_store: EventStore,
+    tenant: Tenant,
+    slack_server: SlackServer,
+) -> None:
+    target = _target(client, tenant)
+    create(client, target, "slack", {"incoming_webhook_url": slack_server.webhook_url("z")})
+    slack_server.rate_limit(0, key="hooks", times=50)
+    worker = make_worker(database, event_store)
+    assert worker.run_pass(CLOSED).deliveries == {"retry": 1}
+    assert slack_server.calls.count("hooks/z") == 1
+
+
 def test_server_errors_back_off_exponentially_and_give_up_after_a_day(
     client: TestClient,
     database: Database,

@@ -20,7 +20,9 @@ from sqlalchemy import select, update
 
 from tallybook.events.store import EventStore
 from tallybook.kit.db import Database, utcnow
+from tallybook.metrics import Metrics
 from tallybook.notifications.models import Notification
+from tallybook.settings import Settings
 from tallybook.worker import Worker
 from tests.fixtures.slack_server import SlackServer
 from tests.fixtures.tenants import Tenant
@@ -68,6 +70,45 @@ def test_requests_are_counted_by_route_template_never_by_id(
     assert str(tenant.org_id) not in text  # no ids, no tenant data
 
 
+def test_labels_stay_bounded_for_odd_methods_and_bodies_refused_before_routing(
+    client: TestClient,
+) -> None:
+    before = scrape(client)
+    assert client.request("BREW", "/healthz").status_code == 405
+    big = {"content-length": str(50 * 1024 * 1024), "content-type": "application/json"}
+    assert client.post("/events/v2/store/untrusted", headers=big, content=b"[]").status_code == 413
+    after = scrape(client)
+
+    def grew(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert grew("tallybook_http_requests_total", method="other", route="/healthz", status="405")
+    refused = {"method": "POST", "route": "unmatched", "status": "413"}  # before routing
+    assert grew("tallybook_http_requests_total", **refused) == 1
+    assert not any(labels and dict(labels).get("method") == "BREW" for _, labels in after)
+
+
+def test_a_store_that_cannot_be_read_leaves_the_counters_scrapable(database: Database) -> None:
+    unreachable = Settings(
+        data_dir=database.settings.data_dir,
+        database_url="postgresql+psycopg://nobody@127.0.0.1:1/none",
+    )
+    broken = Database(unreachable)
+    try:
+        metrics = Metrics(broken)
+        metrics.observe_pass(3, {"sent": 2})
+        samples = {
+            sample.name: sample.value
+            for family in text_string_to_metric_families(metrics.render().decode())
+            for sample in family.samples
+        }
+    finally:
+        broken.close()
+    assert samples["tallybook_queues_read"] == 0
+    assert samples["tallybook_deliveries_total"] == 2
+    assert "tallybook_notifications_pending" not in samples
+
+
 def test_queues_and_delivery_outcomes(
     client: TestClient,
     app: Any,
@@ -94,6 +135,7 @@ def test_queues_and_delivery_outcomes(
             .values(next_attempt_at=utcnow() - timedelta(minutes=1))
         )
     queued = scrape(client)
+    assert value(queued, "tallybook_queues_read") == 1
     assert value(queued, "tallybook_notifications_pending") == 2
     assert value(queued, "tallybook_notifications_due") == 1
     assert value(queued, "tallybook_notifications_due_lag_seconds") >= 60

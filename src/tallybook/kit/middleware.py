@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import Final
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -119,12 +120,17 @@ class AccessLogMiddleware:
                 },
             )
             if self.observe is not None:
-                self.observe(method, _route_of(scope), status, seconds)
+                known = method if method in METHODS else "other"
+                self.observe(known, _route_of(scope), status, seconds)
 
 
 def _route_of(scope: Scope) -> str:
     """The matched route's template (``/api/v5/orgs/{org_id}/…``), so that ids never become
-    labels; ``unmatched`` for a path no route serves."""
-    route = scope.get("route")
-    path = getattr(route, "path", None)
+    labels; ``unmatched`` for a path no route serves, and for a request answered before
+    routing (a body refused by its declared length)."""
+    path = getattr(scope.get("route"), "path", None)
     return path if isinstance(path, str) else "unmatched"
+
+
+METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+"""Methods labelled by name; any other (the HTTP parser accepts any token) is ``other``."""

@@ -11,6 +11,7 @@ from tallybook.evaluations.repository import make_due
 from tallybook.kit.errors import InvalidPayload, NotFound, invalid
 from tallybook.kit.pagination import PageParams, PageResult
 from tallybook.notifications import repository, slack_modes
+from tallybook.notifications.cards import Card
 from tallybook.notifications.models import KINDS, NotificationSetting
 from tallybook.notifications.schemas import (
     BarSettingCreate,
@@ -207,7 +208,7 @@ def delivery_log(
             "last_error": row.last_error,
             "created_at": row.created_at,
             "sent_at": row.sent_at,
-            "card": row.card,
+            "card": Card.from_json(row.card).to_json(),  # as stored, in today's format
             "attempt_log": attempts[row.id],
         }
         for row in rows
