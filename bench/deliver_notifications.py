@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from _common import machine, peak_rss_mb  # noqa: E402
+from _common import cpu_seconds, machine, peak_rss_mb  # noqa: E402
 from tests.fixtures.postgres import create_database, postgres_server  # noqa: E402
 
 from tallybook.events.store import open_event_store  # noqa: E402
@@ -195,9 +195,11 @@ def main() -> None:
         store = open_event_store(settings)
         queue(database, args, base_url)
         worker = Worker(database, store, settings, name="bench")
-        started = time.perf_counter()
+        assert server.pid is not None
+        started, cpu, server_cpu = time.perf_counter(), time.process_time(), cpu_seconds(server.pid)
         outcomes = worker.deliver(DAY + timedelta(minutes=1))
         seconds = time.perf_counter() - started
+        cpu, server_cpu = time.process_time() - cpu, cpu_seconds(server.pid) - server_cpu
         with database.unit_of_work() as session:
             sent = session.scalar(
                 select(func.count()).select_from(Notification).where(Notification.state == "sent")
@@ -211,6 +213,8 @@ def main() -> None:
             f"{args.mode} on {'PostgreSQL' if url else 'SQLite'}, concurrency "
             f"{args.concurrency}: {sent} sent ({posts} received, outcomes {outcomes}) in "
             f"{seconds:.1f} s = {sent / seconds:.0f} notifications/s; "
+            f"CPU per notification: Tallybook {cpu / sent * 1000:.2f} ms, "
+            f"the Slack-like server {server_cpu / sent * 1000:.2f} ms; "
             f"peak RSS {peak_rss_mb():.0f} MB"
         )
         store.close()

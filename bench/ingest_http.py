@@ -25,6 +25,7 @@ from pathlib import Path
 
 import httpx
 import orjson
+from _common import cpu_seconds
 
 ROOT = Path(__file__).resolve().parent.parent
 TALLYBOOK = [sys.executable, "-m", "tallybook"]
@@ -67,12 +68,6 @@ def make_batches(org: str, batch: int, distinct: int, with_ids: bool) -> list[by
             events.append(event)
         bodies.append(orjson.dumps({"events": events}))
     return bodies
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process (all its threads) so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mb(pid: int) -> float:

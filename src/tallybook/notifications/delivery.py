@@ -203,6 +203,8 @@ class Deliverer:
         ids = [i for result in results for i in result.outgoing.notification_ids]
         rows = outbox.lock_claimed(session, ids, owner)
         settings = outbox.settings_of(session, list(rows.values()))
+        sent: list[Notification] = []
+        sent_settings: dict[uuid.UUID, NotificationSetting] = {}
         for result in results:
             group = [rows[i] for i in result.outgoing.notification_ids if i in rows]
             if result.outcome == "lost":
@@ -213,7 +215,10 @@ class Deliverer:
                 outcomes["lost"] += 1
                 continue
             mine = list({r.setting_id: settings[r.setting_id] for r in group}.values())
-            if result.outcome == "rejected":
+            if result.outcome == "sent":  # recorded together below: one statement, not one each
+                sent += group
+                sent_settings.update((setting.id, setting) for setting in mine)
+            elif result.outcome == "rejected":
                 outbox.mark_rejected(session, group, mine, result.error or "")
             elif result.outcome == "retry":
                 outbox.mark_retry(
@@ -225,9 +230,9 @@ class Deliverer:
                     policy=self.policy,
                     retry_after=result.retry_after,
                 )
-            else:
-                outbox.mark_sent(session, group, mine)
             outcomes[result.outcome] += 1
+        if sent:
+            outbox.mark_sent(session, sent, list(sent_settings.values()))
 
 
 class _Lease:
