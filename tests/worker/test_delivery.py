@@ -67,6 +67,13 @@ def _digest_targets(
     return first, second
 
 
+def _the_one_mail_text(smtp_server: SmtpServer) -> str:
+    (mail,) = smtp_server.received
+    body = mail.message.get_body(("plain",))
+    assert body is not None
+    return str(body.get_content())
+
+
 def _token_target(client: TestClient, tenant: Tenant, event_store: EventStore) -> TargetPath:
     """A target with a bot-token Slack setting and an event on its closed day."""
     target = _target(client, tenant)
@@ -258,10 +265,7 @@ def test_bundleable_settings_to_one_address_get_one_digest(
     worker.run_pass(CLOSED)  # 00:10 exactly: the window 00:10–00:20 ends at 00:20
     assert smtp_server.received == []
     assert worker.deliver(at("UTC", 2027, 9, 2, 0, 20)) == {"sent": 1}
-    (mail,) = smtp_server.received
-    body = mail.message.get_body(("plain",))
-    assert body is not None
-    text = body.get_content()
+    text = _the_one_mail_text(smtp_server)
     assert "Leads" in text and "Sales" in text
     for target in (first, second):
         (row,) = notifications(database, target.target_id)
@@ -290,10 +294,8 @@ def test_a_digest_that_fails_is_retried_as_one_digest(
     assert len({row.next_attempt_at for row in rows}) == 1
     smtp_server.start()
     assert worker.deliver(rows[0].next_attempt_at) == {"sent": 1}
-    (mail,) = smtp_server.received
-    body = mail.message.get_body(("plain",))
-    assert body is not None
-    assert "Leads" in body.get_content() and "Sales" in body.get_content()
+    text = _the_one_mail_text(smtp_server)
+    assert "Leads" in text and "Sales" in text
 
 
 def test_a_token_card_carries_its_chart(
