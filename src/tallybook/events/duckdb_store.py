@@ -53,7 +53,7 @@ from tallybook.events.sql import (
 from tallybook.events.store import EventRow, FetchResult, InsertResult, StoredEvent
 from tallybook.kit.errors import invalid
 
-SCHEMA_VERSION: Final = "2"  # also in table_ddl() and _upgrade(); 2: events.id nullable
+SCHEMA_VERSION: Final = "2"  # also in table_ddl() and UPGRADE_TO_2; 2: events.id nullable
 DDL_TYPES: Final = {
     "uuid": "UUID",
     "timestamp": "TIMESTAMP",
@@ -89,18 +89,12 @@ def table_ddl() -> list[str]:
     ]
 
 
-def _upgrade(db: duckdb.DuckDBPyConnection) -> None:
-    """Version 1 to 2, in one transaction: ``events.id`` becomes nullable (a change to the
-    catalogue only). Events stored before keep the random ids version 1 gave them."""
-    db.execute("BEGIN TRANSACTION")
-    try:
-        db.execute("ALTER TABLE events ALTER COLUMN id DROP NOT NULL")
-        db.execute("UPDATE event_store_meta SET value = '2' WHERE name = 'schema_version'")
-        db.execute("COMMIT")
-    except BaseException:
-        with suppress(duckdb.Error):
-            db.execute("ROLLBACK")
-        raise
+UPGRADE_TO_2: Final = (
+    "ALTER TABLE events ALTER COLUMN id DROP NOT NULL",
+    "UPDATE event_store_meta SET value = '2' WHERE name = 'schema_version'",
+)
+"""Version 1 to 2: ``events.id`` becomes nullable, a change to the catalogue only; events
+stored before keep the random ids version 1 gave them."""
 
 
 def event_ids_ddl(*, key: bool = True) -> list[str]:
@@ -139,10 +133,12 @@ class DuckDBEventStore:
             if not _has_table(self._db, "event_ids"):
                 for statement in event_ids_ddl():
                     self._db.execute(statement)
-            if self._version() == "1":
-                _upgrade(self._db)
-        self._check_version()
         self._writer = self._new_cursor()  # used only while holding the write lock
+        if self._version() == "1":
+            with self.writing() as cursor:
+                for statement in UPGRADE_TO_2:
+                    cursor.execute(statement)
+        self._check_version()
         self._queue: list[_Job[Any]] = []  # batches waiting for the write lock
         self._queue_lock = threading.Lock()
 

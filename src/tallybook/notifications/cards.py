@@ -63,7 +63,7 @@ class Card:
         return self.lines[-1]
 
     def to_json(self) -> dict[str, Any]:
-        """Instants as the API shows them (DESIGN §3): the stored card is returned as is."""
+        """Instants as the API shows them (DESIGN §3)."""
         data = asdict(self)
         for line in data["lines"]:
             line["start"] = format_timestamp(line["start"])
