@@ -68,7 +68,6 @@ def principal_for(
     user, organization = found
     if not organization.subscription_active:
         raise SubscriptionInactive("The organisation has no active subscription.")
-    request.state.principal_id = user.id
     return Principal(user, organization)
 
 

@@ -10,10 +10,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tallybook.kit.db import Base, IdMixin, JSONType, utcnow
 
-CHAT_TYPES = ("operator", "visitor", "group", "task", "external")
-MESSAGE_TYPES = ("msg", "autosuggest", "join", "leave", "reporting_card")
-SENDER_TYPES = ("user", "visitor", "system")
-
 
 class Room(IdMixin, Base):
     __tablename__ = "rooms"

@@ -87,11 +87,6 @@ class NotAcceptable(TallybookError):
     code = "not_acceptable"
 
 
-class Gone(TallybookError):
-    status_code = 410
-    code = "gone"
-
-
 class PayloadTooLarge(TallybookError):
     status_code = 413
     code = "payload_too_large"
@@ -221,7 +216,6 @@ _DESCRIPTIONS = {
     403: "Subscription inactive, not the caller's organisation, or missing permission.",
     404: "No such resource in this organisation.",
     406: "Not acceptable: an unsupported filter type or property.",
-    410: "Gone: the link has expired.",
     413: "The request is too large.",
 }
 

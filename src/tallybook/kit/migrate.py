@@ -24,10 +24,3 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
-
-def autogenerate(engine: Engine, message: str) -> None:
-    """For developers: write a new revision from the difference between models and schema."""
-    config = alembic_config(engine)
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.revision(config, message=message, autogenerate=True)

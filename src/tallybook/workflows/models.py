@@ -8,8 +8,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from tallybook.kit.db import Base, IdMixin, utcnow
 
-WORKFLOW_TYPES = ("web_navigation", "interaction", "voice_video", "chat", "user_generated")
-
 
 class Workflow(IdMixin, Base):
     __tablename__ = "workflows"
