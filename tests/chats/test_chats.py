@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from tests.chats.conftest import ChatApi
+from tests.chats.factories import ChatApi
 
 
 def test_create_and_get_chat(api: ChatApi) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tallybook.chats import imports
-from tests.chats.conftest import ChatApi
+from tests.chats.factories import ChatApi
 
 
 def _line(**chat: Any) -> str:

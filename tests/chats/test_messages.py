@@ -7,7 +7,7 @@ import pytest
 
 from tallybook.chats import repository, service
 from tallybook.kit.db import Database
-from tests.chats.conftest import ChatApi
+from tests.chats.factories import ChatApi
 
 
 def _at(minute: int) -> str:

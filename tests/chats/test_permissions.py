@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tallybook.kit.db import Database
-from tests.chats.conftest import ChatApi
+from tests.chats.factories import ChatApi
 from tests.fixtures.tenants import Tenant, add_user
 
 CHAT = {"created_at": "2024-03-01T12:00:00Z"}

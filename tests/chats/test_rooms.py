@@ -4,7 +4,7 @@ import re
 import uuid
 from collections.abc import Callable
 
-from tests.chats.conftest import ChatApi
+from tests.chats.factories import ChatApi
 from tests.fixtures.tenants import Tenant
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")

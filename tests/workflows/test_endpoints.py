@@ -6,6 +6,7 @@ import uuid
 from fastapi.testclient import TestClient
 
 from tests.fixtures.tenants import Tenant
+from tests.targets.factories import create_target
 
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -141,8 +142,6 @@ def test_malformed_id_is_404(client: TestClient, tenant: Tenant) -> None:
 
 
 def test_delete_cascades_to_targets(client: TestClient, tenant: Tenant) -> None:
-    from tests.targets.test_endpoints import create_target
-
     wf = create(client, tenant)
     target = create_target(client, tenant, wf["id"])
     url = f"{tenant.objectives}/workflows/{wf['id']}"
