@@ -14,7 +14,7 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from tallybook.events.query.dialects import Dialect
 from tallybook.events.query.language import EventQuery, Interval
@@ -22,6 +22,9 @@ from tallybook.events.query.plan import FetchPlan
 from tallybook.events.query.render import render_fetch, render_value
 from tallybook.events.query.results import DataRow, FetchResult
 from tallybook.events.records import EventRow, InsertResult, StoredEvent, stored_event
+
+if TYPE_CHECKING:
+    from tallybook.events.engines.base import Engine
 
 STREAM_BATCH_ROWS: Final = 10_000
 
@@ -113,3 +116,9 @@ class QueryRunner(ABC):
         if not count or result is None:
             return None
         return float(result)
+
+
+if TYPE_CHECKING:
+
+    def _supplies_the_engine_primitives(runner: QueryRunner) -> Engine:
+        return runner  # mypy checks that a runner is an Engine

@@ -59,6 +59,7 @@ from tallybook.events.records import EventRow, InsertResult, StoredEvent
 from tallybook.kit.errors import invalid
 
 if TYPE_CHECKING:
+    from tallybook.events.engines.base import BulkLoad, PlainInsert
     from tallybook.settings import Settings
 
 URL_PREFIX: Final = "duckdb:///"
@@ -461,3 +462,9 @@ _NEW_KEYS_SQL: Final = f"{_KEYS_SQL} ON CONFLICT DO NOTHING RETURNING organizati
 _APPEND_SQL: Final = _append_sql()
 GROUP_ROWS: Final = 20_000
 """Batches waiting together are appended together up to about this many events."""
+
+
+if TYPE_CHECKING:
+
+    def _offers_its_capabilities(store: DuckDBEventStore) -> tuple[PlainInsert, BulkLoad]:
+        return store, store  # mypy checks the optional capabilities' signatures
