@@ -13,7 +13,7 @@ from pathlib import Path
 from _common import Clock, machine, peak_rss_mb, remove_database
 
 from tallybook.events.bulk import load_file
-from tallybook.events.duckdb_store import DuckDBEventStore
+from tallybook.events.engines.duckdb.store import DuckDBEventStore
 
 
 def main() -> None:

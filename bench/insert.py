@@ -15,7 +15,7 @@ from pathlib import Path
 
 from _common import machine, peak_rss_mb, remove_database
 
-from tallybook.events.duckdb_store import DuckDBEventStore
+from tallybook.events.engines.duckdb.store import DuckDBEventStore
 from tallybook.events.generate import read_events
 
 

@@ -18,10 +18,11 @@ from pathlib import Path
 
 from _common import machine
 
-from tallybook.events.duckdb_store import DuckDBEventStore
+from tallybook.events.engines.duckdb.store import DuckDBEventStore
 from tallybook.events.generate import organization_ids
-from tallybook.events.query import EventQuery, Interval
-from tallybook.events.sql import FetchPlan, render_fetch, render_value
+from tallybook.events.query.language import EventQuery, Interval
+from tallybook.events.query.plan import FetchPlan
+from tallybook.events.query.render import render_fetch, render_value
 
 ZONE = "Europe/Helsinki"
 VENDOR = "com.giosg.chat"

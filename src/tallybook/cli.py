@@ -259,7 +259,8 @@ def events_load(
     (the embedded DuckDB store allows one process at a time)."""
     import time
 
-    from tallybook.events.bulk import BulkLoadError, load_file
+    from tallybook.events.bulk import load_file
+    from tallybook.events.engines.base import BulkLoadError
     from tallybook.events.store import open_event_store
 
     settings = _database().settings

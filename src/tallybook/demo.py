@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 from tallybook.auth.dependencies import Principal
 from tallybook.chats import service as chats
 from tallybook.chats.schemas import ChatCreate, MessageCreate, RoomCreate
-from tallybook.events.store import EventStore, StoredEvent
+from tallybook.events.records import StoredEvent
+from tallybook.events.store import EventStore
 from tallybook.kit.db import Database
 from tallybook.notifications import service as notifications
 from tallybook.notifications.schemas import BarSettingCreate

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tallybook.events.duckdb_store import DuckDBEventStore
+from tallybook.events.engines.duckdb.store import DuckDBEventStore
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from itertools import product
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tallybook.events.query import (
+from tallybook.events.query.language import (
     MULTI_VALUE_DIMENSIONS,
     AndFilter,
     BoundFilter,
@@ -31,7 +31,7 @@ from tallybook.events.query import (
     SearchFilter,
     SelectorFilter,
 )
-from tallybook.events.store import StoredEvent
+from tallybook.events.records import StoredEvent
 
 T0 = datetime(2021, 3, 28, tzinfo=UTC)
 NUMBER = re.compile(r"[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+-]?[0-9]+)?")

@@ -10,11 +10,12 @@ import duckdb
 import orjson
 import pytest
 
-from tallybook.events.bulk import BulkLoadError, load_file
-from tallybook.events.duckdb_store import DuckDBEventStore
+from tallybook.events.bulk import load_file
+from tallybook.events.engines.base import BulkLoadError
+from tallybook.events.engines.duckdb.store import DuckDBEventStore
 from tallybook.events.generate import Spec, organization_ids, read_events, write_events
-from tallybook.events.query import EventQuery, Interval
-from tallybook.events.store import InsertResult, StoredEvent
+from tallybook.events.query.language import EventQuery, Interval
+from tallybook.events.records import InsertResult, StoredEvent
 
 SPEC = Spec(events=3_000, organizations=3, days=10, seed=7, id_share=0.5)
 START = SPEC.start

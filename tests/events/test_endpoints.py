@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.events.test_ingest import STORE, event
+from tests.events.factories import STORE, event
 from tests.fixtures.tenants import Tenant
 from tests.targets.test_endpoints import create_target, make_workflow
 

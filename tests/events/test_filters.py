@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tallybook.events.duckdb_store import DuckDBEventStore
-from tallybook.events.query import Interval
+from tallybook.events.engines.duckdb.store import DuckDBEventStore
+from tallybook.events.query.language import Interval
 from tallybook.kit.errors import InvalidPayload
 from tests.events.helpers import T0, event, query
 

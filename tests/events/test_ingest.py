@@ -2,26 +2,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from fastapi.testclient import TestClient
 
+from tests.events.factories import STORE, event
 from tests.fixtures.tenants import Tenant
-
-STORE = "/events/v2/store"
-
-
-def event(tenant: Tenant, **fields: Any) -> dict[str, Any]:
-    return {
-        "event_version": 1,
-        "vendor": "com.example.shop",
-        "category": "lead",
-        "action": "created",
-        "label": "form",
-        "organization_id": str(tenant.org_id),
-        "timestamp": "2021-07-22T12:00:12.179Z",
-        **fields,
-    }
 
 
 def count(client: TestClient, tenant: Tenant, vendor: str = "com.example.shop") -> int:

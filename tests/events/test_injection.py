@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 
-from tallybook.events.duckdb_store import DuckDBEventStore
-from tallybook.events.query import DIMENSIONS, EventQuery, Interval, SelectorFilter
-from tallybook.events.sql import DIALECTS, FetchPlan, render_fetch
+from tallybook.events.engines.duckdb.store import DuckDBEventStore
+from tallybook.events.query.dialects import DIALECTS
+from tallybook.events.query.language import DIMENSIONS, EventQuery, Interval, SelectorFilter
+from tallybook.events.query.plan import FetchPlan
+from tallybook.events.query.render import render_fetch
 from tests.events.helpers import T0, event, query
 
 HOSTILE = [

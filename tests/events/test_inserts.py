@@ -17,9 +17,9 @@ from typing import Any
 import duckdb
 import pytest
 
-from tallybook.events.duckdb_store import DuckDBEventStore
-from tallybook.events.query import Interval
-from tallybook.events.store import InsertResult, StoredEvent
+from tallybook.events.engines.duckdb.store import DuckDBEventStore
+from tallybook.events.query.language import Interval
+from tallybook.events.records import InsertResult, StoredEvent
 from tests.events.helpers import T0, event, query
 
 WEEK = timedelta(days=7)
@@ -152,8 +152,8 @@ CHILD = textwrap.dedent(
     """
     import sys, uuid
     from datetime import datetime, UTC
-    from tallybook.events.duckdb_store import DuckDBEventStore
-    from tallybook.events.store import StoredEvent
+    from tallybook.events.engines.duckdb.store import DuckDBEventStore
+    from tallybook.events.records import StoredEvent
     store = DuckDBEventStore(sys.argv[1])
     org = uuid.UUID(sys.argv[2])
     with_ids = sys.argv[3] == "ids"

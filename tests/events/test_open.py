@@ -12,8 +12,9 @@ import orjson
 import pytest
 
 from tallybook.events.bulk import load_file
-from tallybook.events.duckdb_store import DuckDBEventStore
-from tallybook.events.store import InsertResult, open_event_store
+from tallybook.events.engines.duckdb.store import DuckDBEventStore
+from tallybook.events.records import InsertResult
+from tallybook.events.store import open_event_store
 from tallybook.settings import Settings
 from tests.events.helpers import T0, event, query
 
@@ -92,7 +93,7 @@ def test_a_second_process_cannot_open_the_file(tmp_path: Path) -> None:
     store = DuckDBEventStore(path)
     try:
         script = (
-            "import sys\nfrom tallybook.events.duckdb_store import DuckDBEventStore\n"
+            "import sys\nfrom tallybook.events.engines.duckdb.store import DuckDBEventStore\n"
             "try:\n    DuckDBEventStore(sys.argv[1])\n"
             "except RuntimeError as exc:\n    print(exc)\n"
         )

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tallybook.events import service
-from tallybook.events.duckdb_store import DuckDBEventStore
+from tallybook.events.engines.duckdb.store import DuckDBEventStore
 from tallybook.kit.errors import InvalidPayload, PayloadTooLarge
 
 NOW = datetime(2021, 7, 23, 8, 30, 15, 123456, tzinfo=UTC)

@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from tallybook.events.query import EventQuery
-from tallybook.events.sql import FetchPlan
-from tallybook.events.zones import OffsetChange, local_label, utc_label, zone_offsets
+from tallybook.events.query.language import EventQuery
+from tallybook.events.query.plan import FetchPlan
+from tallybook.events.query.zones import OffsetChange, local_label, utc_label, zone_offsets
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 

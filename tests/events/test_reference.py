@@ -9,9 +9,15 @@ from typing import Any
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from tallybook.events.duckdb_store import DuckDBEventStore
-from tallybook.events.query import AGGREGATIONS, GRANULARITIES, SOURCES, EventQuery, Interval
-from tallybook.events.store import StoredEvent
+from tallybook.events.engines.duckdb.store import DuckDBEventStore
+from tallybook.events.query.language import (
+    AGGREGATIONS,
+    GRANULARITIES,
+    SOURCES,
+    EventQuery,
+    Interval,
+)
+from tallybook.events.records import StoredEvent
 from tests.events.helpers import reference_fetch, reference_value, same_rows
 
 TEXTS = ["a", "b", "ab", "A", "ä", "Ä", "10", "2.5", "-3", "1e2", " 7", "a\\b", "x%y", ""]

@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 import sqlglot
 
-from tallybook.events.query import EventQuery
-from tallybook.events.sql import DIALECTS, Dialect, FetchPlan, render_fetch, render_value
+from tallybook.events.query.dialects import DIALECTS, DialectName
+from tallybook.events.query.language import EventQuery
+from tallybook.events.query.plan import FetchPlan
+from tallybook.events.query.render import render_fetch, render_value
 
 START, END = datetime(2021, 3, 1, tzinfo=UTC), datetime(2021, 4, 1, tzinfo=UTC)
 QUERIES: list[dict[str, Any]] = [
@@ -60,7 +62,9 @@ QUERIES: list[dict[str, Any]] = [
 @pytest.mark.parametrize("dialect", DIALECTS)
 @pytest.mark.parametrize("raw", QUERIES)
 @pytest.mark.parametrize("zone", ["UTC", "Europe/Helsinki"])
-def test_renders_sql_the_dialect_parses(dialect: Dialect, raw: dict[str, Any], zone: str) -> None:
+def test_renders_sql_the_dialect_parses(
+    dialect: DialectName, raw: dict[str, Any], zone: str
+) -> None:
     plan = FetchPlan.build(uuid.uuid4(), EventQuery.model_validate(raw), START, END, zone)
     rendered = render_fetch(plan, dialect)
     parsed = sqlglot.parse_one(rendered.sql, read=dialect)
@@ -69,7 +73,7 @@ def test_renders_sql_the_dialect_parses(dialect: Dialect, raw: dict[str, Any], z
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
-def test_value_query_renders(dialect: Dialect) -> None:
+def test_value_query_renders(dialect: DialectName) -> None:
     rendered = render_value(
         uuid.uuid4(), EventQuery.model_validate(QUERIES[2]), START, END, "avg", dialect
     )

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tallybook.events.duckdb_store import DuckDBEventStore
-from tallybook.events.query import Interval
+from tallybook.events.engines.duckdb.store import DuckDBEventStore
+from tallybook.events.query.language import Interval
 from tests.events.helpers import event, query
 
 

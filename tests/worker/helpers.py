@@ -16,7 +16,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from tallybook.chats.models import Chat
-from tallybook.events.store import EventStore, StoredEvent
+from tallybook.events.records import StoredEvent
+from tallybook.events.store import EventStore
 from tallybook.kit.db import Database
 from tallybook.notifications.models import DeliveryAttempt, Notification
 from tallybook.settings import Settings

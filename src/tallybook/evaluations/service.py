@@ -25,7 +25,7 @@ from tallybook.evaluations.planning import (
     next_notification_due,
     periods_to_evaluate,
 )
-from tallybook.events.query import EventQuery
+from tallybook.events.query.language import EventQuery
 from tallybook.events.store import EventStore
 from tallybook.kit.db import utcnow
 from tallybook.notifications import outbox

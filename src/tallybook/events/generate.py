@@ -21,10 +21,10 @@ from typing import Any, Final, Literal
 
 import duckdb
 
-from tallybook.events.bulk import source_select
-from tallybook.events.columns import COLUMNS, LIST_COLUMNS
-from tallybook.events.duckdb_store import DUCKDB_CONFIG
-from tallybook.events.store import StoredEvent
+from tallybook.events.engines.duckdb.bulk import source_select
+from tallybook.events.engines.duckdb.schema import DUCKDB_CONFIG
+from tallybook.events.query.columns import COLUMNS, LIST_COLUMNS
+from tallybook.events.records import StoredEvent
 
 FileFormat = Literal["ndjson", "parquet"]
 NAMESPACE: Final = uuid.UUID("6f1c3b5e-8a43-4b6e-9d55-7e2f2f6b1a10")

@@ -19,7 +19,7 @@ from pydantic import (
 )
 from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
-from tallybook.events.query import EventQuery, Interval
+from tallybook.events.query.language import EventQuery, Interval
 from tallybook.kit.schemas import InputTimestamp
 
 MAX_EVENTS_PER_BATCH = 10_000

@@ -13,7 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tallybook.auth.dependencies import Principal
-from tallybook.events.query import FILTER_TYPES, SOURCES, unknown_filter_types
+from tallybook.events.query.language import FILTER_TYPES, SOURCES, unknown_filter_types
+from tallybook.events.query.results import FetchResult
+from tallybook.events.records import EventRow, StoredEvent
 from tallybook.events.schemas import (
     MAX_EVENTS_PER_BATCH,
     PLAIN_BODY,
@@ -22,7 +24,7 @@ from tallybook.events.schemas import (
     IngestBatch,
     IngestResult,
 )
-from tallybook.events.store import EventRow, EventStore, FetchResult, StoredEvent
+from tallybook.events.store import EventStore
 from tallybook.kit.errors import (
     InvalidPayload,
     NotAcceptable,

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from tallybook.auth.models import ApiToken
 from tallybook.auth.tokens import hash_key, new_key
-from tallybook.events.query import check_timezone
+from tallybook.kit.timezones import check_timezone
 from tallybook.organizations.models import PERMISSIONS, Organization, User
 
 

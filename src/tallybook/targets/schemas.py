@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from tallybook.events.query import EventQuery
+from tallybook.events.query.language import EventQuery
 from tallybook.kit.schemas import InputTimestamp, OutputModel, ReadOnly, ResourceReadOnly, Timestamp
 
 Period = Annotated[

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from tallybook.auth.dependencies import Principal
-from tallybook.events.query import EventQuery
+from tallybook.events.query.language import EventQuery
 from tallybook.events.store import EventStore
 from tallybook.kit.errors import InvalidPayload, NotFound, validation_errors
 from tallybook.targets import repository

@@ -10,12 +10,13 @@ from __future__ import annotations
 import math
 import re
 from datetime import timedelta
+from enum import StrEnum
 from typing import Annotated, Any, Literal, get_args
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tallybook.kit.schemas import InputTimestamp
+from tallybook.kit.timezones import check_timezone
 
 Granularity = Literal[
     "all",
@@ -75,11 +76,25 @@ Dimension = Literal[
 SOURCES: tuple[str, ...] = get_args(Source)
 GRANULARITIES: tuple[str, ...] = get_args(Granularity)
 AGGREGATIONS: tuple[str, ...] = get_args(Aggregation)
-VALUE_AGGREGATIONS = ("sum", "min", "max", "avg")
-UNIQUE_AGGREGATIONS = tuple(a for a in AGGREGATIONS if a.endswith("_uniq"))
 DIMENSIONS: tuple[str, ...] = get_args(Dimension)
 MULTI_VALUE_DIMENSIONS = ("properties", "partner_organization_ids")
-FILTER_TYPES = ("selector", "in", "regex", "like", "search", "bound", "and", "or", "not")
+
+
+class FilterType(StrEnum):
+    """The ``type`` of a filter node (DESIGN §4)."""
+
+    SELECTOR = "selector"
+    IN = "in"
+    REGEX = "regex"
+    LIKE = "like"
+    SEARCH = "search"
+    BOUND = "bound"
+    AND = "and"
+    OR = "or"
+    NOT = "not"
+
+
+FILTER_TYPES: tuple[str, ...] = tuple(FilterType)
 MAX_INTERVAL = timedelta(days=366)
 
 FilterValue = Annotated[str | int | float | bool | None, Field(union_mode="left_to_right")]
@@ -283,12 +298,3 @@ class Interval(BaseModel):
         if self.end - self.start > MAX_INTERVAL:
             raise ValueError("the interval may span at most 366 days")
         return self
-
-
-def check_timezone(name: str) -> ZoneInfo:
-    try:
-        if not name or name != name.strip() or ".." in name:
-            raise ValueError
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise ValueError(f"'{name}' is not an IANA timezone name") from None

@@ -2,8 +2,11 @@
 
 A query is built once as a :class:`FetchPlan` and turned into a sqlglot expression tree;
 only the few constructs that differ between engines (fixed-width time buckets, exploding a
-multi-value dimension, LIKE escaping) are chosen per dialect. Nothing from a client becomes
-SQL text: dimension names come from the allow-list and every value is a bound parameter.
+multi-value dimension, LIKE escaping) come from the engine's :class:`Dialect`. Nothing from
+a client becomes SQL text: dimension names come from the allow-list and every value is a
+bound parameter, named ``p0``, ``p1``... in the order the renderer binds them; the scope's
+parameters are also known by role (``organization_id``, ``vendor``, ``start``, ``end``), so
+a cached rendering is reused by rebinding them by name.
 
 Filter semantics: a filter matches or does not, never "unknown" — a comparison with a
 missing (null) dimension is false, so ``not`` of it is true. On a multi-value dimension a
@@ -14,17 +17,17 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache, lru_cache
-from typing import Any, Final, Literal
-from zoneinfo import ZoneInfo
+from functools import lru_cache
+from typing import Any, Final
 
 from sqlglot import exp
 
-from tallybook.events.columns import TEXT_OF_NON_TEXT
-from tallybook.events.query import (
+from tallybook.events.query.columns import TEXT_OF_NON_TEXT
+from tallybook.events.query.dialects import Dialect, DialectName, data_type, dialect_for
+from tallybook.events.query.language import (
     AGGREGATIONS,
     DIMENSIONS,
     MULTI_VALUE_DIMENSIONS,
@@ -40,17 +43,12 @@ from tallybook.events.query import (
     RegexFilter,
     SearchFilter,
     SelectorFilter,
-    check_timezone,
 )
-from tallybook.events.store import FetchResult
-from tallybook.events.zones import ZoneOffsets, local_label, utc_label, zone_offsets
+from tallybook.events.query.plan import LOCAL_GRANULARITIES, FetchPlan, aware_utc, naive_utc
+from tallybook.events.query.zones import ZoneOffsets
 
-Dialect = Literal["duckdb", "postgres", "clickhouse"]
 Leaf = SelectorFilter | InFilter | RegexFilter | LikeFilter | SearchFilter | BoundFilter
-DIALECTS: Final = ("duckdb", "postgres", "clickhouse")
 TABLE: Final = "events"
-LOCAL_GRANULARITIES: Final = frozenset({"day", "week", "month", "year"})
-INTEGER_METRICS: Final = frozenset(a for a in AGGREGATIONS if a == "count" or a.endswith("_uniq"))
 
 _ALIAS: Final = "e"
 _ELEMENT: Final = "_x"
@@ -74,79 +72,13 @@ _VALUE_FUNCTIONS: Final[dict[str, type[exp.Func]]] = {
 
 @dataclass(frozen=True, slots=True)
 class Rendered:
+    """SQL with its parameters by name."""
+
     sql: str
     params: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class FetchPlan:
-    """Everything one fetch needs, resolved: the typed object every dialect renders."""
-
-    organization_id: uuid.UUID
-    query: EventQuery
-    start: datetime
-    end: datetime
-    zone: ZoneInfo
-    offsets: ZoneOffsets
-
-    @classmethod
-    def build(
-        cls,
-        organization_id: uuid.UUID,
-        query: EventQuery,
-        start: datetime,
-        end: datetime,
-        time_zone: str,
-    ) -> FetchPlan:
-        zone = check_timezone(time_zone)
-        start, end = _aware_utc(start), _aware_utc(end)
-        if end <= start:
-            raise ValueError("the interval's end must be after its start")
-        return cls(organization_id, query, start, end, zone, zone_offsets(zone, start, end))
-
-    @property
-    def granularity(self) -> str:
-        return self.query.granularity
-
-    def fields(self) -> list[dict[str, str]]:
-        dims = [{"name": "timestamp", "type": "dimension"}]
-        dims += [{"name": name, "type": "dimension"} for name in self.query.group_by]
-        return dims + [{"name": name, "type": "metric"} for name in self.query.aggregations]
-
-    def result(self, rows: Sequence[Sequence[Any]], *, typed: bool = False) -> FetchResult:
-        """JSON-ready rows from the engine's ``(bucket?, dims..., metrics...)`` tuples.
-
-        ``typed``: the engine already returns counts as int and the rest as float.
-        """
-        if not typed:
-            rows = [self._typed(row) for row in rows]
-        if self.granularity == "all":
-            text = utc_label(self.start.replace(tzinfo=None), self.zone)
-            data = [[text, *row] for row in rows]
-        else:
-            to_text = local_label if self.granularity in LOCAL_GRANULARITIES else utc_label
-            labels = {bucket: to_text(bucket, self.zone) for bucket in {row[0] for row in rows}}
-            data = [[labels[row[0]], *row[1:]] for row in rows]
-        return FetchResult(fields=self.fields(), data=data)
-
-    def _typed(self, row: Sequence[Any]) -> tuple[Any, ...]:
-        first_metric = len(row) - len(self.query.aggregations)
-        metrics = (
-            None if v is None else int(v) if name in INTEGER_METRICS else float(v)
-            for name, v in zip(self.query.aggregations, row[first_metric:], strict=True)
-        )
-        return (*row[:first_metric], *metrics)
-
-
-def _aware_utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _naive_utc(value: datetime) -> datetime:
-    return _aware_utc(value).replace(tzinfo=None)
-
-
-def render_fetch(plan: FetchPlan, dialect: Dialect) -> Rendered:
+def render_fetch(plan: FetchPlan, dialect: DialectName | Dialect) -> Rendered:
     """``SELECT [bucket,] dims..., metrics... GROUP BY ... ORDER BY ...`` for one fetch."""
     sql = _Renderer(dialect)
     query = plan.query
@@ -172,7 +104,7 @@ def render_fetch(plan: FetchPlan, dialect: Dialect) -> Rendered:
     else:
         count = exp.GT(this=exp.Count(this=exp.Star()), expression=_number(0))
         select = select.having(count, copy=False)
-    return Rendered(select.sql(dialect=dialect), sql.params.values)
+    return Rendered(sql.dialect.sql(select), sql.params.values)
 
 
 def render_value(
@@ -181,7 +113,7 @@ def render_value(
     start: datetime,
     end: datetime,
     field_name: str,
-    dialect: Dialect,
+    dialect: DialectName | Dialect,
 ) -> Rendered:
     """``SELECT count, aggregation`` over ``[start, end)``: one number for a target.
 
@@ -190,17 +122,26 @@ def render_value(
     """
     if field_name not in AGGREGATIONS:
         raise ValueError(f"'{field_name}' is not an aggregation")
-    template = _value_template(query.model_dump_json(), field_name, dialect)
-    params = dict(template.params)
-    # the scope binds the organisation, vendor, start and end first: p0, p1, p2, p3
-    params["p0"] = organization_id
-    params["p2"] = _naive_utc(_aware_utc(start))
-    params["p3"] = _naive_utc(_aware_utc(end))
-    return Rendered(template.sql, params)
+    name = dialect.name if isinstance(dialect, Dialect) else dialect
+    template = _value_template(query.model_dump_json(), field_name, name)
+    params = dict(template.rendered.params)
+    slots = template.slots
+    params[slots["organization_id"]] = organization_id
+    params[slots["start"]] = naive_utc(aware_utc(start))
+    params[slots["end"]] = naive_utc(aware_utc(end))
+    return Rendered(template.rendered.sql, params)
+
+
+@dataclass(frozen=True, slots=True)
+class _Template:
+    """A rendering to reuse: ``slots`` names the parameter bound for each scope role."""
+
+    rendered: Rendered
+    slots: Mapping[str, str]
 
 
 @lru_cache(maxsize=4096)
-def _value_template(query_json: str, field_name: str, dialect: Dialect) -> Rendered:
+def _value_template(query_json: str, field_name: str, dialect: DialectName) -> _Template:
     query = EventQuery.model_validate_json(query_json)
     sql = _Renderer(dialect)
     placeholder = datetime(2000, 1, 1, tzinfo=UTC)
@@ -212,7 +153,7 @@ def _value_template(query_json: str, field_name: str, dialect: Dialect) -> Rende
         .from_(_table(), copy=False)
         .where(scope, copy=False)
     )
-    return Rendered(select.sql(dialect=dialect), sql.params.values)
+    return _Template(Rendered(sql.dialect.sql(select), sql.params.values), sql.params.slots)
 
 
 def _table() -> exp.Table:
@@ -241,7 +182,7 @@ def column(name: str) -> exp.Column:
 def dimension_text(name: str) -> exp.Expr:
     """The text a filter compares and group_by returns for a scalar dimension."""
     if name in TEXT_OF_NON_TEXT:
-        return exp.Cast(this=column(name), to=_data_type("text"))
+        return exp.Cast(this=column(name), to=data_type("text"))
     return column(name)
 
 
@@ -260,21 +201,18 @@ def regex_patterns(node: Filter | None) -> list[str]:
 
 @dataclass
 class _Params:
-    values: dict[str, Any] = field(default_factory=dict)
+    """The bound parameters: ``p0``, ``p1``... in binding order; ``slots`` maps a role
+    (such as ``start``) to the name of the parameter bound for it."""
 
-    def __call__(self, value: Any, kind: str) -> exp.Placeholder:
+    values: dict[str, Any] = field(default_factory=dict)
+    slots: dict[str, str] = field(default_factory=dict)
+
+    def __call__(self, value: Any, kind: str, *, role: str | None = None) -> exp.Placeholder:
         name = f"p{len(self.values)}"
         self.values[name] = value
-        return exp.Placeholder(this=name, kind=_data_type(kind))
-
-
-@cache
-def _cached_type(kind: str) -> exp.DataType:
-    return exp.DataType.build(kind)
-
-
-def _data_type(kind: str) -> exp.DataType:
-    return _cached_type(kind).copy()
+        if role is not None:
+            self.slots[role] = name
+        return exp.Placeholder(this=name, kind=data_type(kind))
 
 
 def _number(value: int) -> exp.Expr:
@@ -285,24 +223,9 @@ def _seconds(value: int) -> exp.Interval:
     return exp.Interval(this=exp.Literal.string(str(value)), unit=exp.var("SECOND"))
 
 
-def _fixed_bucket(dialect: Dialect, local: exp.Expr, minutes: int) -> exp.Expr:
-    """Buckets of a few minutes aligned to the (local) hour."""
-    if dialect == "duckdb":
-        width = exp.Interval(this=exp.Literal.string(str(minutes)), unit=exp.var("MINUTE"))
-        return exp.Anonymous(this="time_bucket", expressions=[width, local])
-    if dialect == "postgres":
-        width = exp.Interval(this=exp.Literal.string(str(minutes)), unit=exp.var("MINUTE"))
-        origin = exp.Cast(this=exp.Literal.string("2000-01-01"), to=_data_type("timestamp"))
-        return exp.Anonymous(this="date_bin", expressions=[width, local, origin])
-    width = exp.Interval(this=_number(minutes), unit=exp.var("MINUTE"))
-    return exp.Anonymous(this="toStartOfInterval", expressions=[local, width])
-
-
 class _Renderer:
-    def __init__(self, dialect: Dialect) -> None:
-        if dialect not in DIALECTS:
-            raise ValueError(f"no SQL rendering for '{dialect}'")
-        self.dialect: Dialect = dialect
+    def __init__(self, dialect: DialectName | Dialect) -> None:
+        self.dialect = dialect if isinstance(dialect, Dialect) else dialect_for(dialect)
         self.params = _Params()
         self.joins: list[exp.Expr] = []
         self.scoped = False  # the scope is already applied inside a derived table
@@ -315,12 +238,22 @@ class _Renderer:
     ) -> exp.Expr:
         """The rows a query may see: this organisation, vendor, sources and interval."""
         conditions: list[exp.Expr] = [
-            exp.EQ(this=column("organization_id"), expression=self.params(organization_id, "uuid")),
-            exp.EQ(this=column("vendor"), expression=self.text(query.vendor)),
-            exp.GTE(
-                this=column("timestamp"), expression=self.params(_naive_utc(start), "timestamp")
+            exp.EQ(
+                this=column("organization_id"),
+                expression=self.params(organization_id, "uuid", role="organization_id"),
             ),
-            exp.LT(this=column("timestamp"), expression=self.params(_naive_utc(end), "timestamp")),
+            exp.EQ(
+                this=column("vendor"),
+                expression=self.params(query.vendor, "text", role="vendor"),
+            ),
+            exp.GTE(
+                this=column("timestamp"),
+                expression=self.params(naive_utc(start), "timestamp", role="start"),
+            ),
+            exp.LT(
+                this=column("timestamp"),
+                expression=self.params(naive_utc(end), "timestamp", role="end"),
+            ),
         ]
         if set(query.sources) != set(SOURCES):
             sources = [self.text(source) for source in query.sources]
@@ -350,7 +283,7 @@ class _Renderer:
             timestamp if local_offset is None else exp.Add(this=timestamp, expression=local_offset)
         )
         if granularity in _FIXED_MINUTES:
-            start = _fixed_bucket(self.dialect, local, _FIXED_MINUTES[granularity])
+            start = self.dialect.fixed_bucket(local, _FIXED_MINUTES[granularity])
         else:
             start = exp.TimestampTrunc(this=local, unit=exp.var(_TRUNC_UNITS[granularity]))
         if granularity in LOCAL_GRANULARITIES or local_offset is None:
@@ -367,14 +300,14 @@ class _Renderer:
         so that two of them multiply; a lateral join is several times slower in DuckDB.
         """
         source: exp.Expr = _table()
-        if self.dialect == "clickhouse":
+        if self.dialect.array_join:
             return source
         for index, name in enumerate(group_by):
             if name not in MULTI_VALUE_DIMENSIONS:
                 continue
             values = column(name)
             empty = exp.EQ(this=self.array_size(values), expression=_number(0))
-            nothing = exp.Cast(this=exp.Array(expressions=[exp.Null()]), to=_data_type("text[]"))
+            nothing = exp.Cast(this=exp.Array(expressions=[exp.Null()]), to=data_type("text[]"))
             elements = exp.Case(ifs=[exp.If(this=empty, true=nothing)], default=values.copy())
             level = exp.select(
                 exp.Column(this=exp.Star(), table=exp.to_identifier(_ALIAS)),
@@ -391,7 +324,7 @@ class _Renderer:
         if name not in MULTI_VALUE_DIMENSIONS:
             return dimension_text(name)
         element = f"_v{index}"
-        if self.dialect == "clickhouse":
+        if self.dialect.array_join:
             self.joins.append(exp.Join(this=column(name).as_(element), side="LEFT", kind="ARRAY"))
             return exp.column(element)
         return exp.column(element, table=_ALIAS)
@@ -437,14 +370,10 @@ class _Renderer:
         return exp.GT(this=self.array_size(matching), expression=_number(0))
 
     def array_size(self, values: exp.Expr) -> exp.Expr:
-        if self.dialect == "postgres":  # array_length() of an empty array is null there
-            return exp.Anonymous(this="cardinality", expressions=[values])
-        return exp.ArraySize(this=values)
+        return self.dialect.array_size(values)
 
     def overlaps(self, values: exp.Expr, wanted: exp.Expr) -> exp.Expr:
-        if self.dialect == "clickhouse":
-            return exp.Anonymous(this="hasAny", expressions=[values, wanted])
-        return exp.ArrayOverlaps(this=values, expression=wanted)
+        return self.dialect.overlaps(values, wanted)
 
     def predicate(self, node: Leaf, subject: exp.Expr) -> exp.Expr:
         """A leaf filter on one text value (a scalar dimension or one list element)."""
@@ -457,11 +386,7 @@ class _Renderer:
         if isinstance(node, RegexFilter):
             return exp.RegexpLike(this=subject, expression=self.text(node.pattern))
         if isinstance(node, LikeFilter):
-            like = exp.Like(this=subject, expression=self.text(node.pattern))
-            if self.dialect == "clickhouse":  # backslash always escapes; no ESCAPE clause
-                return like
-            # No escape character: DuckDB has none by default, PostgreSQL uses backslash.
-            return exp.Escape(this=like, expression=exp.Literal.string(""))
+            return self.dialect.like(exp.Like(this=subject, expression=self.text(node.pattern)))
         if isinstance(node, SearchFilter):
             return self.search(node, subject)
         if isinstance(node, BoundFilter):
@@ -508,11 +433,7 @@ class _Renderer:
     def as_number(self, subject: exp.Expr) -> exp.Expr:
         """The value as a number when it is written as a decimal number, else null."""
         is_number = exp.RegexpLike(this=subject, expression=exp.Literal.string(_NUMBER_PATTERN))
-        double = _data_type("double")
-        if self.dialect == "duckdb":
-            value: exp.Expr = exp.TryCast(this=subject, to=double)
-        else:
-            value = exp.Cast(this=subject, to=double)
+        value = self.dialect.lenient_double(subject)
         return exp.Case(ifs=[exp.If(this=is_number, true=value)])
 
 

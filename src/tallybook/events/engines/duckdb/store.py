@@ -34,82 +34,55 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
-from typing import Any, Final, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 import duckdb
 import orjson
 
-from tallybook.events.columns import COLUMN_TYPES, COLUMNS, LIST_COLUMNS, NULLABLE_COLUMNS
-from tallybook.events.query import EventQuery, Interval
-from tallybook.events.sql import (
-    FetchPlan,
-    Rendered,
-    regex_patterns,
-    render_fetch,
-    render_value,
+from tallybook.events.engines.duckdb.bulk import load
+from tallybook.events.engines.duckdb.schema import (
+    DDL_TYPES,
+    DUCKDB_CONFIG,
+    SCHEMA_VERSION,
+    UPGRADE_TO_2,
+    event_ids_ddl,
+    table_ddl,
+    utc_timestamp,
 )
-from tallybook.events.store import EventRow, FetchResult, InsertResult, StoredEvent
+from tallybook.events.engines.runner import QueryRunner
+from tallybook.events.query.columns import COLUMN_TYPES, COLUMNS, LIST_COLUMNS, ColumnType
+from tallybook.events.query.dialects import DuckDBDialect
+from tallybook.events.query.language import EventQuery
+from tallybook.events.query.render import regex_patterns
+from tallybook.events.records import EventRow, InsertResult, StoredEvent
 from tallybook.kit.errors import invalid
 
-SCHEMA_VERSION: Final = "2"  # also in table_ddl() and UPGRADE_TO_2; 2: events.id nullable
-DDL_TYPES: Final = {
-    "uuid": "UUID",
-    "timestamp": "TIMESTAMP",
-    "text": "VARCHAR",
-    "int": "INTEGER",
-    "double": "DOUBLE",
-    "text[]": "VARCHAR[]",
-}
-# Extensions the store uses (json, parquet, icu) are linked into the wheel; never download.
-DUCKDB_CONFIG: Final[dict[str, str | bool | int | float | list[str]]] = {
-    "autoinstall_known_extensions": False,
-    "autoload_known_extensions": False,
-}
-KEY_INDEX: Final = "event_ids_key"
+if TYPE_CHECKING:
+    from tallybook.events.engines.base import BulkLoad, PlainInsert
+    from tallybook.settings import Settings
+
+URL_PREFIX: Final = "duckdb:///"
+"""SQLAlchemy style: ``duckdb:///relative.duckdb``, ``duckdb:////absolute.duckdb``."""
+DEFAULT_FILE: Final = "events.duckdb"
 
 
-def utc_timestamp(expression: str) -> str:
-    """SQL for a TIMESTAMPTZ as a TIMESTAMP in UTC, whatever the session's time zone; a few
-    per cent faster for a bulk load than a cast, which goes through ICU."""
-    return f"make_timestamp(epoch_us({expression}))"
+def open_store(url: str | None, settings: Settings) -> DuckDBEventStore | None:
+    """The store ``TALLYBOOK_EVENTS_URL`` names (unset: a file in the data directory);
+    None when the URL is not a DuckDB file URL."""
+    if url is None:
+        settings.ensure_data_dir()
+        return DuckDBEventStore(settings.data_dir / DEFAULT_FILE)
+    if url.startswith(URL_PREFIX) and url != URL_PREFIX:
+        return DuckDBEventStore(Path(url.removeprefix(URL_PREFIX)))
+    return None
 
 
-def table_ddl() -> list[str]:
-    columns = ",\n  ".join(
-        f'"{name}" {DDL_TYPES[kind]}{"" if name in NULLABLE_COLUMNS else " NOT NULL"}'
-        for name, kind in COLUMN_TYPES.items()
-    )
-    return [
-        f"CREATE TABLE IF NOT EXISTS events (\n  {columns}\n)",
-        "CREATE TABLE IF NOT EXISTS event_store_meta"
-        " (name VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
-        "INSERT INTO event_store_meta VALUES ('schema_version', '2') ON CONFLICT DO NOTHING",
-    ]
+class DuckDBEventStore(QueryRunner):
+    """The DuckDB engine; offers the plain insert and bulk loading capabilities."""
 
-
-UPGRADE_TO_2: Final = (
-    "ALTER TABLE events ALTER COLUMN id DROP NOT NULL",
-    "UPDATE event_store_meta SET value = '2' WHERE name = 'schema_version'",
-)
-"""Version 1 to 2: ``events.id`` becomes nullable, a change to the catalogue only; events
-stored before keep the random ids version 1 gave them."""
-
-
-def event_ids_ddl(*, key: bool = True) -> list[str]:
-    """The client ids: unique per organisation, by a unique index (stores made before it
-    have a primary key instead, which works the same)."""
-    table = "CREATE TABLE event_ids (organization_id UUID NOT NULL, id UUID NOT NULL)"
-    return [table, key_index_ddl()] if key else [table]
-
-
-def key_index_ddl() -> str:
-    return f"CREATE UNIQUE INDEX {KEY_INDEX} ON event_ids (organization_id, id)"
-
-
-class DuckDBEventStore:
-    dialect: Final = "duckdb"
+    dialect = DuckDBDialect()
+    typed_rows = True
 
     def __init__(self, path: Path | str, *, threads: int | None = None) -> None:
         location = str(path)
@@ -284,32 +257,27 @@ class DuckDBEventStore:
 
     # -- reads ----------------------------------------------------------------------------
 
-    def fetch(
-        self, organization_id: uuid.UUID, query: EventQuery, interval: Interval, time_zone: str
-    ) -> FetchResult:
-        plan = FetchPlan.build(organization_id, query, interval.start, interval.end, time_zone)
-        rows = self._read(render_fetch(plan, self.dialect), query)
-        return plan.result(rows, typed=True)
-
-    def value(
-        self,
-        organization_id: uuid.UUID,
-        query: EventQuery,
-        start: datetime,
-        end: datetime,
-        field: str,
-    ) -> float | None:
-        rendered = render_value(organization_id, query, start, end, field, self.dialect)
-        count, result = self._read(rendered, query)[0]
-        if not count or result is None:
-            return None
-        return float(result)
-
-    def _read(self, rendered: Rendered, query: EventQuery) -> list[tuple[Any, ...]]:
+    def execute(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         with self.cursor() as cursor:
-            for pattern in regex_patterns(query.filters):
-                _check_regex(cursor, pattern)
-            return cursor.execute(rendered.sql, rendered.params).fetchall()
+            return cursor.execute(sql, params).fetchall()
+
+    def execute_batches(
+        self, sql: str, params: Mapping[str, Any], size: int
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        with self.cursor() as cursor:
+            cursor.execute(sql, params)
+            while rows := cursor.fetchmany(size):
+                yield rows
+
+    def check_query(self, query: EventQuery) -> None:
+        patterns = regex_patterns(query.filters)
+        if patterns:
+            with self.cursor() as cursor:
+                for pattern in patterns:
+                    _check_regex(cursor, pattern)
+
+    def load_file(self, file: Path, *, default_source: str) -> InsertResult:
+        return load(self, file, default_source)
 
     def ping(self) -> None:
         with self.cursor() as cursor:
@@ -474,7 +442,7 @@ def _append_sql() -> str:
     defaults = {
         "timestamp": utc_timestamp('"received_at"'),
         "value": "1.0",
-        **dict.fromkeys(LIST_COLUMNS, f"CAST([] AS {DDL_TYPES['text[]']})"),
+        **dict.fromkeys(LIST_COLUMNS, f"CAST([] AS {DDL_TYPES[ColumnType.TEXT_LIST]})"),
     }
 
     def item(name: str) -> str:
@@ -494,3 +462,9 @@ _NEW_KEYS_SQL: Final = f"{_KEYS_SQL} ON CONFLICT DO NOTHING RETURNING organizati
 _APPEND_SQL: Final = _append_sql()
 GROUP_ROWS: Final = 20_000
 """Batches waiting together are appended together up to about this many events."""
+
+
+if TYPE_CHECKING:
+
+    def _offers_its_capabilities(store: DuckDBEventStore) -> tuple[PlainInsert, BulkLoad]:
+        return store, store  # mypy checks the optional capabilities' signatures

@@ -1,0 +1,2 @@
+"""The embedded DuckDB engine: ``store`` (the engine), ``schema`` (DDL and schema
+versions), ``bulk`` (loading NDJSON and Parquet files)."""

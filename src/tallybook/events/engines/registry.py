@@ -1,0 +1,57 @@
+"""Which engine opens ``TALLYBOOK_EVENTS_URL``: one line per engine, keyed by URL scheme.
+
+Each entry names a module with ``open_store(url, settings)``, imported only when its
+engine is used (so an engine's driver is needed only by those who choose it). The opener
+gets the whole URL (None for the default engine when the setting is unset) and returns
+None for a URL it cannot use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Final, Protocol, cast
+
+if TYPE_CHECKING:
+    from tallybook.events.engines.runner import QueryRunner
+    from tallybook.settings import Settings
+
+ENGINES: Final[dict[str, str]] = {
+    "duckdb": "tallybook.events.engines.duckdb.store",
+}
+DEFAULT_SCHEME: Final = "duckdb"
+"""The engine of an unset ``TALLYBOOK_EVENTS_URL``: a file in the data directory."""
+
+
+class Opener(Protocol):
+    def __call__(self, url: str | None, settings: Settings) -> QueryRunner | None: ...
+
+
+def scheme_of(url: str) -> str:
+    """``duckdb`` of ``duckdb:///events.duckdb``; empty when the URL has no scheme."""
+    return url.split("://", 1)[0] if "://" in url else ""
+
+
+def opener(scheme: str) -> Opener | None:
+    module = ENGINES.get(scheme)
+    if module is None:
+        return None
+    return cast("Opener", importlib.import_module(module).open_store)
+
+
+def open_engine(url: str | None, settings: Settings) -> QueryRunner:
+    """The engine for ``url``; ValueError with a sentence when none can open it."""
+    open_store = opener(DEFAULT_SCHEME if url is None else scheme_of(url))
+    store = None if open_store is None else open_store(url, settings)
+    if store is None:
+        assert url is not None  # the default engine opens an unset URL
+        raise ValueError(
+            "TALLYBOOK_EVENTS_URL must be unset (a DuckDB file in the data directory) or "
+            "'duckdb:///<path to a file>' (four slashes for an absolute path); this version "
+            f"has no other event store engine ({_got(url)})."
+        )
+    return store
+
+
+def _got(url: str) -> str:
+    scheme = scheme_of(url)
+    return f"got scheme '{scheme}'" if scheme else "got no scheme"

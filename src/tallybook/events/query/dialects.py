@@ -1,0 +1,123 @@
+"""What differs between SQL engines, in one place: a :class:`Dialect` per engine.
+
+The renderer writes one sqlglot tree for every engine and asks the dialect only for the
+few constructs that differ (fixed-width time buckets, list functions, LIKE escaping, a
+lenient cast, how a multi-value dimension becomes rows). A dialect overrides what its
+engine does differently from the base class, as superset's engine specs do; the base class
+holds the most common form. Adding a dialect is a subclass and a line in :data:`DIALECT_CLASSES`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import cache
+from typing import ClassVar, Final
+
+from sqlglot import exp
+
+
+class DialectName(StrEnum):
+    """A SQL dialect, named as sqlglot names it."""
+
+    DUCKDB = "duckdb"
+    POSTGRES = "postgres"
+    CLICKHOUSE = "clickhouse"
+
+
+@cache
+def _cached_type(kind: str) -> exp.DataType:
+    return exp.DataType.build(kind)
+
+
+def data_type(kind: str) -> exp.DataType:
+    """A sqlglot type from a logical type name (``text``, ``uuid``, ``text[]``...)."""
+    return _cached_type(kind).copy()
+
+
+class Dialect:
+    """The base: standard SQL as DuckDB and PostgreSQL mostly share it."""
+
+    name: ClassVar[DialectName]
+    array_join: ClassVar[bool] = False
+    """Whether a multi-value group_by dimension becomes rows by ``ARRAY JOIN`` (ClickHouse)
+    rather than ``UNNEST`` in a derived table."""
+
+    def sql(self, expression: exp.Expr) -> str:
+        return expression.sql(dialect=self.name.value)
+
+    def fixed_bucket(self, local: exp.Expr, minutes: int) -> exp.Expr:
+        """Buckets of a few minutes aligned to the (local) hour."""
+        raise NotImplementedError
+
+    def array_size(self, values: exp.Expr) -> exp.Expr:
+        return exp.ArraySize(this=values)
+
+    def overlaps(self, values: exp.Expr, wanted: exp.Expr) -> exp.Expr:
+        return exp.ArrayOverlaps(this=values, expression=wanted)
+
+    def like(self, like: exp.Like) -> exp.Expr:
+        """LIKE with no escape character: DuckDB has none by default, PostgreSQL uses
+        backslash unless told otherwise."""
+        return exp.Escape(this=like, expression=exp.Literal.string(""))
+
+    def lenient_double(self, subject: exp.Expr) -> exp.Expr:
+        """``subject`` as a double; the caller has checked it looks like a number."""
+        return exp.Cast(this=subject, to=data_type("double"))
+
+
+def _minutes(minutes: int) -> exp.Interval:
+    return exp.Interval(this=exp.Literal.string(str(minutes)), unit=exp.var("MINUTE"))
+
+
+class DuckDBDialect(Dialect):
+    name = DialectName.DUCKDB
+
+    def fixed_bucket(self, local: exp.Expr, minutes: int) -> exp.Expr:
+        return exp.Anonymous(this="time_bucket", expressions=[_minutes(minutes), local])
+
+    def lenient_double(self, subject: exp.Expr) -> exp.Expr:
+        return exp.TryCast(this=subject, to=data_type("double"))
+
+
+class PostgresDialect(Dialect):
+    name = DialectName.POSTGRES
+
+    def fixed_bucket(self, local: exp.Expr, minutes: int) -> exp.Expr:
+        origin = exp.Cast(this=exp.Literal.string("2000-01-01"), to=data_type("timestamp"))
+        return exp.Anonymous(this="date_bin", expressions=[_minutes(minutes), local, origin])
+
+    def array_size(self, values: exp.Expr) -> exp.Expr:
+        # array_length() of an empty array is null there
+        return exp.Anonymous(this="cardinality", expressions=[values])
+
+
+class ClickHouseDialect(Dialect):
+    name = DialectName.CLICKHOUSE
+    array_join = True
+
+    def fixed_bucket(self, local: exp.Expr, minutes: int) -> exp.Expr:
+        width = exp.Interval(this=exp.Literal.number(minutes), unit=exp.var("MINUTE"))
+        return exp.Anonymous(this="toStartOfInterval", expressions=[local, width])
+
+    def overlaps(self, values: exp.Expr, wanted: exp.Expr) -> exp.Expr:
+        return exp.Anonymous(this="hasAny", expressions=[values, wanted])
+
+    def like(self, like: exp.Like) -> exp.Expr:
+        return like  # backslash always escapes; no ESCAPE clause
+
+
+DIALECT_CLASSES: Final[dict[DialectName, type[Dialect]]] = {
+    DialectName.DUCKDB: DuckDBDialect,
+    DialectName.POSTGRES: PostgresDialect,
+    DialectName.CLICKHOUSE: ClickHouseDialect,
+}
+DIALECTS: Final = tuple(DIALECT_CLASSES)
+
+
+@cache
+def dialect_for(name: str) -> Dialect:
+    """The dialect of that name; ValueError for one without rendering."""
+    try:
+        return DIALECT_CLASSES[DialectName(name)]()
+    except ValueError:
+        raise ValueError(f"no SQL rendering for '{name}'") from None
