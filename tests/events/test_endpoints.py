@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from tests.events.factories import STORE, event
 from tests.fixtures.tenants import Tenant
-from tests.targets.test_endpoints import create_target, make_workflow
+from tests.targets.factories import create_target, make_workflow
 
 INTERVAL = {"start": "2021-07-01T00:00:00Z", "end": "2021-08-01T00:00:00Z"}
 
