@@ -230,8 +230,8 @@ def create_token(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Create an API token for a user; it is printed once and stored only as a hash."""
+    from tallybook.auth.service import create_token as create
     from tallybook.organizations.service import AdminError
-    from tallybook.organizations.service import create_token as create
 
     try:
         user_id = uuid.UUID(user)

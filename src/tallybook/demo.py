@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tallybook.auth.dependencies import Principal
+from tallybook.auth.service import create_token
 from tallybook.chats import service as chats
 from tallybook.chats.schemas import ChatCreate, MessageCreate, RoomCreate
 from tallybook.events.records import StoredEvent
@@ -21,7 +22,7 @@ from tallybook.notifications import service as notifications
 from tallybook.notifications.schemas import BarSettingCreate
 from tallybook.notifications.service import TargetRef
 from tallybook.organizations.models import Organization
-from tallybook.organizations.service import create_organization, create_token, create_user
+from tallybook.organizations.service import create_organization, create_user
 from tallybook.targets import service as targets
 from tallybook.targets.schemas import TargetCreate
 from tallybook.workflows import service as workflows
