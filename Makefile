@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 PYTEST_ARGS ?= -n auto
 
-.PHONY: run test lint typecheck pytest install install-test postgres-binaries format clean
+.PHONY: run test lint layers typecheck pytest install install-test postgres-binaries format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,12 +25,16 @@ install-test: $(VENV)/.installed-test
 run: install
 	$(BIN)/tallybook serve --demo
 
-## Lint, format check, type check and the whole test suite (SQLite and PostgreSQL).
-test: install-test postgres-binaries lint typecheck pytest
+## Lint, format check, layering, type check and the whole test suite (SQLite and PostgreSQL).
+test: install-test postgres-binaries lint layers typecheck pytest
 
 lint: install-test
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+
+# The import contracts in pyproject.toml: the layering of docs/architecture.md.
+layers: install-test
+	$(BIN)/lint-imports --no-cache
 
 typecheck: install-test
 	$(BIN)/mypy
