@@ -24,6 +24,7 @@ from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import cast
 
 from sqlalchemy import func, select
 
@@ -79,7 +80,7 @@ class SlackLike(BaseHTTPRequestHandler):
                 SlackLike.posts += 1
             body: dict[str, object] = {"ok": True, "ts": "1.0"}
         elif path.endswith("files.getUploadURLExternal"):
-            port = self.server.server_address[1]
+            port = cast("tuple[str, int]", self.server.server_address)[1]
             body = {"ok": True, "file_id": "F1", "upload_url": f"http://127.0.0.1:{port}/up"}
         else:
             body = {"ok": True, "files": [{"id": "F1"}]}
@@ -188,7 +189,7 @@ def main() -> None:
             outbound_allow_private=True,
             slack_api_url=f"{base_url}/api/",
             delivery_concurrency=args.concurrency,
-            _env_file=None,  # type: ignore[call-arg]
+            _env_file=None,
         )
         database = Database(settings)
         upgrade(database.engine)
@@ -201,9 +202,9 @@ def main() -> None:
         seconds = time.perf_counter() - started
         cpu, server_cpu = time.process_time() - cpu, cpu_seconds(server.pid) - server_cpu
         with database.unit_of_work() as session:
-            sent = session.scalar(
+            sent = session.execute(
                 select(func.count()).select_from(Notification).where(Notification.state == "sent")
-            )
+            ).scalar_one()
         import httpx
 
         posts = httpx.get(base_url + "/count").json()["posts"]

@@ -109,7 +109,7 @@ def main() -> None:
             data_dir=data_dir,
             secret_key="bench",
             outbound_allow_private=True,
-            _env_file=None,  # type: ignore[call-arg]
+            _env_file=None,
         )
         database = Database(settings)
         upgrade(database.engine)

@@ -133,7 +133,7 @@ def run(name: str, settings: Settings, bodies: list[bytes], expected: int) -> No
             chats += response.json()["chats"]
             messages += response.json()["messages"]
         elapsed = time.perf_counter() - started
-    database.dispose()
+    database.close()
     assert messages == expected, (messages, expected)
     print(
         f"{name:<10} {chats:>7,} chats {messages:>8,} messages in {elapsed:6.2f} s "
@@ -147,7 +147,7 @@ def settings_for(data_dir: Path, url: str | None) -> Settings:
         database_url=url,
         secret_key="bench-secret-key",
         import_max_bytes=1024 * 1024 * 1024,
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
     )
 
 

@@ -20,6 +20,7 @@ from _common import machine
 
 from tallybook.events.engines.duckdb.store import DuckDBEventStore
 from tallybook.events.generate import organization_ids
+from tallybook.events.query.dialects import DialectName
 from tallybook.events.query.language import EventQuery, Interval
 from tallybook.events.query.plan import FetchPlan
 from tallybook.events.query.render import render_fetch, render_value
@@ -110,7 +111,7 @@ def run_fetch(
             store.fetch(org, query, window, ZONE)
             elapsed = time.perf_counter() - started
             plan = FetchPlan.build(org, query, window.start, window.end, ZONE)
-            rendered = render_fetch(plan, "duckdb")
+            rendered = render_fetch(plan, DialectName.DUCKDB)
             started = time.perf_counter()
             cursor.execute(rendered.sql, rendered.params).fetchall()
             if i >= 0:
@@ -130,7 +131,9 @@ def run_value(
             started = time.perf_counter()
             store.value(org, query, window.start, window.end, "count")
             elapsed = time.perf_counter() - started
-            rendered = render_value(org, query, window.start, window.end, "count", "duckdb")
+            rendered = render_value(
+                org, query, window.start, window.end, "count", DialectName.DUCKDB
+            )
             started = time.perf_counter()
             cursor.execute(rendered.sql, rendered.params).fetchall()
             if i >= 0:

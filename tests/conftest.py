@@ -50,7 +50,7 @@ def _settings(data_dir: Path, backend: str, request: pytest.FixtureRequest) -> S
         database_url=url,
         secret_key="test-secret-key-not-for-production",
         outbound_allow_private=True,
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
     )
 
 

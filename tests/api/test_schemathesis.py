@@ -43,7 +43,7 @@ class World:
             data_dir=root,
             secret_key="schemathesis-secret",
             outbound_allow_private=True,
-            _env_file=None,  # type: ignore[call-arg]
+            _env_file=None,
         )
         self.database = Database(settings)
         upgrade(self.database.engine)
@@ -95,7 +95,7 @@ def world() -> World:
 
 
 def _operations() -> list[tuple[str, str]]:
-    spec = create_app(Settings(data_dir=Path(tempfile.mkdtemp()), _env_file=None)).openapi()  # type: ignore[call-arg]
+    spec = create_app(Settings(data_dir=Path(tempfile.mkdtemp()), _env_file=None)).openapi()
     return [
         (path, method.upper())
         for path, item in spec["paths"].items()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -16,6 +16,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from tallybook.app import ROUTERS
+from tallybook.kit.db import Database
 from tests.fixtures.tenants import Tenant, add_user
 
 PARAM = re.compile(r"{(\w+)}")
@@ -35,7 +36,7 @@ def _required_permissions(route: APIRoute) -> tuple[str, ...] | None:
 def _org_routes() -> Iterator[tuple[str, str, tuple[str, ...] | None]]:
     for route in (r for router in ROUTERS for r in router.routes):
         if isinstance(route, APIRoute) and "{org_id}" in route.path:
-            for method in sorted(route.methods):
+            for method in sorted(route.methods or ()):
                 yield method, route.path, _required_permissions(route)
 
 
@@ -47,7 +48,7 @@ def _url(path: str, org_id: uuid.UUID) -> str:
 
 
 def _call(client: TestClient, method: str, url: str, headers: dict[str, str]) -> Any:
-    body = {} if method in ("POST", "PATCH", "PUT") else None
+    body: dict[str, Any] | None = {} if method in ("POST", "PATCH", "PUT") else None
     return client.request(method, url, json=body, headers=headers)
 
 
@@ -60,9 +61,9 @@ def test_every_route_declares_a_permission() -> None:
 @pytest.mark.parametrize(("method", "path", "permissions"), ROUTES)
 def test_refusals_in_order(
     client: TestClient,
-    database,
+    database: Database,
     tenant: Tenant,
-    new_tenant,
+    new_tenant: Callable[..., Tenant],
     method: str,
     path: str,
     permissions: tuple[str, ...],

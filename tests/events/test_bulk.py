@@ -274,7 +274,9 @@ def test_ids_loaded_into_an_empty_store_stay_unique(
         indexes = cursor.execute(
             "SELECT index_name, is_unique FROM duckdb_indexes() WHERE table_name = 'event_ids'"
         ).fetchall()
-        org, key = cursor.execute("SELECT organization_id, id FROM event_ids LIMIT 1").fetchone()
+        first = cursor.execute("SELECT organization_id, id FROM event_ids LIMIT 1").fetchone()
+    assert first is not None
+    org, key = first
     assert indexes == [("event_ids_key", True)]
     resent = event_of(org, key)
     assert fresh_store.insert([resent, event_of(org, uuid.uuid4())]) == InsertResult(1, 1)

@@ -3,6 +3,7 @@ checked in detail against a reference in this folder's other tests)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -58,7 +59,7 @@ def test_fetch_shape_grouping_and_filters(client: TestClient, tenant: Tenant) ->
 
 
 def test_fetch_is_scoped_to_the_path_organisation(
-    client: TestClient, tenant: Tenant, new_tenant
+    client: TestClient, tenant: Tenant, new_tenant: Callable[..., Tenant]
 ) -> None:
     other = new_tenant()
     send(client, other, event(other, timestamp="2021-07-22T10:00:00Z"))

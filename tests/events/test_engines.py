@@ -38,7 +38,7 @@ class GenericDuckDB(DuckDBEventStore):
 
 
 def settings(tmp_path: Path, url: str | None) -> Settings:
-    return Settings(data_dir=tmp_path / "data", events_url=url, _env_file=None)  # type: ignore[call-arg]
+    return Settings(data_dir=tmp_path / "data", events_url=url, _env_file=None)
 
 
 def test_registry_picks_the_engine_by_scheme(

@@ -202,7 +202,7 @@ def test_regex_that_re2_cannot_run_is_a_bad_request(
 ) -> None:
     with pytest.raises(InvalidPayload) as caught:
         labels(store, org, {"type": "regex", "dimension": "dim1", "pattern": "a(?=p)"})
-    assert caught.value.errors == [
-        {"loc": ["body", "filters"], "msg": caught.value.errors[0]["msg"]}
-    ]
+    errors = caught.value.errors
+    assert errors is not None
+    assert errors == [{"loc": ["body", "filters"], "msg": errors[0]["msg"]}]
     assert "(?=" not in caught.value.detail

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -47,7 +49,7 @@ def test_trailing_slash_and_resends_with_ids_are_idempotent(
 
 
 def test_trusted_sources_need_a_token_of_the_organisation(
-    client: TestClient, tenant: Tenant, new_tenant
+    client: TestClient, tenant: Tenant, new_tenant: Callable[..., Tenant]
 ) -> None:
     body = {"events": [event(tenant)]}
     for source in ("trusted", "external"):
@@ -60,7 +62,9 @@ def test_trusted_sources_need_a_token_of_the_organisation(
     assert count(client, tenant) == 2
 
 
-def test_unknown_or_inactive_organisation(client: TestClient, tenant: Tenant, new_tenant) -> None:
+def test_unknown_or_inactive_organisation(
+    client: TestClient, tenant: Tenant, new_tenant: Callable[..., Tenant]
+) -> None:
     stranger = {**event(tenant), "organization_id": str(uuid.uuid4())}
     response = client.post(f"{STORE}/untrusted", json={"events": [event(tenant), stranger]})
     assert response.status_code == 400
@@ -109,7 +113,15 @@ def test_bad_events_are_listed_by_index_and_field(client: TestClient, tenant: Te
 
 
 def test_malformed_bodies(client: TestClient, tenant: Tenant) -> None:
-    for body in ({}, {"events": []}, {"events": {}}, [], {"events": [1]}, {"evts": []}):
+    bodies: tuple[Any, ...] = (
+        {},
+        {"events": []},
+        {"events": {}},
+        [],
+        {"events": [1]},
+        {"evts": []},
+    )
+    for body in bodies:
         response = client.post(f"{STORE}/untrusted", json=body)
         assert response.status_code == 400, body
     response = client.post(

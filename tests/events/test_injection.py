@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tallybook.events.engines.duckdb.store import DuckDBEventStore
-from tallybook.events.query.dialects import DIALECTS
+from tallybook.events.query.dialects import DIALECTS, DialectName
 from tallybook.events.query.language import DIMENSIONS, EventQuery, Interval, SelectorFilter
 from tallybook.events.query.plan import FetchPlan
 from tallybook.events.query.render import render_fetch
@@ -104,7 +104,9 @@ def test_hostile_time_zone_is_refused_before_sql(
 def test_names_outside_the_allow_list_never_render() -> None:
     """Even a query built without validation cannot name a column of its own."""
     bad = SelectorFilter.model_construct(
-        type="selector", dimension="category; DROP TABLE events", value="x"
+        type="selector",
+        dimension="category; DROP TABLE events",  # type: ignore[arg-type]
+        value="x",
     )
     q = EventQuery.model_construct(
         vendor="v",
@@ -123,12 +125,13 @@ def test_names_outside_the_allow_list_never_render() -> None:
         granularity="all",
         sources=["trusted"],
         aggregations=["count"],
-        group_by=['x"; --'],
+        group_by=['x"; --'],  # type: ignore[list-item]
         filters=None,
     )
     with pytest.raises(ValueError, match="not an event column"):
         render_fetch(
-            FetchPlan.build(uuid.uuid4(), grouped, T0, T0 + timedelta(days=1), "UTC"), "duckdb"
+            FetchPlan.build(uuid.uuid4(), grouped, T0, T0 + timedelta(days=1), "UTC"),
+            DialectName.DUCKDB,
         )
 
 

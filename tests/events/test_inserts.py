@@ -87,7 +87,7 @@ def test_a_batch_failing_midway_stores_nothing(
     known = event(org, id=uuid.uuid4())
     store.insert([known])
     good = [event(org, id=uuid.uuid4()) for _ in range(3)]
-    broken = event(org, id=uuid.uuid4(), category=None)  # type: ignore[arg-type]  # NOT NULL
+    broken = event(org, id=uuid.uuid4(), category=None)  # NOT NULL
     batch = [*good, broken] + ([known] if with_known_id else [])
     with pytest.raises(duckdb.ConstraintException):
         store.insert(batch)
@@ -131,7 +131,7 @@ def test_batches_waiting_together_are_appended_together(store: DuckDBEventStore)
 
 def test_in_a_group_a_bad_batch_fails_alone(store: DuckDBEventStore) -> None:
     org = uuid.uuid4()
-    broken = [event(org), event(org, category=None)]  # type: ignore[arg-type]  # NOT NULL
+    broken = [event(org), event(org, category=None)]  # NOT NULL
     results = queued_together(store, [[event(org)], broken, [event(org, id=uuid.uuid4())]])
     assert results[0] == results[2] == InsertResult(stored=1, duplicates=0)
     assert isinstance(results[1], duckdb.ConstraintException)

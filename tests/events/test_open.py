@@ -20,7 +20,7 @@ from tests.events.helpers import T0, event, query
 
 
 def settings(tmp_path: Path, url: str | None) -> Settings:
-    return Settings(data_dir=tmp_path / "data", events_url=url, _env_file=None)  # type: ignore[call-arg]
+    return Settings(data_dir=tmp_path / "data", events_url=url, _env_file=None)
 
 
 def test_default_is_a_file_in_the_data_directory(tmp_path: Path) -> None:

@@ -12,8 +12,10 @@ from tallybook.events.query.language import Interval
 from tests.events.helpers import event, query
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def hourly(store: DuckDBEventStore, start: datetime, hours: int) -> uuid.UUID:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import copy
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -97,7 +98,9 @@ BAD_CHANGES: list[dict[str, Any]] = [
 
 
 @pytest.mark.parametrize("changes", BAD_CHANGES, ids=lambda c: ",".join(c))
-def test_invalid_targets_are_400(client: TestClient, tenant: Tenant, changes: dict) -> None:
+def test_invalid_targets_are_400(
+    client: TestClient, tenant: Tenant, changes: dict[str, Any]
+) -> None:
     wf = make_workflow(client, tenant)
     body = {**copy.deepcopy(SEED_TARGET), **changes}
     response = client.post(targets_url(tenant, wf), json=body, headers=tenant.headers)
@@ -168,7 +171,7 @@ def test_notification_period_follows_reporting_period(client: TestClient, tenant
 
 
 def test_target_of_other_workflow_or_org_is_404(
-    client: TestClient, tenant: Tenant, new_tenant
+    client: TestClient, tenant: Tenant, new_tenant: Callable[..., Tenant]
 ) -> None:
     wf = make_workflow(client, tenant)
     other_wf = make_workflow(client, tenant)

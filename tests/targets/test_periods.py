@@ -11,8 +11,10 @@ from tallybook.targets.periods import parse_period, period_containing, previous_
 HEL = "Europe/Helsinki"
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def test_day_in_helsinki() -> None:

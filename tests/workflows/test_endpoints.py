@@ -2,20 +2,23 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 from fastapi.testclient import TestClient
 
+from tallybook.kit.db import Database
 from tests.fixtures.tenants import Tenant
 from tests.targets.factories import create_target
 
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
-def create(client: TestClient, tenant: Tenant, **body: object) -> dict:
+def create(client: TestClient, tenant: Tenant, **body: object) -> dict[str, Any]:
     body = {"name": "Double revenue", "description": "Yearly objective", **body}
     response = client.post(f"{tenant.objectives}/workflows", json=body, headers=tenant.headers)
     assert response.status_code == 201, response.text
-    return response.json()
+    return dict(response.json())
 
 
 def test_create_returns_the_object(client: TestClient, tenant: Tenant) -> None:
@@ -40,7 +43,9 @@ def test_list_and_get(client: TestClient, tenant: Tenant) -> None:
     assert got.json() == second
 
 
-def test_patch_is_partial(client: TestClient, tenant: Tenant, new_tenant) -> None:
+def test_patch_is_partial(
+    client: TestClient, tenant: Tenant, new_tenant: Callable[..., Tenant]
+) -> None:
     wf = create(client, tenant)
     url = f"{tenant.objectives}/workflows/{wf['id']}"
     response = client.patch(url, json={"description": "changed"}, headers=tenant.headers)
@@ -51,7 +56,9 @@ def test_patch_is_partial(client: TestClient, tenant: Tenant, new_tenant) -> Non
     assert response.json()["description"] is None
 
 
-def test_patch_records_the_updating_user(client: TestClient, tenant: Tenant, database) -> None:
+def test_patch_records_the_updating_user(
+    client: TestClient, tenant: Tenant, database: Database
+) -> None:
     from tests.fixtures.tenants import add_user
 
     wf = create(client, tenant)
@@ -122,7 +129,9 @@ def test_patch_rejects_null_name_and_keeps_the_row(client: TestClient, tenant: T
     assert client.get(url, headers=tenant.headers).json()["description"] == "Yearly objective"
 
 
-def test_other_organisation_sees_404(client: TestClient, tenant: Tenant, new_tenant) -> None:
+def test_other_organisation_sees_404(
+    client: TestClient, tenant: Tenant, new_tenant: Callable[..., Tenant]
+) -> None:
     wf = create(client, tenant)
     other = new_tenant()
     for method in ("get", "patch", "delete"):
