@@ -103,8 +103,7 @@ class Deliverer:
                 outcomes[LOST] += 1
             if not live:
                 continue
-            setting = settings[live[0].setting_id]
-            channel = channel_for(setting.kind)
+            channel = channel_for(live[0].channel)
             for message_rows in channel.prepare(live, settings):
                 message = _outgoing(
                     owner, message_rows, settings[message_rows[0].setting_id], uncertain
