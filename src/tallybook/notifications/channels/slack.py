@@ -230,7 +230,7 @@ def _check_webhook_answer(response: httpx.Response, body: str) -> None:
 
 def send_with_token(
     token: str,
-    channel: str,
+    slack_channel: str,
     user: str | None,
     card: Card,
     chart: bytes | None,
@@ -240,7 +240,8 @@ def send_with_token(
     card_key: str | None = None,
     tried_since: datetime | None = None,
 ) -> bool:
-    """Post the card; False when an earlier attempt's post is found and nothing is posted.
+    """Post the card to ``slack_channel`` (a Slack channel's id or name); False when an
+    earlier attempt's post is found and nothing is posted.
 
     ``card_key`` goes into the message's metadata. ``tried_since`` is when the first
     attempt of this card began, if an earlier attempt may have posted it (the worker died,
@@ -253,10 +254,10 @@ def send_with_token(
         timeout=max(1, round(timeout)),
         retry_handlers=[],
     )
-    if card_key and tried_since and _already_posted(client, channel, card_key, tried_since):
+    if card_key and tried_since and _already_posted(client, slack_channel, card_key, tried_since):
         return False
     file_id = _upload_chart(client, card, chart, timeout) if chart else None
-    _post(client, channel, user, card, file_id, card_key)
+    _post(client, slack_channel, user, card, file_id, card_key)
     return True
 
 
