@@ -38,9 +38,14 @@ from tests.fixtures.postgres import create_database, postgres_server  # noqa: E4
 from tallybook.events.store import open_event_store  # noqa: E402
 from tallybook.kit.db import Database  # noqa: E402
 from tallybook.kit.migrate import upgrade  # noqa: E402
-from tallybook.notifications import outbox  # noqa: E402
-from tallybook.notifications.cards import Card, ChartPoint, PeriodLine  # noqa: E402
+from tallybook.notifications.cards.data import (  # noqa: E402
+    Card,
+    ChartPoint,
+    NotificationKind,
+    PeriodLine,
+)
 from tallybook.notifications.models import Notification, NotificationSetting  # noqa: E402
+from tallybook.notifications.outbox import queue as outbox  # noqa: E402
 from tallybook.organizations.models import Organization  # noqa: E402
 from tallybook.settings import Settings  # noqa: E402
 from tallybook.targets.models import Target  # noqa: E402
@@ -115,7 +120,7 @@ def serve(port_queue: multiprocessing.Queue[int]) -> None:
 def card(index: int) -> Card:
     days = [DAY - timedelta(days=d) for d in range(7, -1, -1)]
     return Card(
-        kind="snapshot",
+        kind=NotificationKind.SNAPSHOT,
         organization="Bench",
         workflow="Sales",
         target=f"Target {index}",
@@ -167,7 +172,9 @@ def queue(database: Database, args: argparse.Namespace, base_url: str) -> None:
             ]
             session.add_all(settings)
             session.flush()
-            rows = outbox.rows_for(settings, "snapshot", period, card(t), DAY, timedelta(0))
+            rows = outbox.rows_for(
+                settings, NotificationKind.SNAPSHOT, period, card(t), DAY, timedelta(0)
+            )
             outbox.enqueue(session, rows)
 
 

@@ -21,7 +21,8 @@ from tallybook.kit.middleware import (
     TrailingSlashMiddleware,
 )
 from tallybook.kit.openapi import build_openapi
-from tallybook.notifications.endpoints import router as notifications_router
+from tallybook.notifications.outbox.endpoints import router as notification_log_router
+from tallybook.notifications.settings.endpoints import router as notifications_router
 from tallybook.settings import Settings
 from tallybook.targets.endpoints import router as targets_router
 from tallybook.workflows.endpoints import router as workflows_router
@@ -32,6 +33,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     workflows_router,
     targets_router,
     notifications_router,
+    notification_log_router,
     evaluations_router,
     chats_router,
     events_router,

@@ -18,9 +18,9 @@ from tallybook.chats.schemas import ChatCreate, MessageCreate, RoomCreate
 from tallybook.events.records import StoredEvent
 from tallybook.events.store import EventStore
 from tallybook.kit.db import Database
-from tallybook.notifications import service as notifications
-from tallybook.notifications.schemas import BarSettingCreate
-from tallybook.notifications.service import TargetRef
+from tallybook.notifications.settings import service as notifications
+from tallybook.notifications.settings.schemas import BarSettingCreate
+from tallybook.notifications.settings.service import TargetRef
 from tallybook.organizations.models import Organization
 from tallybook.organizations.service import create_organization, create_user
 from tallybook.targets import service as targets

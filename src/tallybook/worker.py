@@ -26,8 +26,8 @@ from tallybook.events.store import EventStore
 from tallybook.kit.db import Database, utcnow
 from tallybook.kit.leases import new_lease_owner
 from tallybook.metrics import Metrics
-from tallybook.notifications import outbox
-from tallybook.notifications.delivery import Clock, Deliverer
+from tallybook.notifications.outbox import queue as outbox
+from tallybook.notifications.outbox.delivery import Clock, Deliverer
 from tallybook.settings import Settings
 
 log = logging.getLogger("tallybook.worker")

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from tallybook.app import create_app
 from tallybook.kit.db import Database
 from tests.fixtures.tenants import Tenant
-from tests.notifications.helpers import TargetPath, insert_chat, make_target
+from tests.notifications.factories import TargetPath, insert_chat, make_target
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from tallybook.notifications.models import DeliveryAttempt, Notification
 from tallybook.settings import Settings
 from tallybook.worker import Worker
 from tests.fixtures.slack_server import SlackServer
-from tests.notifications.helpers import TargetPath, create, insert_chat, make_target
+from tests.notifications.factories import TargetPath, create, insert_chat, make_target
 
 VENDOR = "com.giosg.bolivar"  # what tests.notifications.helpers.TARGET counts
 

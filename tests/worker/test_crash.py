@@ -24,7 +24,7 @@ from tallybook.kit.db import Database, utcnow
 from tallybook.notifications.models import Notification
 from tests.fixtures.slack_server import SlackServer
 from tests.fixtures.tenants import Tenant
-from tests.notifications.helpers import create
+from tests.notifications.factories import create
 from tests.worker.helpers import (
     add_events,
     at,

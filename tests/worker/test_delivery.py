@@ -18,7 +18,7 @@ from tallybook.worker import Worker
 from tests.fixtures.slack_server import SlackServer
 from tests.fixtures.smtp_server import SmtpServer
 from tests.fixtures.tenants import Tenant
-from tests.notifications.helpers import TargetPath, create
+from tests.notifications.factories import TargetPath, create
 from tests.worker.helpers import (
     add_events,
     at,

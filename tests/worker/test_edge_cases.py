@@ -18,11 +18,11 @@ from tallybook.evaluations.service import process_targets
 from tallybook.events.store import EventStore
 from tallybook.kit.db import Database
 from tallybook.kit.leases import new_lease_owner
-from tallybook.notifications import outbox
+from tallybook.notifications.outbox import queue as outbox
 from tests.fixtures.slack_server import SlackServer
 from tests.fixtures.smtp_server import SmtpServer
 from tests.fixtures.tenants import Tenant
-from tests.notifications.helpers import create
+from tests.notifications.factories import create
 from tests.worker.helpers import (
     add_events,
     at,

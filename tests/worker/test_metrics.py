@@ -26,7 +26,7 @@ from tallybook.settings import Settings
 from tallybook.worker import Worker
 from tests.fixtures.slack_server import SlackServer
 from tests.fixtures.tenants import Tenant
-from tests.notifications.helpers import create
+from tests.notifications.factories import create
 from tests.worker.helpers import at, new_target, worker_settings
 
 CLOSED = at("UTC", 2027, 9, 2, 0, 10)

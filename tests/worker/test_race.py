@@ -16,7 +16,7 @@ from tallybook.notifications.models import DeliveryAttempt, Notification
 from tallybook.worker import Worker
 from tests.fixtures.slack_server import SlackServer
 from tests.fixtures.tenants import Tenant
-from tests.notifications.helpers import create
+from tests.notifications.factories import create
 from tests.worker.helpers import (
     add_events,
     at,

@@ -28,16 +28,16 @@ from tallybook.evaluations.planning import (
 from tallybook.events.query.language import EventQuery
 from tallybook.events.store import EventStore
 from tallybook.kit.db import utcnow
-from tallybook.notifications import outbox
-from tallybook.notifications.cards import (
+from tallybook.notifications.cards.data import (
     Card,
-    CardKind,
     ChartPoint,
+    NotificationKind,
     PeriodLine,
     is_alerting,
     status_of,
 )
 from tallybook.notifications.models import NotificationSetting
+from tallybook.notifications.outbox import queue as outbox
 from tallybook.organizations.models import Organization
 from tallybook.settings import Settings
 from tallybook.targets.models import Target
@@ -248,8 +248,10 @@ def _snapshot(
         and (carded_until is None or e.period_end > carded_until)
     ]
     lines = tuple(_line(e, _before(history, e)) for e in within)
-    card = _card(context, "snapshot", lines, history[-CHART_PERIODS:], None)
-    return outbox.rows_for(context.settings, "snapshot", carded, card, now, bundle_window)
+    card = _card(context, NotificationKind.SNAPSHOT, lines, history[-CHART_PERIODS:], None)
+    return outbox.rows_for(
+        context.settings, NotificationKind.SNAPSHOT, carded, card, now, bundle_window
+    )
 
 
 def _measure_current_period(
@@ -296,8 +298,12 @@ def _alert(
         status=status_of(target.reporting_bound, value, target.reporting_threshold),
         previous_value=previous.value if previous else None,
     )
-    card = _card(context, "alert", (line,), history, ChartPoint(current.start, value))
-    return outbox.rows_for(context.settings, "alert", current, card, now, bundle_window)
+    card = _card(
+        context, NotificationKind.ALERT, (line,), history, ChartPoint(current.start, value)
+    )
+    return outbox.rows_for(
+        context.settings, NotificationKind.ALERT, current, card, now, bundle_window
+    )
 
 
 def _wants_check(context: TargetContext, schedule: TargetSchedule, now: datetime) -> bool:
@@ -342,7 +348,7 @@ def _line(evaluation: Evaluation, previous: Evaluation | None) -> PeriodLine:
 
 def _card(
     context: TargetContext,
-    kind: CardKind,
+    kind: NotificationKind,
     lines: tuple[PeriodLine, ...],
     history: list[Evaluation],
     current: ChartPoint | None,

@@ -9,11 +9,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from tallybook.kit.db import Base, IdMixin, JSONType, utcnow
 
-KINDS = ("bar", "slack", "email")
-
 
 class NotificationSetting(IdMixin, Base):
-    """A delivery channel of a target; one table for the three kinds (the outbox points here)."""
+    """A delivery channel of a target; one table for every channel type (the outbox points
+    here). ``kind`` is the channel type (``channels.registry.ChannelType``)."""
 
     __tablename__ = "notification_settings"
     __table_args__ = (Index(None, "organization_id", "target_id", "kind"),)
@@ -72,12 +71,12 @@ class Notification(IdMixin, Base):
     setting_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("notification_settings.id", ondelete="CASCADE"), index=True
     )
-    channel: Mapped[str] = mapped_column(String(8))  # the setting's kind: bar | slack | email
-    kind: Mapped[str] = mapped_column(String(8))  # alert | snapshot
+    channel: Mapped[str] = mapped_column(String(8))  # the setting's ChannelType
+    kind: Mapped[str] = mapped_column(String(8))  # NotificationKind: alert | snapshot
     period_start: Mapped[datetime]
     period_end: Mapped[datetime]
     card: Mapped[dict[str, Any]] = mapped_column(JSONType)
-    state: Mapped[str] = mapped_column(String(12), default="pending")
+    state: Mapped[str] = mapped_column(String(12), default="pending")  # NotificationState
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     bundle_key: Mapped[str | None] = mapped_column(String(320))  # e-mail digests
@@ -107,5 +106,5 @@ class DeliveryAttempt(IdMixin, Base):
     worker: Mapped[str] = mapped_column(String(64))
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
-    outcome: Mapped[str | None] = mapped_column(String(16))  # sent|retry|rejected|gave_up|…
+    outcome: Mapped[str | None] = mapped_column(String(16))  # AttemptOutcome; null while open
     error: Mapped[str | None] = mapped_column(Text)

@@ -1,1 +1,2 @@
-"""Delivery channels: Slack (bot token or incoming webhook), e-mail over SMTP, BAR."""
+"""Delivery channels: one module each (``bar``, ``slack``, ``email``) implementing
+``base.Channel``, listed by channel type in ``registry``."""

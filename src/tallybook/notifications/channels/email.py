@@ -15,22 +15,77 @@ from __future__ import annotations
 import re
 import smtplib
 import ssl
-from collections.abc import Sequence
+import uuid
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
+from typing import Any
 
-from tallybook.notifications import render
-from tallybook.notifications.cards import Card
+from sqlalchemy.orm import Session
+
+from tallybook.notifications.cards import render
+from tallybook.notifications.cards.data import Card
+from tallybook.notifications.channels.base import DeliveryContext, Outgoing
 from tallybook.notifications.channels.errors import (
     ConfigurationProblem,
     DeliveryError,
     TransientProblem,
+    unexpected,
 )
+from tallybook.notifications.models import Notification, NotificationSetting
 from tallybook.settings import Settings
 
 _ENHANCED_STATUS = re.compile(rb"^\s*([245]\.\d{1,3}\.\d{1,3})\b")
 _CID_UNSAFE = re.compile(r"[^A-Za-z0-9.\-]")
+
+
+class EmailChannel:
+    """One e-mail per card; a bundleable setting's cards of one window go as one digest."""
+
+    label = "email"
+    setting_fields: tuple[str, ...] = ("email", "is_bundleable")
+    address_fields: tuple[str, ...] = ("email",)
+    delivers_in_transaction = False
+
+    def check_setting(
+        self,
+        session: Session,
+        organization_id: uuid.UUID,
+        values: dict[str, Any],
+        current: NotificationSetting | None,
+        *,
+        allow_private: bool,
+    ) -> dict[str, Any]:
+        return values  # the address was normalised when the payload was parsed
+
+    def bundle_key(self, setting: NotificationSetting) -> str | None:
+        if setting.is_bundleable and setting.email:
+            return setting.email.lower()
+        return None
+
+    def prepare(
+        self, rows: list[Notification], settings: Mapping[uuid.UUID, NotificationSetting]
+    ) -> list[list[Notification]]:
+        """A digest's cards by the address their settings have now (one may have changed
+        since the card was queued)."""
+        groups: dict[str, list[Notification]] = {}
+        for row in rows:
+            groups.setdefault((settings[row.setting_id].email or "").lower(), []).append(row)
+        return list(groups.values())
+
+    def deliver(self, outgoing: Outgoing, context: DeliveryContext) -> None:
+        send_email(
+            context.settings,
+            outgoing.setting.email or "",
+            outgoing.cards,
+            [render.chart_for(card) for card in outgoing.cards],
+            message_id=outgoing.message_id,
+            timeout=context.settings.delivery_timeout,
+        )
+
+    def classify(self, error: Exception) -> DeliveryError:
+        return unexpected(error)
 
 
 def send_email(

@@ -20,3 +20,10 @@ class TransientProblem(DeliveryError):
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after  # seconds, when the service said (Slack 429)
+
+
+def unexpected(error: Exception) -> DeliveryError:
+    """A bug or an unexpected library error: retried; only the error's type is kept."""
+    if isinstance(error, DeliveryError):
+        return error
+    return TransientProblem(f"Unexpected error ({type(error).__name__}).")

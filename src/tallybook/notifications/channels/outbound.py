@@ -25,7 +25,7 @@ import httpcore
 import httpx
 
 from tallybook.notifications.channels.errors import ConfigurationProblem
-from tallybook.notifications.urls import is_non_public, outbound_url_problem
+from tallybook.notifications.channels.urls import is_non_public, outbound_url_problem
 
 PRIVATE_ADDRESS = (
     "The URL's host resolves to a local or private address; only public hosts are allowed."

@@ -34,6 +34,7 @@ import http.client
 import logging
 import re
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -44,15 +45,20 @@ import httpx
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web import SlackResponse
+from sqlalchemy.orm import Session
 
-from tallybook.notifications import render
-from tallybook.notifications.cards import Card
+from tallybook.notifications.cards import render
+from tallybook.notifications.cards.data import Card
+from tallybook.notifications.channels import slack_modes
+from tallybook.notifications.channels.base import DeliveryContext, Outgoing, one_message_per_card
 from tallybook.notifications.channels.errors import (
     ConfigurationProblem,
     DeliveryError,
     TransientProblem,
+    unexpected,
 )
 from tallybook.notifications.channels.outbound import guarded_client
+from tallybook.notifications.models import Notification, NotificationSetting
 
 log = logging.getLogger("tallybook.delivery.slack")
 
@@ -91,6 +97,64 @@ HISTORY_PAGES = 10  # of 200 messages: how far back a search for an earlier post
 
 class RateLimited(TransientProblem):
     """Slack answered 429 or ``ratelimited``: wait for ``retry_after``, never work around it."""
+
+
+class SlackChannel:
+    """Token mode (Web API, with the chart) or webhook mode (text only); see ``slack_modes``."""
+
+    label = "Slack"
+    setting_fields = slack_modes.SLACK_FIELDS
+    address_fields = slack_modes.SLACK_FIELDS
+    delivers_in_transaction = False
+
+    def check_setting(
+        self,
+        session: Session,
+        organization_id: uuid.UUID,
+        values: dict[str, Any],
+        current: NotificationSetting | None,
+        *,
+        allow_private: bool,
+    ) -> dict[str, Any]:
+        if current is None:
+            return slack_modes.fields_for_create(values, allow_private=allow_private)
+        return slack_modes.fields_for_update(current, values, allow_private=allow_private)
+
+    def bundle_key(self, setting: NotificationSetting) -> str | None:
+        return None
+
+    def prepare(
+        self, rows: list[Notification], settings: Mapping[uuid.UUID, NotificationSetting]
+    ) -> list[list[Notification]]:
+        return one_message_per_card(rows)
+
+    def deliver(self, outgoing: Outgoing, context: DeliveryContext) -> None:
+        setting = outgoing.setting
+        timeout = context.settings.delivery_timeout
+        card = outgoing.cards[0]
+        if setting.incoming_webhook_url:
+            send_webhook(
+                setting.incoming_webhook_url,
+                setting.icon_url,
+                card,
+                allow_private=context.settings.outbound_allow_private,
+                timeout=timeout,
+            )
+            return
+        send_with_token(
+            setting.token or "",
+            setting.channel or "",
+            setting.user,
+            card,
+            render.chart_for(card),
+            api_url=context.settings.slack_api_url,
+            timeout=timeout,
+            card_key=outgoing.message_id,
+            tried_since=outgoing.tried_since,
+        )
+
+    def classify(self, error: Exception) -> DeliveryError:
+        return unexpected(error)
 
 
 # --- incoming webhooks ---------------------------------------------------------------------
@@ -166,7 +230,7 @@ def _check_webhook_answer(response: httpx.Response, body: str) -> None:
 
 def send_with_token(
     token: str,
-    channel: str,
+    slack_channel: str,
     user: str | None,
     card: Card,
     chart: bytes | None,
@@ -176,7 +240,8 @@ def send_with_token(
     card_key: str | None = None,
     tried_since: datetime | None = None,
 ) -> bool:
-    """Post the card; False when an earlier attempt's post is found and nothing is posted.
+    """Post the card to ``slack_channel`` (a Slack channel's id or name); False when an
+    earlier attempt's post is found and nothing is posted.
 
     ``card_key`` goes into the message's metadata. ``tried_since`` is when the first
     attempt of this card began, if an earlier attempt may have posted it (the worker died,
@@ -189,10 +254,10 @@ def send_with_token(
         timeout=max(1, round(timeout)),
         retry_handlers=[],
     )
-    if card_key and tried_since and _already_posted(client, channel, card_key, tried_since):
+    if card_key and tried_since and _already_posted(client, slack_channel, card_key, tried_since):
         return False
     file_id = _upload_chart(client, card, chart, timeout) if chart else None
-    _post(client, channel, user, card, file_id, card_key)
+    _post(client, slack_channel, user, card, file_id, card_key)
     return True
 
 

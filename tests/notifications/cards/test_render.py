@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tallybook.notifications import render
-from tallybook.notifications.cards import Card, PeriodLine
-from tests.notifications.sample_cards import MONDAY, alert, day_line, snapshot
+from tallybook.notifications.cards import render
+from tallybook.notifications.cards.data import Card, PeriodLine
+from tests.notifications.factories import MONDAY, alert, day_line, snapshot
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from tallybook.kit.db import Database
 from tallybook.notifications.models import NotificationSetting
-from tests.notifications.helpers import TargetPath, assert_invalid, create
+from tests.notifications.factories import TargetPath, assert_invalid, create
 
 TOKEN = "xoxb-123456789012-abcdefghijklmnop-WXYZ"
 HOOK = "https://hooks.slack.com/services/T000/B000/secretpart9876"

@@ -11,13 +11,13 @@ from email.utils import parsedate_to_datetime
 
 import pytest
 
-from tallybook.notifications import render
-from tallybook.notifications.cards import Card
+from tallybook.notifications.cards import render
+from tallybook.notifications.cards.data import Card
 from tallybook.notifications.channels.email import send_email
 from tallybook.notifications.channels.errors import ConfigurationProblem, TransientProblem
 from tests.fixtures.smtp_server import SmtpServer
 from tests.fixtures.tls import Certificate
-from tests.notifications.sample_cards import alert, snapshot
+from tests.notifications.factories import alert, snapshot
 
 TO = "team@example.com"
 PASSWORD = "s3cret-smtp-pass"

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from tallybook.kit.db import Database
 from tests.fixtures.tenants import Tenant
-from tests.notifications.helpers import TargetPath, assert_invalid, create, insert_chat
+from tests.notifications.factories import TargetPath, assert_invalid, create, insert_chat
 
 
 def test_bar_seed_payload(client: TestClient, target: TargetPath, chat_id: str) -> None:

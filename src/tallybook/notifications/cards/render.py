@@ -13,12 +13,13 @@ import math
 import threading
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.relativedelta import relativedelta
 
-from tallybook.notifications.cards import Card, PeriodLine, status_of
+from tallybook.notifications.cards.data import Card, NotificationKind, PeriodLine, status_of
 from tallybook.targets.periods import parse_period
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -147,7 +148,7 @@ def period_text(card: Card, line: PeriodLine, *, with_zone: bool = True) -> str:
     zone_text = f" ({card.timezone})" if with_zone else ""
     last_by_end = (end - timedelta(microseconds=1)).date() if end > start else start.date()
     last = _nominal_last_day(start.date(), unit, last_by_end)
-    if card.kind == "alert":
+    if card.kind == NotificationKind.ALERT:
         same_day = end.date() == start.date()
         clock = f"{end:%H:%M}" if same_day else f"{_day(end.date(), year=False)} {end:%H:%M}"
         return f"{_span(start.date(), last, unit)}{zone_text}, so far (up to {clock})"
@@ -156,7 +157,7 @@ def period_text(card: Card, line: PeriodLine, *, with_zone: bool = True) -> str:
 
 def title(card: Card) -> str:
     line = card.headline
-    if card.kind == "alert":
+    if card.kind == NotificationKind.ALERT:
         return f"{card.target}: target {line.status}"
     return f"{card.target}: report"
 
@@ -208,7 +209,7 @@ def _one_line(text: str, limit: int) -> str:
 def card_subject(card: Card) -> str:
     line = card.headline
     value = format_number(line.value)
-    if card.kind == "alert":
+    if card.kind == NotificationKind.ALERT:
         subject = f"{card.target}: target {line.status}, {value} ({bound_text(card)})"
     else:
         period = period_text(card, line, with_zone=False)
@@ -412,3 +413,9 @@ def chart_png(card: Card) -> bytes | None:
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png")
     return buffer.getvalue()
+
+
+@lru_cache(maxsize=256)
+def chart_for(card: Card) -> bytes | None:
+    """Cards of one target and period are equal, so each chart is drawn once per process."""
+    return chart_png(card)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from tallybook.kit.db import Database
 from tallybook.notifications.models import NotificationSetting
 from tests.fixtures.tenants import Tenant, add_user
-from tests.notifications.helpers import TargetPath, assert_invalid, create, make_target
+from tests.notifications.factories import TargetPath, assert_invalid, create, make_target
 
 KINDS = ("bar", "slack", "email")
 Payloads = Callable[[str], dict[str, Any]]

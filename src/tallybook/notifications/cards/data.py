@@ -3,18 +3,24 @@
 A card is built when a notification is queued and stored with it (the outbox row's
 ``card``), so what is delivered — and shown in the log — does not change if the target is
 edited before delivery. Rendering to text, HTML, Slack blocks and a PNG chart lives in
-``notifications.render``.
+``notifications.cards.render``.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any
 
 from tallybook.kit.schemas import format_timestamp
 
-CardKind = Literal["alert", "snapshot"]
+
+class NotificationKind(StrEnum):
+    """What a card (and its outbox row, column ``kind``) reports."""
+
+    ALERT = "alert"  # an ongoing check found the target reached (LOWER) or broken (UPPER)
+    SNAPSHOT = "snapshot"  # a notification period closed: its closed reporting periods
 
 
 @dataclass(frozen=True)
@@ -47,7 +53,7 @@ class ChartPoint:
 
 @dataclass(frozen=True)
 class Card:
-    kind: CardKind
+    kind: NotificationKind
     organization: str
     workflow: str
     target: str
@@ -65,6 +71,7 @@ class Card:
     def to_json(self) -> dict[str, Any]:
         """Instants as the API shows them (DESIGN §3)."""
         data = asdict(self)
+        data["kind"] = str(self.kind)  # the stored value, a plain string
         for line in data["lines"]:
             line["start"] = format_timestamp(line["start"])
             line["end"] = format_timestamp(line["end"])
@@ -90,6 +97,7 @@ class Card:
             for p in data.get("chart", ())
         )
         fields = {k: v for k, v in data.items() if k not in ("lines", "chart")}
+        fields["kind"] = NotificationKind(fields["kind"])
         return cls(lines=lines, chart=chart, **fields)
 
 

@@ -7,16 +7,8 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, Field, StrictBool, StringConstraints
 
 from tallybook.kit.schemas import InputModel, OutputModel, ReadOnly, Timestamp
-
-MASK = "****"
-_MIN_SECRET_TO_SHOW_TAIL = 12
-
-
-def mask_secret(secret: str) -> str:
-    """`****` and the last four characters; a secret too short to spare four is all mask."""
-    if len(secret) < _MIN_SECRET_TO_SHOW_TAIL:
-        return MASK
-    return MASK + secret[-4:]
+from tallybook.notifications.channels.registry import ChannelType
+from tallybook.notifications.channels.slack_modes import mask_secret
 
 
 def _no_nul(value: str) -> str:
@@ -62,7 +54,7 @@ class _SettingReadOnly(InputModel):
 
 
 class SettingCreate(_SettingReadOnly):
-    kind: ClassVar[str]
+    channel_type: ClassVar[ChannelType]
 
     target: uuid.UUID | None = Field(
         default=None, description="Optional; when given it must be the target in the path."
@@ -74,7 +66,7 @@ class SettingCreate(_SettingReadOnly):
 class SettingUpdate(_SettingReadOnly):
     """Partial: only the fields sent change; a null is refused where the field needs a value."""
 
-    kind: ClassVar[str]
+    channel_type: ClassVar[ChannelType]
 
     target: uuid.UUID | None = Field(default=None, description=_MOVE_HINT)
     name: Name | None = None
@@ -82,12 +74,12 @@ class SettingUpdate(_SettingReadOnly):
 
 
 class BarSettingCreate(SettingCreate):
-    kind = "bar"
+    channel_type = ChannelType.BAR
     channel_id: uuid.UUID = Field(description="The UUID of a chat of the organisation.")
 
 
 class BarSettingUpdate(SettingUpdate):
-    kind = "bar"
+    channel_type = ChannelType.BAR
     channel_id: uuid.UUID | None = None
 
 
@@ -95,7 +87,7 @@ class SlackSettingCreate(SettingCreate):
     """Either token mode (`token`, `channel`, optional `user`) or webhook mode
     (`incoming_webhook_url`, optional `icon_url`)."""
 
-    kind = "slack"
+    channel_type = ChannelType.SLACK
     token: SlackToken | None = None
     channel: SlackText | None = None
     user: SlackText | None = None
@@ -107,7 +99,7 @@ class SlackSettingUpdate(SettingUpdate):
     """Fields of the current mode change one by one; sending the full set of the other mode
     switches mode. A masked secret sent back as it was returned leaves the secret unchanged."""
 
-    kind = "slack"
+    channel_type = ChannelType.SLACK
     token: SlackToken | None = None
     channel: SlackText | None = None
     user: SlackText | None = None
@@ -116,13 +108,13 @@ class SlackSettingUpdate(SettingUpdate):
 
 
 class EmailSettingCreate(SettingCreate):
-    kind = "email"
+    channel_type = ChannelType.EMAIL
     email: Email
     is_bundleable: StrictBool = False
 
 
 class EmailSettingUpdate(SettingUpdate):
-    kind = "email"
+    channel_type = ChannelType.EMAIL
     email: Email | None = None
     is_bundleable: StrictBool | None = None
 

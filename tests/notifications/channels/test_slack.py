@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tallybook.notifications import render
+from tallybook.notifications.cards import render
 from tallybook.notifications.channels import slack
 from tallybook.notifications.channels.errors import (
     ConfigurationProblem,
@@ -17,7 +17,7 @@ from tallybook.notifications.channels.errors import (
 )
 from tests.fixtures.slack_server import Reply, SlackServer
 from tests.fixtures.smtp_server import free_port
-from tests.notifications.sample_cards import alert, snapshot
+from tests.notifications.factories import alert, snapshot
 
 TOKEN = "xoxb-123456789012-abcdefghijklmnop-WXYZ"
 HOOK = "T0001-B0001-secretpart9876"

@@ -11,9 +11,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from tallybook.kit.errors import InvalidPayload, invalid
+from tallybook.notifications.channels.urls import outbound_url_problem
 from tallybook.notifications.models import NotificationSetting
-from tallybook.notifications.schemas import MASK, mask_secret
-from tallybook.notifications.urls import outbound_url_problem
+
+MASK = "****"
+_MIN_SECRET_TO_SHOW_TAIL = 12
+
+
+def mask_secret(secret: str) -> str:
+    """`****` and the last four characters; a secret too short to spare four is all mask."""
+    if len(secret) < _MIN_SECRET_TO_SHOW_TAIL:
+        return MASK
+    return MASK + secret[-4:]
 
 
 @dataclass(frozen=True)

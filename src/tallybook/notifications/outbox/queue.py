@@ -1,4 +1,4 @@
-"""The notification outbox: queueing, claiming with leases, and recording outcomes.
+"""The notification outbox: queueing and claiming with leases (outcomes: ``states``).
 
 Every function here runs inside the caller's transaction. A row is claimed by one worker at
 a time (``kit.leases``); each outcome is written only while the claim still holds its lease,
@@ -19,14 +19,15 @@ from sqlalchemy.orm import Session
 
 from tallybook.kit.db import utcnow
 from tallybook.kit.leases import claim, hold, insert_ignoring_duplicates, lease_is_free
-from tallybook.notifications.cards import Card
+from tallybook.notifications.cards.data import Card, NotificationKind
+from tallybook.notifications.channels.registry import channel_for
 from tallybook.notifications.models import DeliveryAttempt, Notification, NotificationSetting
+from tallybook.notifications.outbox.states import AttemptOutcome, NotificationState
 from tallybook.targets.models import Target
 from tallybook.targets.periods import Period
 
-MAX_CONSECUTIVE_ERRORS = 3
 MAX_DIGEST_CARDS = 500
-_PENDING = (Notification.state == "pending",)
+_PENDING = (Notification.state == NotificationState.PENDING,)
 
 
 def active_settings(
@@ -49,7 +50,7 @@ def active_settings(
 
 def rows_for(
     settings: Sequence[NotificationSetting],
-    kind: str,
+    kind: NotificationKind,
     period: Period,
     card: Card,
     now: datetime,
@@ -62,12 +63,12 @@ def rows_for(
             "organization_id": setting.organization_id,
             "target_id": setting.target_id,
             "setting_id": setting.id,
-            "channel": setting.kind,
-            "kind": kind,
+            "channel": setting.kind,  # the channel type
+            "kind": str(kind),
             "period_start": period.start,
             "period_end": period.end,
             "card": payload,
-            "state": "pending",
+            "state": str(NotificationState.PENDING),
             "attempts": 0,
             "next_attempt_at": _first_attempt(setting, now, bundle_window),
             "bundle_key": _bundle_key(setting),
@@ -83,9 +84,7 @@ def enqueue(session: Session, rows: Sequence[dict[str, Any]]) -> None:
 
 
 def _bundle_key(setting: NotificationSetting) -> str | None:
-    if setting.kind == "email" and setting.is_bundleable and setting.email:
-        return setting.email.lower()
-    return None
+    return channel_for(setting.kind).bundle_key(setting)
 
 
 def _first_attempt(setting: NotificationSetting, now: datetime, window: timedelta) -> datetime:
@@ -123,7 +122,7 @@ def claim_due(
     """
     now = utcnow()
     lease_until = now + timedelta(seconds=lease_seconds)
-    due = [Notification.state == "pending", Notification.next_attempt_at <= as_of]
+    due = [Notification.state == NotificationState.PENDING, Notification.next_attempt_at <= as_of]
 
     def take(where: list[ColumnElement[bool]], count: int) -> list[Notification]:
         ids = claim(
@@ -190,7 +189,11 @@ def _open_attempts(
     session.execute(
         update(DeliveryAttempt)
         .where(DeliveryAttempt.notification_id.in_(ids), DeliveryAttempt.finished_at.is_(None))
-        .values(finished_at=now, outcome="interrupted", error="The worker stopped mid-delivery.")
+        .values(
+            finished_at=now,
+            outcome=AttemptOutcome.INTERRUPTED,
+            error="The worker stopped mid-delivery.",
+        )
         .execution_options(synchronize_session=False)
     )
     session.add_all(
@@ -246,7 +249,7 @@ def uncertain_since(session: Session, rows: Sequence[Notification]) -> dict[uuid
                 [(row.organization_id, row.id) for row in retried]
             ),
             DeliveryAttempt.finished_at.is_not(None),
-            DeliveryAttempt.outcome.in_(("interrupted", "retry")),
+            DeliveryAttempt.outcome.in_((AttemptOutcome.INTERRUPTED, AttemptOutcome.RETRY)),
         )
         .group_by(DeliveryAttempt.notification_id)
     )
@@ -278,107 +281,3 @@ def targets_notifying(session: Session, rows: Sequence[Notification]) -> set[uui
         Target.are_notifications_active.is_(True),
     )
     return set(session.scalars(stmt))
-
-
-def mark_sent(
-    session: Session, rows: Sequence[Notification], settings: Sequence[NotificationSetting]
-) -> None:
-    now = utcnow()
-    _finish(session, rows, state="sent", outcome="sent", error=None, now=now)
-    for row in rows:
-        row.sent_at = now
-    for setting in settings:
-        setting.last_notification_sent = now
-        setting.last_error = None
-        setting.consecutive_errors = 0
-
-
-def mark_cancelled(session: Session, rows: Sequence[Notification], reason: str) -> None:
-    _finish(session, rows, state="cancelled", outcome="cancelled", error=reason, now=utcnow())
-
-
-def mark_rejected(
-    session: Session,
-    rows: Sequence[Notification],
-    settings: Sequence[NotificationSetting],
-    error: str,
-) -> None:
-    """A configuration error: not retried; the setting records it and may be switched off."""
-    _finish(session, rows, state="failed", outcome="rejected", error=error, now=utcnow())
-    for setting in settings:
-        setting.last_error = error
-        setting.consecutive_errors += 1
-        if setting.consecutive_errors >= MAX_CONSECUTIVE_ERRORS:
-            setting.is_notification_active = False
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    initial: timedelta
-    maximum: timedelta
-    give_up_after: timedelta
-
-    def delay(self, attempts: int) -> timedelta:
-        """30 s doubling to 1 h by default: attempt 1 waits ``initial``, then twice that…"""
-        seconds = self.initial.total_seconds() * 2 ** min(max(attempts - 1, 0), 32)
-        return min(timedelta(seconds=seconds), self.maximum)
-
-
-def mark_retry(
-    session: Session,
-    rows: Sequence[Notification],
-    settings: Sequence[NotificationSetting],
-    error: str,
-    *,
-    as_of: datetime,
-    policy: RetryPolicy,
-    retry_after: float | None,
-) -> None:
-    """A transient error: try again later, or give up once the row is too old."""
-    now = utcnow()
-    expired = [row for row in rows if as_of - row.created_at >= policy.give_up_after]
-    for row in expired:
-        message = f"Gave up after {row.attempts} attempts: {error}"
-        _finish(session, [row], state="failed", outcome="gave_up", error=message, now=now)
-        for setting in settings:
-            if setting.id == row.setting_id:
-                setting.last_error = message
-    again = [row for row in rows if row not in expired]
-    if not again:
-        return
-    _finish(session, again, state="pending", outcome="retry", error=error, now=now)
-    # A 429 says when to come back; anything else backs off exponentially. The rows of a
-    # digest keep one time, so that they stay one e-mail.
-    wait = (
-        timedelta(seconds=retry_after)
-        if retry_after is not None
-        else policy.delay(max(row.attempts for row in again))
-    )
-    for row in again:
-        row.next_attempt_at = as_of + wait
-
-
-def _finish(
-    session: Session,
-    rows: Sequence[Notification],
-    *,
-    state: str,
-    outcome: str,
-    error: str | None,
-    now: datetime,
-) -> None:
-    """Close the rows' open attempts (one per row: the claim closed any older one)."""
-    for row in rows:
-        row.state = state
-        row.last_error = error
-        row.lease_owner = None
-        row.lease_until = None
-    session.execute(
-        update(DeliveryAttempt)
-        .where(
-            DeliveryAttempt.notification_id.in_([row.id for row in rows]),
-            DeliveryAttempt.finished_at.is_(None),
-        )
-        .values(finished_at=now, outcome=outcome, error=error)
-        .execution_options(synchronize_session=False)
-    )
