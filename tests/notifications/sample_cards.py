@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tallybook.notifications.cards import Card, ChartPoint, PeriodLine, status_of
+from tallybook.notifications.cards import Card, ChartPoint, PeriodLine
+from tallybook.targets.bounds import status_of
 
 # Mon 2 Mar 2026 00:00 in Helsinki (EET, UTC+2).
 MONDAY = datetime(2026, 3, 1, 22, 0, tzinfo=UTC)

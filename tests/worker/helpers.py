@@ -20,7 +20,7 @@ from tallybook.events.store import EventStore, StoredEvent
 from tallybook.kit.db import Database
 from tallybook.notifications.models import DeliveryAttempt, Notification
 from tallybook.settings import Settings
-from tallybook.worker import Worker
+from tallybook.worker.loop import Worker
 from tests.fixtures.slack_server import SlackServer
 from tests.notifications.helpers import TargetPath, create, insert_chat, make_target
 

@@ -13,8 +13,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from tallybook.evaluations import repository as schedules
+from tallybook.evaluations.flow import process_targets
 from tallybook.evaluations.models import TargetSchedule
-from tallybook.evaluations.service import process_targets
 from tallybook.events.store import EventStore
 from tallybook.kit.db import Database
 from tallybook.kit.leases import new_lease_owner
@@ -206,7 +206,7 @@ def test_a_settings_change_during_a_pass_is_not_forgotten(
             claimed,
             owner,
             now,
-            worker.config,
+            worker.config.timing,
             timedelta(0),
             measure_while_the_api_changes_a_setting,
         )

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from tallybook.events.store import EventStore
 from tallybook.kit.db import Database
-from tallybook.worker import Worker
+from tallybook.worker.loop import Worker
 from tests.fixtures.tenants import Tenant
 from tests.worker.helpers import (
     World,

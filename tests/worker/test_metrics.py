@@ -23,7 +23,7 @@ from tallybook.kit.db import Database, utcnow
 from tallybook.metrics import Metrics
 from tallybook.notifications.models import Notification
 from tallybook.settings import Settings
-from tallybook.worker import Worker
+from tallybook.worker.loop import Worker
 from tests.fixtures.slack_server import SlackServer
 from tests.fixtures.tenants import Tenant
 from tests.notifications.helpers import create
