@@ -23,7 +23,7 @@ from tests.fixtures.slack_server import SlackServer
 from tests.fixtures.smtp_server import SmtpServer
 from tests.fixtures.tenants import Tenant
 from tests.notifications.helpers import create
-from tests.worker.helpers import (
+from tests.worker.factories import (
     add_events,
     at,
     attempts,

@@ -12,7 +12,7 @@ from tallybook.events.store import EventStore
 from tallybook.kit.db import Database
 from tallybook.worker.loop import Worker
 from tests.fixtures.tenants import Tenant
-from tests.worker.helpers import (
+from tests.worker.factories import (
     World,
     add_events,
     at,

@@ -27,7 +27,7 @@ from tallybook.worker.loop import Worker
 from tests.fixtures.slack_server import SlackServer
 from tests.fixtures.tenants import Tenant
 from tests.notifications.helpers import create
-from tests.worker.helpers import at, new_target, worker_settings
+from tests.worker.factories import at, new_target, worker_settings
 
 CLOSED = at("UTC", 2027, 9, 2, 0, 10)
 

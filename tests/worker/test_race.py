@@ -17,7 +17,7 @@ from tallybook.worker.loop import Worker
 from tests.fixtures.slack_server import SlackServer
 from tests.fixtures.tenants import Tenant
 from tests.notifications.helpers import create
-from tests.worker.helpers import (
+from tests.worker.factories import (
     add_events,
     at,
     make_worker,
