@@ -50,7 +50,7 @@ from tallybook.organizations.models import Organization  # noqa: E402
 from tallybook.settings import Settings  # noqa: E402
 from tallybook.targets.models import Target  # noqa: E402
 from tallybook.targets.periods import Period  # noqa: E402
-from tallybook.worker import Worker  # noqa: E402
+from tallybook.worker.loop import Worker  # noqa: E402
 from tallybook.workflows.models import Workflow  # noqa: E402
 
 DAY = datetime(2027, 1, 12, tzinfo=UTC)

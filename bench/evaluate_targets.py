@@ -39,7 +39,7 @@ from tallybook.notifications.models import Notification, NotificationSetting  # 
 from tallybook.organizations.models import Organization  # noqa: E402
 from tallybook.settings import Settings  # noqa: E402
 from tallybook.targets.models import Target  # noqa: E402
-from tallybook.worker import Worker  # noqa: E402
+from tallybook.worker.loop import Worker  # noqa: E402
 from tallybook.workflows.models import Workflow  # noqa: E402
 
 ZONES = ("America/Los_Angeles", "America/New_York", "UTC", "Europe/Helsinki", "Asia/Tokyo")

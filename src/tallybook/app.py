@@ -73,7 +73,7 @@ def create_app(
         stop = threading.Event()
         thread = None
         if run_worker:
-            from tallybook.worker import Worker  # only the serving process needs it
+            from tallybook.worker.loop import Worker  # only the serving process needs it
 
             runner = Worker(database, event_store, settings, metrics=measured)
             thread = threading.Thread(

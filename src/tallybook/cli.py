@@ -99,7 +99,7 @@ def worker(
     from tallybook.events.store import open_event_store
     from tallybook.kit.logging import configure
     from tallybook.metrics import Metrics
-    from tallybook.worker import Worker
+    from tallybook.worker.loop import Worker
 
     as_of = _instant(now) if now is not None else None
     if as_of is not None and not once:

@@ -20,9 +20,9 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
-from tallybook.evaluations.models import TargetSchedule
 from tallybook.kit.db import Database, utcnow
 from tallybook.notifications.models import Notification
+from tallybook.targets.models import TargetSchedule
 
 router = APIRouter(tags=["Operations"])
 log = logging.getLogger("tallybook.metrics")

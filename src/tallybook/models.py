@@ -2,11 +2,11 @@
 
 from tallybook.auth.models import ApiToken
 from tallybook.chats.models import Chat, ChatMessage, Room
-from tallybook.evaluations.models import Evaluation, TargetSchedule
+from tallybook.evaluations.models import Evaluation
 from tallybook.kit.db import Base
 from tallybook.notifications.models import DeliveryAttempt, Notification, NotificationSetting
 from tallybook.organizations.models import Organization, User
-from tallybook.targets.models import Target
+from tallybook.targets.models import Target, TargetSchedule
 from tallybook.workflows.models import Workflow
 
 __all__ = [

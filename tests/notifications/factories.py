@@ -12,13 +12,8 @@ from fastapi.testclient import TestClient
 
 from tallybook.chats.models import Chat, Room
 from tallybook.kit.db import Database
-from tallybook.notifications.cards.data import (
-    Card,
-    ChartPoint,
-    NotificationKind,
-    PeriodLine,
-    status_of,
-)
+from tallybook.notifications.cards.data import Card, ChartPoint, NotificationKind, PeriodLine
+from tallybook.targets.bounds import status_of
 from tests.fixtures.tenants import Tenant
 
 TARGET: dict[str, Any] = {

@@ -25,7 +25,7 @@ from tallybook.notifications.models import Notification
 from tests.fixtures.slack_server import SlackServer
 from tests.fixtures.tenants import Tenant
 from tests.notifications.factories import create
-from tests.worker.helpers import (
+from tests.worker.factories import (
     add_events,
     at,
     attempts,

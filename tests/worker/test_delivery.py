@@ -14,12 +14,12 @@ from sqlalchemy import update
 from tallybook.events.store import EventStore
 from tallybook.kit.db import Database
 from tallybook.notifications.models import Notification
-from tallybook.worker import Worker
+from tallybook.worker.loop import Worker
 from tests.fixtures.slack_server import SlackServer
 from tests.fixtures.smtp_server import SmtpServer
 from tests.fixtures.tenants import Tenant
 from tests.notifications.factories import TargetPath, create
-from tests.worker.helpers import (
+from tests.worker.factories import (
     add_events,
     at,
     chat_cards,

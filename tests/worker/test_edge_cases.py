@@ -11,19 +11,21 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from tallybook.evaluations import repository as schedules
-from tallybook.evaluations.models import TargetSchedule
-from tallybook.evaluations.service import process_targets
+from tallybook.evaluations.flow import process_targets
 from tallybook.events.store import EventStore
 from tallybook.kit.db import Database
 from tallybook.kit.leases import new_lease_owner
 from tallybook.notifications.outbox import queue as outbox
+from tallybook.targets import repository as targets_repository
+from tallybook.targets.models import TargetSchedule
 from tests.fixtures.slack_server import SlackServer
 from tests.fixtures.smtp_server import SmtpServer
 from tests.fixtures.tenants import Tenant
 from tests.notifications.factories import create
-from tests.worker.helpers import (
+from tests.worker.factories import (
     add_events,
     at,
     attempts,
@@ -122,9 +124,9 @@ def test_a_digest_goes_to_each_setting_s_current_address(
     worker.deliver(at("UTC", 2027, 9, 2, 0, 20))
     sent = {}
     for mail in smtp_server.received:
-        body = mail.message.get_body(("plain",))
-        assert body is not None
-        sent[mail.rcpt_tos] = body.get_content()
+        plain = mail.message.get_body(("plain",))
+        assert plain is not None
+        sent[mail.rcpt_tos] = plain.get_content()
     assert set(sent) == {("alice@example.com",), ("bob@example.com",)}
     assert "Sales" in sent[("alice@example.com",)] and "Leads" not in sent[("alice@example.com",)]
     assert "Leads" in sent[("bob@example.com",)]
@@ -183,7 +185,7 @@ def test_a_settings_change_during_a_pass_is_not_forgotten(
     worker.run_pass(now - timedelta(hours=1))  # no settings: next look at the month's end
     with database.unit_of_work() as session:
         session.execute(
-            schedules.update(TargetSchedule)
+            update(TargetSchedule)
             .where(TargetSchedule.target_id == target_id)
             .values(next_due_at=None)
         )
@@ -195,7 +197,7 @@ def test_a_settings_change_during_a_pass_is_not_forgotten(
 
     def measure_while_the_api_changes_a_setting(function: Any, items: Any) -> Any:
         with database.unit_of_work() as api:
-            schedules.make_due(api, tenant.org_id, target_id)
+            targets_repository.make_due(api, tenant.org_id, target_id)
         return map(function, items)
 
     with database.unit_of_work() as session:
@@ -206,7 +208,7 @@ def test_a_settings_change_during_a_pass_is_not_forgotten(
             claimed,
             owner,
             now,
-            worker.config,
+            worker.config.timing,
             timedelta(0),
             measure_while_the_api_changes_a_setting,
         )

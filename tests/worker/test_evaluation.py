@@ -4,15 +4,16 @@ closed periods, DST days, catch-up after downtime, ongoing alerts, switches and 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
 
 from tallybook.events.store import EventStore
 from tallybook.kit.db import Database
-from tallybook.worker import Worker
+from tallybook.worker.loop import Worker
 from tests.fixtures.tenants import Tenant
-from tests.worker.helpers import (
+from tests.worker.factories import (
     World,
     add_events,
     at,
@@ -32,7 +33,7 @@ def local_day(evaluation: dict[str, object], zone: str = HEL) -> str:
     return start.astimezone(ZoneInfo(zone)).date().isoformat()
 
 
-def evaluations(client: TestClient, w: object) -> list[dict[str, object]]:
+def evaluations(client: TestClient, w: object) -> list[dict[str, Any]]:
     target = w.target  # type: ignore[attr-defined]
     response = client.get(f"{target.url}/evaluations", headers=target.headers)
     assert response.status_code == 200, response.text

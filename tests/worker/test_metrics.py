@@ -23,11 +23,11 @@ from tallybook.kit.db import Database, utcnow
 from tallybook.metrics import Metrics
 from tallybook.notifications.models import Notification
 from tallybook.settings import Settings
-from tallybook.worker import Worker
+from tallybook.worker.loop import Worker
 from tests.fixtures.slack_server import SlackServer
 from tests.fixtures.tenants import Tenant
 from tests.notifications.factories import create
-from tests.worker.helpers import at, new_target, worker_settings
+from tests.worker.factories import at, new_target, worker_settings
 
 CLOSED = at("UTC", 2027, 9, 2, 0, 10)
 

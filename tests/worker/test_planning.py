@@ -6,19 +6,25 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from tallybook.evaluations.planning import (
+    ScheduleState,
     TargetCalendar,
+    Timing,
+    idle_plan,
     latest_closed_notification_period,
     next_evaluation_due,
     next_notification_due,
     periods_to_evaluate,
+    plan_target,
 )
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 DELAY = timedelta(minutes=5)
+CHECK = timedelta(minutes=5)
+TIMING = Timing(delay=DELAY, check_interval=CHECK, catch_up_periods=31)
 
 
-def local(*args: int) -> datetime:
-    return datetime(*args, tzinfo=HELSINKI).astimezone(UTC)  # type: ignore[misc]
+def local(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=HELSINKI).astimezone(UTC)
 
 
 def calendar(period: str = "P1D", notify: str | None = None, **kwargs: datetime) -> TargetCalendar:
@@ -98,3 +104,98 @@ def test_monthly_period_in_a_zone_far_from_utc() -> None:
     (period,) = periods_to_evaluate(cal, now, DELAY, datetime(2027, 1, 31, 10, tzinfo=UTC), 31)
     assert period.start == datetime(2027, 1, 31, 10, tzinfo=UTC)
     assert period.end == datetime(2027, 2, 28, 10, tzinfo=UTC)
+
+
+# The plan of one target's work in a pass: what plan_target decides before any I/O.
+
+
+def test_a_new_target_plans_its_closed_periods_a_snapshot_and_a_check() -> None:
+    cal = calendar(anchor=local(2027, 3, 8))
+    now = local(2027, 3, 10, 12)
+    plan = plan_target(ScheduleState(), cal, True, now, TIMING)
+    assert [p.start for p in plan.close] == [local(2027, 3, 8), local(2027, 3, 9)]
+    assert plan.evaluated_until == local(2027, 3, 10)
+    assert plan.snapshot is not None
+    assert (plan.snapshot.period.end, plan.snapshot.after) == (local(2027, 3, 10), None)
+    assert plan.snapshot_until == local(2027, 3, 10)
+    assert plan.check is not None and plan.check.start == local(2027, 3, 10)
+    assert plan.next_due == local(2027, 3, 11, 0, 5)
+    assert plan.next_check == now + CHECK
+    assert plan.due_after(alerted=False) == now + CHECK
+    assert plan.due_after(alerted=True) == local(2027, 3, 11, 0, 5)
+
+
+def test_without_settings_only_evaluations_are_planned_and_no_backlog_is_kept() -> None:
+    cal = calendar(anchor=local(2027, 3, 8), active_from=local(2027, 3, 20))
+    now = local(2027, 3, 10, 12)
+    plan = plan_target(ScheduleState(), cal, False, now, TIMING)
+    assert plan.close == ()  # before the active window
+    assert (plan.snapshot, plan.check, plan.next_check) == (None, None, None)
+    assert plan.snapshot_until == local(2027, 3, 10)  # a later setting gets no backlog
+    assert plan.next_due == local(2027, 3, 11, 0, 5)  # not the window's opening
+
+
+def test_checks_wait_for_the_window_to_open() -> None:
+    cal = calendar(anchor=local(2027, 3, 8), active_from=local(2027, 3, 10, 15))
+    plan = plan_target(ScheduleState(), cal, True, local(2027, 3, 10, 12), TIMING)
+    assert (plan.check, plan.next_check) == (None, None)
+    assert plan.next_due == local(2027, 3, 10, 15)
+
+
+def test_a_recent_check_waits_for_its_interval_and_an_alerted_period_is_not_checked() -> None:
+    cal = calendar()
+    now = local(2027, 3, 10, 12)
+    done = ScheduleState(
+        evaluated_until=local(2027, 3, 10),
+        snapshot_until=local(2027, 3, 10),
+        checked_at=now - timedelta(minutes=2),
+    )
+    plan = plan_target(done, cal, True, now, TIMING)
+    assert (plan.close, plan.snapshot, plan.check) == ((), None, None)
+    assert plan.next_check == now + timedelta(minutes=3)
+    assert plan.due_after(alerted=False) == now + timedelta(minutes=3)
+    assert plan.after(alerted=False) == done  # nothing was done, nothing changes
+    alerted = ScheduleState(
+        evaluated_until=local(2027, 3, 10),
+        snapshot_until=local(2027, 3, 10),
+        alerted_period_start=local(2027, 3, 10),
+    )
+    plan = plan_target(alerted, cal, True, now, TIMING)
+    assert (plan.check, plan.next_check) == (None, None)
+    assert plan.due_after(alerted=False) == local(2027, 3, 11, 0, 5)
+
+
+def test_the_schedule_after_a_check_records_it_and_an_alert_records_its_period() -> None:
+    plan = plan_target(ScheduleState(), calendar(), True, local(2027, 3, 10, 12), TIMING)
+    quiet = plan.after(alerted=False)
+    assert (quiet.checked_at, quiet.alerted_period_start) == (local(2027, 3, 10, 12), None)
+    loud = plan.after(alerted=True)
+    assert (loud.checked_at, loud.alerted_period_start) == (
+        local(2027, 3, 10, 12),
+        local(2027, 3, 10),
+    )
+
+
+def test_a_snapshot_is_planned_once_per_closed_notification_period() -> None:
+    cal = calendar("P1D", "P1W")
+    monday = local(2027, 3, 29, 0, 5)
+    state = ScheduleState(evaluated_until=local(2027, 3, 28), snapshot_until=local(2027, 3, 22))
+    plan = plan_target(state, cal, True, monday, TIMING)
+    assert plan.snapshot is not None
+    assert (plan.snapshot.period.start, plan.snapshot.period.end) == (
+        local(2027, 3, 22),
+        local(2027, 3, 29),
+    )
+    assert plan.snapshot.after == local(2027, 3, 22)
+    again = plan_target(plan.after(alerted=False), cal, True, monday, TIMING)
+    assert again.snapshot is None
+    assert again.next_due == local(2027, 3, 30, 0, 5)  # the next day's evaluation
+
+
+def test_an_idle_target_looks_again_after_a_check_interval_and_keeps_its_state() -> None:
+    state = ScheduleState(evaluated_until=local(2027, 3, 9), checked_at=local(2027, 3, 9, 8))
+    now = local(2027, 3, 10, 12)
+    plan = idle_plan(state, now, TIMING)
+    assert (plan.close, plan.snapshot, plan.check) == ((), None, None)
+    assert plan.after(alerted=False) == state
+    assert plan.due_after(alerted=False) == now + CHECK

@@ -13,11 +13,11 @@ from sqlalchemy import select
 from tallybook.events.store import EventStore
 from tallybook.kit.db import Database
 from tallybook.notifications.models import DeliveryAttempt, Notification
-from tallybook.worker import Worker
+from tallybook.worker.loop import Worker
 from tests.fixtures.slack_server import SlackServer
 from tests.fixtures.tenants import Tenant
 from tests.notifications.factories import create
-from tests.worker.helpers import (
+from tests.worker.factories import (
     add_events,
     at,
     make_worker,

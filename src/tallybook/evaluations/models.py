@@ -31,31 +31,3 @@ class Evaluation(IdMixin, Base):
     status: Mapped[str] = mapped_column(String(16))
     is_reached: Mapped[bool]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)  # when it was computed
-
-
-class TargetSchedule(Base):
-    """What the worker has done for a target and when it next has work; claimed with a lease.
-
-    ``planned_at`` is when the pass that computed ``next_due_at`` began: a target edited, or
-    a setting changed (``changed_at``), after that is due at once, so a change made even
-    while a pass was running takes effect on the next pass.
-    """
-
-    __tablename__ = "target_schedules"
-    __table_args__ = (Index(None, "next_due_at"),)
-
-    target_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("targets.id", ondelete="CASCADE"), primary_key=True
-    )
-    organization_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
-    )
-    next_due_at: Mapped[datetime | None]
-    planned_at: Mapped[datetime | None]  # when the pass that set next_due_at began
-    changed_at: Mapped[datetime | None]  # a settings change asked for a look (API only)
-    evaluated_until: Mapped[datetime | None]  # end of the latest evaluated closed period
-    snapshot_until: Mapped[datetime | None]  # end of the latest notification period carded
-    checked_at: Mapped[datetime | None]  # the latest ongoing check
-    alerted_period_start: Mapped[datetime | None]  # the period an alert went out for
-    lease_owner: Mapped[str | None] = mapped_column(String(64))
-    lease_until: Mapped[datetime | None]

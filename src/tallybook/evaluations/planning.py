@@ -1,7 +1,10 @@
-"""Which periods are due, as pure functions of a target's settings and an instant.
+"""What is due for a target, as pure functions of its schedule, its calendar and an instant.
 
-All the calendar arithmetic of the worker is here, so that it can be tested on its own
-across time zones and DST changes (DESIGN §5, §6).
+``plan_target`` is the first step of a target's work in a pass (plan → measure → decide →
+write, see ``evaluations.flow``): from what the schedule says was done and the instant of
+the pass, it says everything the pass has to do and when the target next has work. All
+the calendar arithmetic of the worker is here, so that it can be tested on its own across
+time zones and DST changes (DESIGN §5, §6).
 """
 
 from __future__ import annotations
@@ -93,3 +96,145 @@ def next_notification_due(calendar: TargetCalendar, now: datetime, delay: timede
 def next_evaluation_due(calendar: TargetCalendar, now: datetime, delay: timedelta) -> datetime:
     """When the period running at ``now - delay`` becomes due."""
     return calendar.reporting(now - delay).end + delay
+
+
+@dataclass(frozen=True)
+class Timing:
+    """The worker's timing rules (settings ``evaluation_delay``, ``check_interval``,
+    ``catch_up_periods``)."""
+
+    delay: timedelta  # a period is due this long after it ends (late events)
+    check_interval: timedelta  # between two ongoing checks of the current period
+    catch_up_periods: int  # at most this many missed periods are evaluated
+
+
+@dataclass(frozen=True)
+class ScheduleState:
+    """What the worker has done for a target: its ``target_schedules`` row, as read once at
+    the top of the target's work."""
+
+    evaluated_until: datetime | None = None  # end of the latest evaluated closed period
+    snapshot_until: datetime | None = None  # end of the latest notification period carded
+    checked_at: datetime | None = None  # the latest ongoing check
+    alerted_period_start: datetime | None = None  # the period an alert went out for
+
+
+@dataclass(frozen=True)
+class SnapshotDue:
+    """Card the reporting periods that ended within ``period`` and after ``after`` (the end
+    of the previous card's notification period; None: no card yet)."""
+
+    period: Period  # the latest closed notification period
+    after: datetime | None
+
+
+@dataclass(frozen=True)
+class TargetPlan:
+    """One target's work in a pass, decided from its schedule and the pass's instant alone."""
+
+    now: datetime
+    state: ScheduleState  # as the pass found it
+    close: tuple[Period, ...]  # closed reporting periods to evaluate, oldest first
+    evaluated_until: datetime | None  # the schedule's after the pass
+    snapshot: SnapshotDue | None  # a snapshot card is due (only with someone to tell)
+    snapshot_until: datetime | None  # the schedule's after the pass
+    check: Period | None  # the current reporting period, when an ongoing check is due
+    next_due: datetime  # the next period or notification period due, or the window opening
+    next_check: datetime | None  # the next ongoing check, unless this pass alerts
+
+    def after(self, *, alerted: bool) -> ScheduleState:
+        """The schedule once the plan is carried out; ``alerted``: the check alerted."""
+        checked = self.check is not None
+        return ScheduleState(
+            evaluated_until=self.evaluated_until,
+            snapshot_until=self.snapshot_until,
+            checked_at=self.now if checked else self.state.checked_at,
+            alerted_period_start=(
+                self.check.start
+                if alerted and self.check is not None
+                else self.state.alerted_period_start
+            ),
+        )
+
+    def due_after(self, *, alerted: bool) -> datetime:
+        """When the target next has work: after an alert, no more checks in the period."""
+        if alerted or self.next_check is None:
+            return self.next_due
+        return min(self.next_due, self.next_check)
+
+
+def plan_target(
+    state: ScheduleState, calendar: TargetCalendar, notify: bool, now: datetime, timing: Timing
+) -> TargetPlan:
+    """Everything due for a target as of ``now``; ``notify``: it has active settings to
+    tell (else nothing is carded or checked, and only evaluations are due)."""
+    close = periods_to_evaluate(
+        calendar, now, timing.delay, state.evaluated_until, timing.catch_up_periods
+    )
+    latest = latest_due_period(calendar, now, timing.delay).end
+    evaluated_until = state.evaluated_until
+    if evaluated_until is None or latest > evaluated_until:
+        evaluated_until = latest
+    closed = latest_closed_notification_period(calendar, now, timing.delay)
+    snapshot: SnapshotDue | None = None
+    snapshot_until = state.snapshot_until
+    if snapshot_until is None or closed.end > snapshot_until:
+        snapshot_until = closed.end  # also without settings: a later setting gets no backlog
+        snapshot = SnapshotDue(closed, state.snapshot_until) if notify else None
+    check, next_check = _check(state, calendar, notify, now, timing.check_interval)
+    return TargetPlan(
+        now=now,
+        state=state,
+        close=tuple(close),
+        evaluated_until=evaluated_until,
+        snapshot=snapshot,
+        snapshot_until=snapshot_until,
+        check=check,
+        next_due=_next_due(calendar, notify, now, timing.delay),
+        next_check=next_check,
+    )
+
+
+def idle_plan(state: ScheduleState, now: datetime, timing: Timing) -> TargetPlan:
+    """Nothing to do (the target is gone, or not evaluated): look again after a check
+    interval."""
+    return TargetPlan(
+        now=now,
+        state=state,
+        close=(),
+        evaluated_until=state.evaluated_until,
+        snapshot=None,
+        snapshot_until=state.snapshot_until,
+        check=None,
+        next_due=now + timing.check_interval,
+        next_check=None,
+    )
+
+
+def _check(
+    state: ScheduleState,
+    calendar: TargetCalendar,
+    notify: bool,
+    now: datetime,
+    interval: timedelta,
+) -> tuple[Period | None, datetime | None]:
+    """The current period to check now, if any, and when the next check is due (None: no
+    checks, as there is no one to tell, the window is shut, or the period has alerted)."""
+    if not notify or not calendar.is_active_at(now):
+        return None, None
+    current = calendar.reporting(now)
+    if state.alerted_period_start == current.start:
+        return None, None
+    if state.checked_at is not None and now < state.checked_at + interval:
+        return None, state.checked_at + interval
+    return current, now + interval
+
+
+def _next_due(calendar: TargetCalendar, notify: bool, now: datetime, delay: timedelta) -> datetime:
+    due = next_evaluation_due(calendar, now, delay)
+    if notify:
+        due = min(due, next_notification_due(calendar, now, delay))
+        opens = calendar.active_from
+        if opens is not None and opens > now:
+            due = min(due, opens)  # checks start when the window opens, not when a period ends
+    return due

@@ -2,16 +2,35 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, or_, select, update
+from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.orm import Session
 
-from tallybook.evaluations.models import Evaluation, TargetSchedule
+from tallybook.evaluations.models import Evaluation
 from tallybook.kit.db import utcnow
 from tallybook.kit.leases import claim, hold, insert_ignoring_duplicates
-from tallybook.targets.models import Target
+from tallybook.targets.bounds import TargetBound, TargetStatus
+from tallybook.targets.models import Target, TargetSchedule
+
+
+@dataclass(frozen=True)
+class NewEvaluation:
+    """An ``evaluations`` row to insert: one target's value over one closed period."""
+
+    organization_id: uuid.UUID
+    target_id: uuid.UUID
+    period_start: datetime
+    period_end: datetime
+    value: float  # 0 when no event matched
+    has_data: bool
+    threshold: float
+    bound: TargetBound
+    status: TargetStatus
+    is_reached: bool
+    created_at: datetime  # when it was computed
 
 
 def add_missing_schedules(session: Session) -> None:
@@ -37,19 +56,6 @@ def _due(now: datetime) -> ColumnElement[bool]:
         TargetSchedule.next_due_at <= now,
         TargetSchedule.changed_at > TargetSchedule.planned_at,
         edited_since_planned.exists(),
-    )
-
-
-def make_due(session: Session, organization_id: uuid.UUID, target_id: uuid.UUID) -> None:
-    """Have the worker look at a target on its next pass (its settings changed)."""
-    session.execute(
-        update(TargetSchedule)
-        .where(
-            TargetSchedule.organization_id == organization_id,
-            TargetSchedule.target_id == target_id,
-        )
-        .values(changed_at=utcnow())
-        .execution_options(synchronize_session=False)
     )
 
 
@@ -88,8 +94,9 @@ def claimed_schedules(
     return list(session.scalars(stmt))
 
 
-def add_evaluations(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    insert_ignoring_duplicates(session, Evaluation, rows)
+def add_evaluations(session: Session, rows: Sequence[NewEvaluation]) -> None:
+    """Insert these evaluations; a period already evaluated keeps its row."""
+    insert_ignoring_duplicates(session, Evaluation, [asdict(row) for row in rows])
 
 
 def recent_evaluations(

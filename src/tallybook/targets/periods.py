@@ -11,11 +11,21 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 
 _PERIOD = re.compile(r"^P([1-9][0-9]{0,2})([DWMY])$")
+
+
+class PeriodUnit(StrEnum):
+    """The letter of a period spec (``P<n><letter>``)."""
+
+    DAY = "D"
+    WEEK = "W"
+    MONTH = "M"
+    YEAR = "Y"
 
 
 @dataclass(frozen=True)
@@ -29,39 +39,39 @@ class Period:
         return f"{format_timestamp(self.start)}/{format_timestamp(self.end)}"
 
 
-def parse_period(spec: str) -> tuple[int, str]:
+def parse_period(spec: str) -> tuple[int, PeriodUnit]:
     match = _PERIOD.match(spec)
     if not match:
         raise ValueError(f"{spec!r} is not a period of the form P<n>D, P<n>W, P<n>M or P<n>Y")
-    return int(match.group(1)), match.group(2)
+    return int(match.group(1)), PeriodUnit(match.group(2))
 
 
-def _unit_start(day: date, unit: str) -> date:
-    if unit == "D":
+def _unit_start(day: date, unit: PeriodUnit) -> date:
+    if unit == PeriodUnit.DAY:
         return day
-    if unit == "W":
+    if unit == PeriodUnit.WEEK:
         return day - timedelta(days=day.weekday())
-    if unit == "M":
+    if unit == PeriodUnit.MONTH:
         return day.replace(day=1)
     return day.replace(month=1, day=1)
 
 
-def _step(unit: str, n: int) -> relativedelta:
+def _step(unit: PeriodUnit, n: int) -> relativedelta:
     return {
-        "D": relativedelta(days=n),
-        "W": relativedelta(weeks=n),
-        "M": relativedelta(months=n),
-        "Y": relativedelta(years=n),
+        PeriodUnit.DAY: relativedelta(days=n),
+        PeriodUnit.WEEK: relativedelta(weeks=n),
+        PeriodUnit.MONTH: relativedelta(months=n),
+        PeriodUnit.YEAR: relativedelta(years=n),
     }[unit]
 
 
-def _units_between(first: date, later: date, unit: str) -> int:
+def _units_between(first: date, later: date, unit: PeriodUnit) -> int:
     """Whole units from the unit starting at ``first`` to the one starting at ``later``."""
-    if unit == "D":
+    if unit == PeriodUnit.DAY:
         return (later - first).days
-    if unit == "W":
+    if unit == PeriodUnit.WEEK:
         return (later - first).days // 7
-    if unit == "M":
+    if unit == PeriodUnit.MONTH:
         return (later.year - first.year) * 12 + later.month - first.month
     return later.year - first.year
 

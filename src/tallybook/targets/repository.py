@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from tallybook.targets.models import Target
+from tallybook.kit.db import utcnow
+from tallybook.targets.models import Target, TargetSchedule
 
 
 def list_for_workflow(
@@ -29,3 +30,16 @@ def get(
     if workflow_id is not None:
         stmt = stmt.where(Target.workflow_id == workflow_id)
     return session.scalars(stmt).one_or_none()
+
+
+def make_due(session: Session, organization_id: uuid.UUID, target_id: uuid.UUID) -> None:
+    """Have the worker look at a target on its next pass (its settings changed)."""
+    session.execute(
+        update(TargetSchedule)
+        .where(
+            TargetSchedule.organization_id == organization_id,
+            TargetSchedule.target_id == target_id,
+        )
+        .values(changed_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )

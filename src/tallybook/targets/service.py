@@ -12,6 +12,7 @@ from tallybook.events.query.language import EventQuery
 from tallybook.events.store import EventStore
 from tallybook.kit.errors import InvalidPayload, NotFound, validation_errors
 from tallybook.targets import repository
+from tallybook.targets.bounds import is_reached
 from tallybook.targets.models import Target
 from tallybook.targets.periods import Period, period_containing
 from tallybook.targets.schemas import TargetCreate, TargetTest, TargetUpdate
@@ -126,8 +127,3 @@ def test_target(
         bound=target.reporting_bound,
         is_reached=is_reached(target.reporting_bound, measured, target.reporting_threshold),
     )
-
-
-def is_reached(bound: str, value: float, threshold: float) -> bool:
-    """LOWER: reached at value ≥ threshold. UPPER: the target holds while value < threshold."""
-    return value >= threshold if bound == "LOWER" else value < threshold

@@ -196,10 +196,11 @@ def test_slack_blocks_stay_within_limits() -> None:
     assert len(json.dumps(blocks)) < 100_000
 
 
-def _threshold_blue(pixel: tuple[int, int, int]) -> bool:
+def _threshold_blue(pixel: object) -> bool:
     """The dashed threshold line (#0969da), allowing for anti-aliasing."""
+    assert isinstance(pixel, tuple)
     red, green, blue = pixel
-    return blue > 190 and red < 90 and 90 < green < 150
+    return bool(blue > 190 and red < 90 and 90 < green < 150)
 
 
 def test_chart_png() -> None:

@@ -99,15 +99,3 @@ class Card:
         fields = {k: v for k, v in data.items() if k not in ("lines", "chart")}
         fields["kind"] = NotificationKind(fields["kind"])
         return cls(lines=lines, chart=chart, **fields)
-
-
-def status_of(bound: str, value: float, threshold: float) -> str:
-    """DESIGN §5: LOWER is reached at value ≥ threshold; UPPER holds while value < threshold."""
-    if bound == "LOWER":
-        return "reached" if value >= threshold else "not reached"
-    return "holds" if value < threshold else "broken"
-
-
-def is_alerting(bound: str, value: float, threshold: float) -> bool:
-    """What an ongoing check alerts on: a LOWER target reached or an UPPER target broken."""
-    return value >= threshold

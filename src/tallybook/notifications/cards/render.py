@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.relativedelta import relativedelta
 
-from tallybook.notifications.cards.data import Card, NotificationKind, PeriodLine, status_of
+from tallybook.notifications.cards.data import Card, NotificationKind, PeriodLine
+from tallybook.targets.bounds import status_of
 from tallybook.targets.periods import parse_period
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

@@ -2,20 +2,10 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Uuid, column, select, table, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tallybook.kit.db import UTCDateTime, utcnow
 from tallybook.notifications.models import NotificationSetting
-
-# The worker's schedule of a target (``evaluations.models.TargetSchedule``), as far as a
-# settings change touches it: named here so that notifications need not import evaluations.
-_schedules = table(
-    "target_schedules",
-    column("organization_id", Uuid()),
-    column("target_id", Uuid()),
-    column("changed_at", UTCDateTime()),
-)
 
 
 def list_for_target(
@@ -51,15 +41,3 @@ def get(
         NotificationSetting.id == setting_id,
     )
     return session.scalars(stmt).one_or_none()
-
-
-def make_due(session: Session, organization_id: uuid.UUID, target_id: uuid.UUID) -> None:
-    """Have the worker look at a target on its next pass (its settings changed)."""
-    session.execute(
-        update(_schedules)
-        .where(
-            _schedules.c.organization_id == organization_id,
-            _schedules.c.target_id == target_id,
-        )
-        .values(changed_at=utcnow())
-    )

@@ -88,7 +88,7 @@ def create_setting(
     )
     session.add(setting)
     session.flush()
-    repository.make_due(session, principal.organization_id, target.id)
+    targets_repository.make_due(session, principal.organization_id, target.id)
     return setting
 
 
@@ -112,7 +112,7 @@ def update_setting(
     if new_target is not None:
         setting.target_id = new_target
     session.flush()
-    repository.make_due(session, principal.organization_id, setting.target_id)
+    targets_repository.make_due(session, principal.organization_id, setting.target_id)
     return setting
 
 

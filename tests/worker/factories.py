@@ -21,16 +21,18 @@ from tallybook.events.store import EventStore
 from tallybook.kit.db import Database
 from tallybook.notifications.models import DeliveryAttempt, Notification
 from tallybook.settings import Settings
-from tallybook.worker import Worker
+from tallybook.worker.loop import Worker
 from tests.fixtures.slack_server import SlackServer
 from tests.notifications.factories import TargetPath, create, insert_chat, make_target
 
-VENDOR = "com.giosg.bolivar"  # what tests.notifications.helpers.TARGET counts
+VENDOR = "com.giosg.bolivar"  # what tests.notifications.factories.TARGET counts
 
 
-def at(zone: str, *args: int) -> datetime:
+def at(
+    zone: str, year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
     """A local wall-clock time in ``zone`` as an aware UTC instant."""
-    return datetime(*args, tzinfo=ZoneInfo(zone)).astimezone(UTC)  # type: ignore[misc]
+    return datetime(year, month, day, hour, minute, second, tzinfo=ZoneInfo(zone)).astimezone(UTC)
 
 
 def add_events(store: EventStore, org_id: uuid.UUID, *instants: datetime) -> None:
