@@ -11,7 +11,7 @@ import typer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tallybook.auth.dependencies import Principal
+from tallybook.auth.principal import Principal
 from tallybook.auth.service import create_token
 from tallybook.chats import service as chats
 from tallybook.chats.schemas import ChatCreate, MessageCreate, RoomCreate

@@ -7,24 +7,17 @@ A 404 comes later, from the query that is itself scoped to the organisation.
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path
 from fastapi.security import APIKeyHeader, APIKeyQuery
-from sqlalchemy.orm import Session
 
-from tallybook.auth.repository import principal_by_key_hash
-from tallybook.auth.tokens import hash_key, key_from_header
+from tallybook.auth.principal import Principal, principal_for
 from tallybook.kit.db import DBSession
 from tallybook.kit.errors import (
-    NotAuthenticated,
     OrganizationForbidden,
     PermissionDenied,
-    SubscriptionInactive,
 )
-from tallybook.organizations.models import Organization, User
 
 # Declared for OpenAPI; the values are read from the request so all four forms work.
 _header_scheme = APIKeyHeader(
@@ -35,40 +28,12 @@ _header_scheme = APIKeyHeader(
 _query_scheme = APIKeyQuery(name="token", auto_error=False)
 
 
-@dataclass(frozen=True)
-class Principal:
-    user: User
-    organization: Organization
-
-    @property
-    def organization_id(self) -> uuid.UUID:
-        return self.organization.id
-
-    def has(self, permission: str) -> bool:
-        return permission in (self.user.permissions or [])
-
-
 def authenticate(
-    request: Request,
     session: DBSession,
     header: Annotated[str | None, Depends(_header_scheme)] = None,
     query_token: Annotated[str | None, Depends(_query_scheme)] = None,
 ) -> Principal:
-    return principal_for(request, session, header, query_token)
-
-
-def principal_for(
-    request: Request, session: Session, header: str | None, query_token: str | None
-) -> Principal:
-    """The caller of a request, or 401 / 403 (subscription) as the first checks say."""
-    key = key_from_header(header) or query_token
-    found = principal_by_key_hash(session, hash_key(key)) if key else None
-    if found is None:
-        raise NotAuthenticated("Authentication credentials were not provided or are invalid.")
-    user, organization = found
-    if not organization.subscription_active:
-        raise SubscriptionInactive("The organisation has no active subscription.")
-    return Principal(user, organization)
+    return principal_for(session, header, query_token)
 
 
 Authenticated = Annotated[Principal, Depends(authenticate)]

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from tallybook.auth.dependencies import Principal
+from tallybook.auth.principal import Principal
 from tallybook.chats import imports, repository
 from tallybook.chats.models import Chat, ChatMessage, Room
 from tallybook.chats.schemas import ChatCreate, MessageCreate, RoomCreate

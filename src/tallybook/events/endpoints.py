@@ -6,7 +6,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from tallybook.auth.dependencies import ReportingUser, TokenHeader, TokenQuery, principal_for
+from tallybook.auth.dependencies import ReportingUser, TokenHeader, TokenQuery
+from tallybook.auth.principal import principal_for
 from tallybook.events import service
 from tallybook.events.schemas import FetchRequest, FetchResponse, IngestBatch, IngestResult
 from tallybook.events.store import EventStore
@@ -48,7 +49,7 @@ async def store_events(
     service.check_source(source)
     principal = None
     if source != "untrusted":
-        principal = await run_in_threadpool(principal_for, request, session, header, query_token)
+        principal = await run_in_threadpool(principal_for, session, header, query_token)
     body = await request.body()
     now = datetime.now(UTC)
     return await run_in_threadpool(service.ingest, session, store, source, body, principal, now)

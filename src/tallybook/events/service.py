@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tallybook.auth.dependencies import Principal
+from tallybook.auth.principal import Principal
 from tallybook.events.query.language import FILTER_TYPES, SOURCES, unknown_filter_types
 from tallybook.events.query.results import FetchResult
 from tallybook.events.records import EventRow, StoredEvent

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from tallybook.auth.dependencies import Principal
+from tallybook.auth.principal import Principal
 from tallybook.events.query.language import EventQuery
 from tallybook.events.store import EventStore
 from tallybook.kit.errors import InvalidPayload, NotFound, validation_errors

@@ -4,7 +4,7 @@ import uuid
 
 from sqlalchemy.orm import Session
 
-from tallybook.auth.dependencies import Principal
+from tallybook.auth.principal import Principal
 from tallybook.kit.errors import NotFound
 from tallybook.workflows import repository
 from tallybook.workflows.models import Workflow

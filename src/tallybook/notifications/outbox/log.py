@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tallybook.auth.dependencies import Principal
+from tallybook.auth.principal import Principal
 from tallybook.kit.pagination import PageParams, PageResult, paginate
 from tallybook.notifications.cards.data import Card
 from tallybook.notifications.models import DeliveryAttempt, Notification

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from tallybook.auth.dependencies import Principal
+from tallybook.auth.principal import Principal
 from tallybook.kit.errors import InvalidPayload, NotFound, invalid
 from tallybook.notifications.channels.registry import CHANNELS, ChannelType, channel_for
 from tallybook.notifications.models import NotificationSetting
