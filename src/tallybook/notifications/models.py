@@ -8,6 +8,7 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstrain
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tallybook.kit.db import Base, IdMixin, JSONType, utcnow
+from tallybook.notifications.states import NotificationState
 
 
 class NotificationSetting(IdMixin, Base):
@@ -76,7 +77,7 @@ class Notification(IdMixin, Base):
     period_start: Mapped[datetime]
     period_end: Mapped[datetime]
     card: Mapped[dict[str, Any]] = mapped_column(JSONType)
-    state: Mapped[str] = mapped_column(String(12), default="pending")  # NotificationState
+    state: Mapped[str] = mapped_column(String(12), default=NotificationState.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     bundle_key: Mapped[str | None] = mapped_column(String(320))  # e-mail digests

@@ -34,7 +34,7 @@ from tallybook.notifications.channels.errors import ConfigurationProblem, Transi
 from tallybook.notifications.channels.registry import channel_for
 from tallybook.notifications.models import Notification, NotificationSetting
 from tallybook.notifications.outbox import queue, states
-from tallybook.notifications.outbox.states import AttemptOutcome
+from tallybook.notifications.states import AttemptOutcome
 from tallybook.settings import Settings
 
 log = logging.getLogger("tallybook.delivery")

@@ -12,7 +12,7 @@ from tallybook.auth.principal import Principal
 from tallybook.kit.pagination import PageParams, PageResult, paginate
 from tallybook.notifications.cards.data import Card
 from tallybook.notifications.models import DeliveryAttempt, Notification
-from tallybook.notifications.outbox.states import NotificationState
+from tallybook.notifications.states import NotificationState
 from tallybook.targets.service import get_target
 
 

@@ -22,7 +22,7 @@ from tallybook.kit.leases import claim, hold, insert_ignoring_duplicates, lease_
 from tallybook.notifications.cards.data import Card, NotificationKind
 from tallybook.notifications.channels.registry import channel_for
 from tallybook.notifications.models import DeliveryAttempt, Notification, NotificationSetting
-from tallybook.notifications.outbox.states import AttemptOutcome, NotificationState
+from tallybook.notifications.states import AttemptOutcome, NotificationState
 from tallybook.targets.models import Target
 from tallybook.targets.periods import Period
 
