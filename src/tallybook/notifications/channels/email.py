@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -46,6 +47,7 @@ class EmailChannel:
     label = "email"
     setting_fields: tuple[str, ...] = ("email", "is_bundleable")
     address_fields: tuple[str, ...] = ("email",)
+    stored_as: Mapping[str, str] = MappingProxyType({})
     delivers_in_transaction = False
 
     def check_setting(

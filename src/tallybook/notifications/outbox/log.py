@@ -34,7 +34,7 @@ def delivery_log(
             "id": row.id,
             "target": row.target_id,
             "setting": row.setting_id,
-            "channel": row.channel,
+            "channel": row.channel_type,
             "kind": row.kind,
             "period_start": row.period_start,
             "period_end": row.period_end,

@@ -63,7 +63,7 @@ def rows_for(
             "organization_id": setting.organization_id,
             "target_id": setting.target_id,
             "setting_id": setting.id,
-            "channel": setting.kind,  # the channel type
+            "channel_type": setting.channel_type,
             "kind": str(kind),
             "period_start": period.start,
             "period_end": period.end,
@@ -84,7 +84,7 @@ def enqueue(session: Session, rows: Sequence[dict[str, Any]]) -> None:
 
 
 def _bundle_key(setting: NotificationSetting) -> str | None:
-    return channel_for(setting.kind).bundle_key(setting)
+    return channel_for(setting.channel_type).bundle_key(setting)
 
 
 def _first_attempt(setting: NotificationSetting, now: datetime, window: timedelta) -> datetime:
