@@ -44,8 +44,10 @@ from tallybook.notifications.cards.data import (  # noqa: E402
     NotificationKind,
     PeriodLine,
 )
+from tallybook.notifications.channels.registry import ChannelType  # noqa: E402
 from tallybook.notifications.models import Notification, NotificationSetting  # noqa: E402
 from tallybook.notifications.outbox import queue as outbox  # noqa: E402
+from tallybook.notifications.states import NotificationState  # noqa: E402
 from tallybook.organizations.models import Organization  # noqa: E402
 from tallybook.settings import Settings  # noqa: E402
 from tallybook.targets.models import Target  # noqa: E402
@@ -161,11 +163,11 @@ def queue(database: Database, args: argparse.Namespace, base_url: str) -> None:
                     id=uuid.uuid4(),
                     organization_id=org.id,
                     target_id=target.id,
-                    kind="slack",
+                    channel_type=ChannelType.SLACK,
                     **(
                         {"incoming_webhook_url": f"{base_url}/hooks/{t}/{s}"}
                         if args.mode == "webhook"
-                        else {"token": f"xoxb-bench-{t}-{s}", "channel": "C123"}
+                        else {"token": f"xoxb-bench-{t}-{s}", "slack_channel": "C123"}
                     ),
                 )
                 for s in range(per_target)
@@ -210,7 +212,9 @@ def main() -> None:
         cpu, server_cpu = time.process_time() - cpu, cpu_seconds(server.pid) - server_cpu
         with database.unit_of_work() as session:
             sent = session.execute(
-                select(func.count()).select_from(Notification).where(Notification.state == "sent")
+                select(func.count())
+                .select_from(Notification)
+                .where(Notification.state == NotificationState.SENT)
             ).scalar_one()
         import httpx
 

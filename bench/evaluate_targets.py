@@ -35,6 +35,7 @@ from tallybook.events.generate import Spec, organization_ids, write_events  # no
 from tallybook.events.store import open_event_store  # noqa: E402
 from tallybook.kit.db import Database  # noqa: E402
 from tallybook.kit.migrate import upgrade  # noqa: E402
+from tallybook.notifications.channels.registry import ChannelType  # noqa: E402
 from tallybook.notifications.models import Notification, NotificationSetting  # noqa: E402
 from tallybook.organizations.models import Organization  # noqa: E402
 from tallybook.settings import Settings  # noqa: E402
@@ -95,7 +96,7 @@ def build(database: Database, organizations: list[uuid.UUID], per_org: int, sett
                         NotificationSetting(
                             organization_id=org_id,
                             target_id=target.id,
-                            kind="slack",
+                            channel_type=ChannelType.SLACK,
                             incoming_webhook_url=f"http://127.0.0.1:9/hooks/{t}",
                         )
                     )

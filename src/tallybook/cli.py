@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from tallybook.events.records import EventSource
 from tallybook.kit.db import Database
 from tallybook.kit.migrate import upgrade
 from tallybook.settings import ConfigurationError, Settings
@@ -252,7 +253,7 @@ def events_load(
     file: Annotated[str, typer.Argument(help="NDJSON (.ndjson/.json/.jsonl) or Parquet file.")],
     source: Annotated[
         str, typer.Option(help="Source for events whose rows carry none.")
-    ] = "external",
+    ] = EventSource.EXTERNAL,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Load a large history of events, all or nothing. Run it while the server is stopped

@@ -15,7 +15,8 @@ from tallybook.auth.principal import Principal
 from tallybook.auth.service import create_token
 from tallybook.chats import service as chats
 from tallybook.chats.schemas import ChatCreate, MessageCreate, RoomCreate
-from tallybook.events.records import StoredEvent
+from tallybook.chats.types import SenderType
+from tallybook.events.records import EventSource, StoredEvent
 from tallybook.events.store import EventStore
 from tallybook.kit.db import Database
 from tallybook.notifications.settings import service as notifications
@@ -159,10 +160,10 @@ def _room_with_chats(session: Session, principal: Principal, now: datetime) -> u
         RoomCreate.model_validate({"name": "Webshop", "domain": "shop.example.com"}),
     )
     lines = [
-        ("visitor", "Hi, do you ship to Finland?"),
-        ("user", "Hello! Yes, delivery takes 2-3 working days."),
-        ("visitor", "Great, thanks."),
-        ("user", "You're welcome, have a nice day!"),
+        (SenderType.VISITOR, "Hi, do you ship to Finland?"),
+        (SenderType.USER, "Hello! Yes, delivery takes 2-3 working days."),
+        (SenderType.VISITOR, "Great, thanks."),
+        (SenderType.USER, "You're welcome, have a nice day!"),
     ]
     for hours_ago in (30, 5):
         started = now - timedelta(hours=hours_ago)
@@ -184,7 +185,7 @@ def _room_with_chats(session: Session, principal: Principal, now: datetime) -> u
                     {
                         "created_at": started + timedelta(minutes=minute + 1),
                         "sender_type": sender,
-                        "sender_name": "Anna" if sender == "user" else "Visitor",
+                        "sender_name": "Anna" if sender == SenderType.USER else "Visitor",
                         "message": text,
                     }
                 ),
@@ -202,7 +203,7 @@ def _events(org_id: uuid.UUID, now: datetime) -> list[StoredEvent]:
         events.append(
             StoredEvent(
                 organization_id=org_id,
-                source="untrusted",
+                source=EventSource.UNTRUSTED,
                 timestamp=at,
                 received_at=at,
                 event_version=1,

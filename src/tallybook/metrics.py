@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 
 from tallybook.kit.db import Database, utcnow
 from tallybook.notifications.models import Notification
+from tallybook.notifications.states import NotificationState
 from tallybook.targets.models import TargetSchedule
 
 router = APIRouter(tags=["Operations"])
@@ -85,7 +86,7 @@ class QueueCollector(Collector):
                         func.count(),
                         func.count().filter(due),
                         func.min(Notification.next_attempt_at).filter(due),
-                    ).where(Notification.state == "pending")
+                    ).where(Notification.state == NotificationState.PENDING)
                 ).one()
                 schedules = session.scalar(
                     select(func.count()).where(TargetSchedule.next_due_at <= now)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -11,6 +12,15 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
+
+
+class SmtpSecurity(StrEnum):
+    """How e-mail reaches the SMTP server. ``Settings.smtp_security`` spells the same values
+    as a ``Literal``, which keeps the wording of a bad value's error; a test checks both."""
+
+    NONE = "none"
+    STARTTLS = "starttls"
+    TLS = "tls"  # implicit TLS from the first byte (SMTPS)
 
 
 class ConfigurationError(RuntimeError):

@@ -11,6 +11,8 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
+from tallybook.chats.types import MessageType, SenderType
+
 
 @dataclass
 class ChatCounters:
@@ -26,12 +28,12 @@ class ChatCounters:
         if self.first_message_at is None or created_at < self.first_message_at:
             self.first_message_at = created_at
             self.first_message_type = type_
-        if type_ != "msg":
+        if type_ != MessageType.MSG:
             return
         self.message_count += 1
-        if sender_type == "user":
+        if sender_type == SenderType.USER:
             self.user_message_count += 1
-        elif sender_type == "visitor":
+        elif sender_type == SenderType.VISITOR:
             self.visitor_message_count += 1
         if self.last_msg_at is None or created_at >= self.last_msg_at:
             self.last_msg_at = created_at

@@ -8,6 +8,7 @@ from sqlalchemy import JSON, ColumnElement, ForeignKey, Index, Integer, String, 
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from tallybook.chats.types import ChatType, MessageType, SenderType
 from tallybook.kit.db import Base, IdMixin, JSONType, utcnow
 
 
@@ -51,7 +52,7 @@ class Chat(IdMixin, Base):
     ended_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     is_private: Mapped[bool] = mapped_column(default=False)
-    chat_type: Mapped[str] = mapped_column(String(16), default="visitor")
+    chat_type: Mapped[str] = mapped_column(String(16), default=ChatType.VISITOR)
     first_visitor_message_url: Mapped[str | None] = mapped_column(Text)
     first_visitor_message_url_title: Mapped[str | None] = mapped_column(Text)
     autosuggest_url: Mapped[str | None] = mapped_column(Text)
@@ -82,14 +83,15 @@ class Chat(IdMixin, Base):
 
     @hybrid_property
     def is_waiting(self) -> bool:
-        return self.ended_at is None and self.last_msg_sender_type == "visitor"
+        return self.ended_at is None and self.last_msg_sender_type == SenderType.VISITOR
 
     @is_waiting.inplace.expression
     @classmethod
     def _is_waiting_expression(cls) -> ColumnElement[bool]:
         # coalesce: never NULL, so that NOT is_waiting matches chats without messages too.
         return and_(
-            cls.ended_at.is_(None), func.coalesce(cls.last_msg_sender_type, "") == "visitor"
+            cls.ended_at.is_(None),
+            func.coalesce(cls.last_msg_sender_type, "") == SenderType.VISITOR,
         )
 
     @hybrid_property
@@ -103,12 +105,12 @@ class Chat(IdMixin, Base):
 
     @hybrid_property
     def is_autosuggested(self) -> bool:
-        return self.first_message_type == "autosuggest"
+        return self.first_message_type == MessageType.AUTOSUGGEST
 
     @is_autosuggested.inplace.expression
     @classmethod
     def _is_autosuggested_expression(cls) -> ColumnElement[bool]:
-        return func.coalesce(cls.first_message_type, "") == "autosuggest"
+        return func.coalesce(cls.first_message_type, "") == MessageType.AUTOSUGGEST
 
 
 class ChatMessage(IdMixin, Base):
@@ -119,7 +121,7 @@ class ChatMessage(IdMixin, Base):
         ForeignKey("organizations.id", ondelete="CASCADE")
     )
     chat_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
-    type: Mapped[str] = mapped_column(String(16), default="msg")
+    type: Mapped[str] = mapped_column(String(16), default=MessageType.MSG)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sender_type: Mapped[str] = mapped_column(String(16))
     sender_id: Mapped[str | None] = mapped_column(String(64))

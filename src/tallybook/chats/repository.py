@@ -19,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from tallybook.chats.models import Chat, ChatMessage, Room
+from tallybook.chats.types import MessageType, SenderType
 from tallybook.kit.db import UTCDateTime, utcnow
 from tallybook.kit.pagination import PageParams, PageResult, paginate
 
@@ -132,7 +133,7 @@ def count_message(
         Chat.first_message_type: case((is_first, type_), else_=Chat.first_message_type),
         Chat.updated_at: utcnow(),
     }
-    if type_ == "msg":
+    if type_ == MessageType.MSG:
         is_last = or_(Chat.last_msg_at.is_(None), Chat.last_msg_at <= at)
         values |= {
             Chat.message_count: Chat.message_count + 1,
@@ -141,9 +142,9 @@ def count_message(
                 (is_last, sender_type), else_=Chat.last_msg_sender_type
             ),
         }
-        if sender_type == "user":
+        if sender_type == SenderType.USER:
             values[Chat.user_message_count] = Chat.user_message_count + 1
-        elif sender_type == "visitor":
+        elif sender_type == SenderType.VISITOR:
             values[Chat.visitor_message_count] = Chat.visitor_message_count + 1
     stmt = (
         update(Chat)

@@ -10,6 +10,7 @@ from tallybook.auth.principal import Principal
 from tallybook.chats import imports, repository
 from tallybook.chats.models import Chat, ChatMessage, Room
 from tallybook.chats.schemas import ChatCreate, MessageCreate, RoomCreate
+from tallybook.chats.types import MessageType, SenderType
 from tallybook.kit.db import utcnow
 from tallybook.kit.errors import NotFound, invalid
 from tallybook.kit.pagination import PageParams
@@ -122,8 +123,8 @@ def add_system_message(
     row = ChatMessage(
         organization_id=chat.organization_id,
         chat_id=chat.id,
-        type="reporting_card",
-        sender_type="system",
+        type=MessageType.REPORTING_CARD,
+        sender_type=SenderType.SYSTEM,
         message=message,
         attachments=attachments,
         created_at=created_at or utcnow(),

@@ -135,7 +135,7 @@ def process_targets(
         if item.schedule.target_id in still_mine
     ]
     repository.add_evaluations(session, [e for _, d in decided for e in d.evaluations])
-    notifications: list[dict[str, Any]] = []
+    notifications: list[outbox.QueuedCard] = []
     for item, decision in decided:
         notifications += _cards(session, item, decision, bundle_window)
         _record(item.schedule, decision, started)
@@ -258,12 +258,12 @@ def _load(session: Session, schedules: Sequence[TargetSchedule]) -> dict[uuid.UU
 
 def _cards(
     session: Session, work: TargetWork, decision: Decision, bundle_window: timedelta
-) -> list[dict[str, Any]]:
+) -> list[outbox.QueuedCard]:
     """The outbox rows of this target's due cards (the plan's snapshot, the alert)."""
     context, now = work.context, work.plan.now
     if context is None:
         return []
-    rows: list[dict[str, Any]] = []
+    rows: list[outbox.QueuedCard] = []
     if work.plan.snapshot is not None:
         rows += _snapshot(session, context, work.plan.snapshot, now, bundle_window)
     if decision.alert is not None:
@@ -277,7 +277,7 @@ def _snapshot(
     due: SnapshotDue,
     now: datetime,
     bundle_window: timedelta,
-) -> list[dict[str, Any]]:
+) -> list[outbox.QueuedCard]:
     """One card per setting for the latest closed notification period, never a backlog.
 
     The card lists the reporting periods that ended within that notification period
@@ -311,7 +311,7 @@ def _alert(
     alert: AlertDue,
     now: datetime,
     bundle_window: timedelta,
-) -> list[dict[str, Any]]:
+) -> list[outbox.QueuedCard]:
     """Alert once per period when a LOWER target is reached or an UPPER target broken."""
     target, current = context.target, alert.period
     history = repository.recent_evaluations(

@@ -11,12 +11,12 @@ from pathlib import Path
 
 from tallybook.events.engines.base import BulkLoad, BulkLoadError
 from tallybook.events.query.language import SOURCES
-from tallybook.events.records import InsertResult
+from tallybook.events.records import EventSource, InsertResult
 from tallybook.events.store import EventStore
 
 
 def load_file(
-    store: EventStore, path: Path | str, *, default_source: str = "external"
+    store: EventStore, path: Path | str, *, default_source: str = EventSource.EXTERNAL
 ) -> InsertResult:
     """Load the file in one transaction: all its events are stored, or none."""
     if not isinstance(store, BulkLoad):

@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from tallybook.auth.dependencies import ReportingUser, TokenHeader, TokenQuery
 from tallybook.auth.principal import principal_for
 from tallybook.events import service
+from tallybook.events.records import EventSource
 from tallybook.events.schemas import FetchRequest, FetchResponse, IngestBatch, IngestResult
 from tallybook.events.store import EventStore
 from tallybook.kit.db import DBSession
@@ -48,7 +49,7 @@ async def store_events(
 ) -> IngestResult:
     service.check_source(source)
     principal = None
-    if source != "untrusted":
+    if source != EventSource.UNTRUSTED:
         principal = await run_in_threadpool(principal_for, session, header, query_token)
     body = await request.body()
     now = datetime.now(UTC)

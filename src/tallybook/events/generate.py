@@ -24,14 +24,14 @@ import duckdb
 from tallybook.events.engines.duckdb.bulk import source_select
 from tallybook.events.engines.duckdb.schema import DUCKDB_CONFIG
 from tallybook.events.query.columns import COLUMNS, LIST_COLUMNS
-from tallybook.events.records import StoredEvent
+from tallybook.events.records import EventSource, StoredEvent
 
 FileFormat = Literal["ndjson", "parquet"]
 NAMESPACE: Final = uuid.UUID("6f1c3b5e-8a43-4b6e-9d55-7e2f2f6b1a10")
 DEFAULT_START: Final = datetime(2021, 3, 1, tzinfo=UTC)
 
 VENDORS: Final = (("com.giosg.chat", 5), ("interaction-designer", 3), ("com.tallybook.demo", 2))
-SOURCES: Final = (("untrusted", 80), ("trusted", 15), ("external", 5))
+SOURCES: Final = ((EventSource.UNTRUSTED, 80), (EventSource.TRUSTED, 15), (EventSource.EXTERNAL, 5))
 CATEGORIES: Final = (
     "widget",
     "chat",
@@ -120,7 +120,7 @@ def write_events(path: Path | str, spec: Spec, file_format: FileFormat | None = 
 
 
 def read_events(
-    path: Path | str, batch_size: int = 1_000, default_source: str = "external"
+    path: Path | str, batch_size: int = 1_000, default_source: str = EventSource.EXTERNAL
 ) -> Iterator[list[StoredEvent]]:
     """The events of an NDJSON or Parquet file as :class:`StoredEvent` batches."""
     with duckdb.connect(config=DUCKDB_CONFIG) as db:

@@ -9,7 +9,17 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
+
+
+class EventSource(StrEnum):
+    """Who sent an event (``events.source``): the path it was posted to, or a bulk load's
+    default. The query language spells the same values as its ``Source`` literal."""
+
+    UNTRUSTED = "untrusted"  # anyone: the browser snippet, no token
+    TRUSTED = "trusted"  # a token of the organisation
+    EXTERNAL = "external"  # loaded from a file
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,7 +27,7 @@ class StoredEvent:
     """An event as stored; already validated by the API layer."""
 
     organization_id: uuid.UUID
-    source: str  # untrusted | trusted | external
+    source: str  # EventSource
     timestamp: datetime  # aware, UTC
     received_at: datetime  # aware, UTC
     event_version: int

@@ -8,11 +8,13 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstrain
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tallybook.kit.db import Base, IdMixin, JSONType, utcnow
+from tallybook.notifications.states import NotificationState
 
 
 class NotificationSetting(IdMixin, Base):
     """A delivery channel of a target; one table for every channel type (the outbox points
-    here). ``kind`` is the channel type (``channels.registry.ChannelType``)."""
+    here). ``channel_type`` (column ``kind``) is a ``channels.registry.ChannelType``;
+    ``slack_channel`` (column ``channel``) is where a token-mode Slack setting posts."""
 
     __tablename__ = "notification_settings"
     __table_args__ = (Index(None, "organization_id", "target_id", "kind"),)
@@ -23,7 +25,7 @@ class NotificationSetting(IdMixin, Base):
     target_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("targets.id", ondelete="CASCADE"), index=True
     )
-    kind: Mapped[str] = mapped_column(String(8))
+    channel_type: Mapped[str] = mapped_column("kind", String(8))
     name: Mapped[str] = mapped_column(String(255), default="")
     is_notification_active: Mapped[bool] = mapped_column(default=True)
     last_notification_sent: Mapped[datetime | None]
@@ -33,7 +35,7 @@ class NotificationSetting(IdMixin, Base):
     )
     # slack, token mode
     token: Mapped[str | None] = mapped_column(Text)
-    channel: Mapped[str | None] = mapped_column(String(255))
+    slack_channel: Mapped[str | None] = mapped_column("channel", String(255))
     user: Mapped[str | None] = mapped_column(String(255))
     # slack, webhook mode
     incoming_webhook_url: Mapped[str | None] = mapped_column(Text)
@@ -50,6 +52,9 @@ class NotificationSetting(IdMixin, Base):
 
 class Notification(IdMixin, Base):
     """The outbox: one row per (setting, target, kind, period), so nothing is queued twice.
+
+    ``channel_type`` (column ``channel``) is the setting's ``ChannelType``; ``kind`` is the
+    card's ``NotificationKind`` (alert or snapshot).
 
     ``state`` is ``pending`` until delivery ends as ``sent``, ``failed`` (refused by the
     channel, or retried for too long) or ``cancelled`` (the setting was switched off).
@@ -71,12 +76,12 @@ class Notification(IdMixin, Base):
     setting_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("notification_settings.id", ondelete="CASCADE"), index=True
     )
-    channel: Mapped[str] = mapped_column(String(8))  # the setting's ChannelType
+    channel_type: Mapped[str] = mapped_column("channel", String(8))  # the setting's ChannelType
     kind: Mapped[str] = mapped_column(String(8))  # NotificationKind: alert | snapshot
     period_start: Mapped[datetime]
     period_end: Mapped[datetime]
     card: Mapped[dict[str, Any]] = mapped_column(JSONType)
-    state: Mapped[str] = mapped_column(String(12), default="pending")  # NotificationState
+    state: Mapped[str] = mapped_column(String(12), default=NotificationState.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     bundle_key: Mapped[str | None] = mapped_column(String(320))  # e-mail digests

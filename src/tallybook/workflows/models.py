@@ -7,6 +7,7 @@ from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tallybook.kit.db import Base, IdMixin, utcnow
+from tallybook.workflows.types import WorkflowType
 
 
 class Workflow(IdMixin, Base):
@@ -24,6 +25,6 @@ class Workflow(IdMixin, Base):
     )
     name: Mapped[str] = mapped_column(String(255))
     description: Mapped[str | None] = mapped_column(Text)
-    type: Mapped[str] = mapped_column(String(32), default="user_generated")
+    type: Mapped[str] = mapped_column(String(32), default=WorkflowType.USER_GENERATED)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     modified_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -273,7 +273,12 @@ def test_switch_from_token_to_webhook_mode(
         "icon_url": ICON,
     }
     row = stored(database, setting["id"])
-    assert (row.token, row.channel, row.user, row.incoming_webhook_url) == (None, None, None, HOOK)
+    assert (row.token, row.slack_channel, row.user, row.incoming_webhook_url) == (
+        None,
+        None,
+        None,
+        HOOK,
+    )
 
 
 def test_switch_from_webhook_to_token_mode(

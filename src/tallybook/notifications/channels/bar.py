@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import select
@@ -33,6 +34,7 @@ class BarChannel:
     label = "BAR"
     setting_fields: tuple[str, ...] = ("channel_id",)
     address_fields: tuple[str, ...] = ("channel_id",)
+    stored_as: Mapping[str, str] = MappingProxyType({})
     delivers_in_transaction = True
 
     def check_setting(

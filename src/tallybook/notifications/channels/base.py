@@ -50,8 +50,10 @@ class Channel(Protocol):
     """
 
     label: str  # how messages name the channel: "BAR", "Slack", "email"
-    setting_fields: tuple[str, ...]  # the setting's columns this channel delivers with
+    setting_fields: tuple[str, ...]  # the setting's fields this channel delivers with
     address_fields: tuple[str, ...]  # those saying where cards go (a change clears last_error)
+    # A field stored under another ``NotificationSetting`` attribute: field -> attribute.
+    stored_as: Mapping[str, str]
     delivers_in_transaction: bool  # True: ``deliver`` writes our own database (BAR)
 
     def check_setting(
@@ -63,9 +65,10 @@ class Channel(Protocol):
         *,
         allow_private: bool,
     ) -> dict[str, Any]:
-        """The delivery columns to store: every one of ``setting_fields`` for a new setting
+        """The delivery fields to store: every one of ``setting_fields`` for a new setting
         (``current`` is None), the changed ones for an update of ``current``. ``values``
-        holds the ``setting_fields`` sent. Raises ``InvalidPayload`` for a bad setting."""
+        holds the ``setting_fields`` sent. Keyed by field name (see ``stored_as``). Raises
+        ``InvalidPayload`` for a bad setting."""
         ...
 
     def bundle_key(self, setting: NotificationSetting) -> str | None:
@@ -88,6 +91,11 @@ class Channel(Protocol):
         """What an unexpected error during ``deliver`` means: ``TransientProblem`` (retry)
         or ``ConfigurationProblem`` (do not)."""
         ...
+
+
+def as_attributes(channel: Channel, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Setting fields keyed by the ``NotificationSetting`` attribute that stores each."""
+    return {channel.stored_as.get(name, name): value for name, value in fields.items()}
 
 
 def one_message_per_card(rows: list[Notification]) -> list[list[Notification]]:

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -34,7 +35,7 @@ from tallybook.notifications.channels.errors import (
     unexpected,
 )
 from tallybook.notifications.models import Notification, NotificationSetting
-from tallybook.settings import Settings
+from tallybook.settings import Settings, SmtpSecurity
 
 _ENHANCED_STATUS = re.compile(rb"^\s*([245]\.\d{1,3}\.\d{1,3})\b")
 _CID_UNSAFE = re.compile(r"[^A-Za-z0-9.\-]")
@@ -46,6 +47,7 @@ class EmailChannel:
     label = "email"
     setting_fields: tuple[str, ...] = ("email", "is_bundleable")
     address_fields: tuple[str, ...] = ("email",)
+    stored_as: Mapping[str, str] = MappingProxyType({})
     delivers_in_transaction = False
 
     def check_setting(
@@ -180,11 +182,12 @@ def _deliver(settings: Settings, to: str, message: EmailMessage, timeout: float)
 
 def _connect(settings: Settings, timeout: float) -> smtplib.SMTP:
     host, port = settings.smtp_host, settings.smtp_port
-    if settings.smtp_security == "tls":
+    security = SmtpSecurity(settings.smtp_security)
+    if security == SmtpSecurity.TLS:
         context = ssl.create_default_context()
         return smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
     smtp = smtplib.SMTP(host, port, timeout=timeout)
-    if settings.smtp_security == "starttls":
+    if security == SmtpSecurity.STARTTLS:
         try:
             smtp.starttls(context=ssl.create_default_context())
         except BaseException:

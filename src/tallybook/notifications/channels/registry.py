@@ -1,6 +1,7 @@
 """Every delivery channel, by channel type: the one list to extend with a new channel.
 
-The type is stored in ``notification_settings.kind`` and ``notifications.channel``.
+The type is stored as ``NotificationSetting.channel_type`` and ``Notification.channel_type``
+(columns ``notification_settings.kind`` and ``notifications.channel``).
 """
 
 from __future__ import annotations

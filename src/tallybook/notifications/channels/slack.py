@@ -39,6 +39,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 import httpx
@@ -105,6 +106,8 @@ class SlackChannel:
     label = "Slack"
     setting_fields = slack_modes.SLACK_FIELDS
     address_fields = slack_modes.SLACK_FIELDS
+    # The API's ``channel`` (where a token posts) would read as the channel type on the row.
+    stored_as: Mapping[str, str] = MappingProxyType({"channel": "slack_channel"})
     delivers_in_transaction = False
 
     def check_setting(
@@ -143,7 +146,7 @@ class SlackChannel:
             return
         send_with_token(
             setting.token or "",
-            setting.channel or "",
+            setting.slack_channel or "",
             setting.user,
             card,
             render.chart_for(card),

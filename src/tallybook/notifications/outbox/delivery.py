@@ -34,7 +34,7 @@ from tallybook.notifications.channels.errors import ConfigurationProblem, Transi
 from tallybook.notifications.channels.registry import channel_for
 from tallybook.notifications.models import Notification, NotificationSetting
 from tallybook.notifications.outbox import queue, states
-from tallybook.notifications.outbox.states import AttemptOutcome
+from tallybook.notifications.states import AttemptOutcome
 from tallybook.settings import Settings
 
 log = logging.getLogger("tallybook.delivery")
@@ -103,7 +103,7 @@ class Deliverer:
                 outcomes[LOST] += 1
             if not live:
                 continue
-            channel = channel_for(live[0].channel)
+            channel = channel_for(live[0].channel_type)
             for message_rows in channel.prepare(live, settings):
                 message = _outgoing(
                     owner, message_rows, settings[message_rows[0].setting_id], uncertain
@@ -264,7 +264,7 @@ def _outgoing(
     return Outgoing(
         owner=owner,
         notification_ids=tuple(row.id for row in rows),
-        channel_type=first.channel,
+        channel_type=first.channel_type,
         setting=setting,
         cards=tuple(Card.from_json(row.card) for row in rows),
         stored_cards=tuple(row.card for row in rows),

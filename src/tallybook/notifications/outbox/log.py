@@ -12,7 +12,7 @@ from tallybook.auth.principal import Principal
 from tallybook.kit.pagination import PageParams, PageResult, paginate
 from tallybook.notifications.cards.data import Card
 from tallybook.notifications.models import DeliveryAttempt, Notification
-from tallybook.notifications.outbox.states import NotificationState
+from tallybook.notifications.states import NotificationState
 from tallybook.targets.service import get_target
 
 
@@ -34,7 +34,7 @@ def delivery_log(
             "id": row.id,
             "target": row.target_id,
             "setting": row.setting_id,
-            "channel": row.channel,
+            "channel": row.channel_type,
             "kind": row.kind,
             "period_start": row.period_start,
             "period_end": row.period_end,

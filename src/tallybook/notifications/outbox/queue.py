@@ -22,7 +22,7 @@ from tallybook.kit.leases import claim, hold, insert_ignoring_duplicates, lease_
 from tallybook.notifications.cards.data import Card, NotificationKind
 from tallybook.notifications.channels.registry import channel_for
 from tallybook.notifications.models import DeliveryAttempt, Notification, NotificationSetting
-from tallybook.notifications.outbox.states import AttemptOutcome, NotificationState
+from tallybook.notifications.states import AttemptOutcome, NotificationState
 from tallybook.targets.models import Target
 from tallybook.targets.periods import Period
 
@@ -48,6 +48,26 @@ def active_settings(
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class QueuedCard:
+    """One outbox row to queue: a card for one setting, as ``rows_for`` makes it.
+
+    ``enqueue`` writes it as a new ``Notification`` (pending, no attempt yet).
+    """
+
+    organization_id: uuid.UUID
+    target_id: uuid.UUID
+    setting_id: uuid.UUID
+    channel_type: str  # the setting's ChannelType
+    kind: NotificationKind
+    period_start: datetime
+    period_end: datetime
+    card: dict[str, Any]  # ``Card.to_json()``, shared by the rows of one card
+    next_attempt_at: datetime
+    bundle_key: str | None
+    created_at: datetime  # the pass's instant, the clock retries and give-up run on
+
+
 def rows_for(
     settings: Sequence[NotificationSetting],
     kind: NotificationKind,
@@ -55,36 +75,53 @@ def rows_for(
     card: Card,
     now: datetime,
     bundle_window: timedelta,
-) -> list[dict[str, Any]]:
+) -> list[QueuedCard]:
     """The outbox rows of one card: one per setting."""
     payload = card.to_json()
     return [
-        {
-            "organization_id": setting.organization_id,
-            "target_id": setting.target_id,
-            "setting_id": setting.id,
-            "channel": setting.kind,  # the channel type
-            "kind": str(kind),
-            "period_start": period.start,
-            "period_end": period.end,
-            "card": payload,
-            "state": str(NotificationState.PENDING),
-            "attempts": 0,
-            "next_attempt_at": _first_attempt(setting, now, bundle_window),
-            "bundle_key": _bundle_key(setting),
-            "created_at": now,  # the pass's instant, the clock retries and give-up run on
-        }
+        QueuedCard(
+            organization_id=setting.organization_id,
+            target_id=setting.target_id,
+            setting_id=setting.id,
+            channel_type=setting.channel_type,
+            kind=kind,
+            period_start=period.start,
+            period_end=period.end,
+            card=payload,
+            next_attempt_at=_first_attempt(setting, now, bundle_window),
+            bundle_key=_bundle_key(setting),
+            created_at=now,
+        )
         for setting in settings
     ]
 
 
-def enqueue(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+def enqueue(session: Session, rows: Sequence[QueuedCard]) -> None:
     """Queue rows; one already queued for its (setting, kind, period) stays as it is."""
-    insert_ignoring_duplicates(session, Notification, rows)
+    insert_ignoring_duplicates(session, Notification, [_insert_values(row) for row in rows])
+
+
+def _insert_values(row: QueuedCard) -> dict[str, Any]:
+    # Keyed by Notification attribute, as the ORM-enabled INSERT takes them.
+    return {
+        "organization_id": row.organization_id,
+        "target_id": row.target_id,
+        "setting_id": row.setting_id,
+        "channel_type": row.channel_type,
+        "kind": str(row.kind),
+        "period_start": row.period_start,
+        "period_end": row.period_end,
+        "card": row.card,
+        "state": str(NotificationState.PENDING),
+        "attempts": 0,
+        "next_attempt_at": row.next_attempt_at,
+        "bundle_key": row.bundle_key,
+        "created_at": row.created_at,
+    }
 
 
 def _bundle_key(setting: NotificationSetting) -> str | None:
-    return channel_for(setting.kind).bundle_key(setting)
+    return channel_for(setting.channel_type).bundle_key(setting)
 
 
 def _first_attempt(setting: NotificationSetting, now: datetime, window: timedelta) -> datetime:

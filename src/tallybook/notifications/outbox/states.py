@@ -1,5 +1,6 @@
-"""The outbox's state machine: a notification's states, an attempt's outcomes, and every
-transition between them, each written while the claim still holds its lease.
+"""The outbox's state machine: every transition between a notification's states and the
+attempt outcome it records (both enums in ``notifications/states.py``), each written while
+the claim still holds its lease.
 
     pending ──sent──────────────▶ sent
        │ ├──rejected───────────▶ failed     (a configuration error; counts on the setting)
@@ -15,35 +16,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from tallybook.kit.db import utcnow
 from tallybook.notifications.models import DeliveryAttempt, Notification, NotificationSetting
+from tallybook.notifications.states import AttemptOutcome, NotificationState
 
 MAX_CONSECUTIVE_ERRORS = 3
-
-
-class NotificationState(StrEnum):
-    """``notifications.state``."""
-
-    PENDING = "pending"  # queued, or waiting for a retry; being delivered while leased
-    SENT = "sent"
-    FAILED = "failed"  # refused by the channel, or retried for too long
-    CANCELLED = "cancelled"  # the setting or the target's notifications were switched off
-
-
-class AttemptOutcome(StrEnum):
-    """``delivery_attempts.outcome``; null while the attempt is in progress."""
-
-    SENT = "sent"
-    RETRY = "retry"
-    REJECTED = "rejected"  # a configuration error
-    GAVE_UP = "gave_up"
-    CANCELLED = "cancelled"
-    INTERRUPTED = "interrupted"  # the worker stopped mid-delivery
 
 
 def mark_sent(

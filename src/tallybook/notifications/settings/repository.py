@@ -23,7 +23,7 @@ def list_for_target(
         .order_by(NotificationSetting.created_at, NotificationSetting.id)
     )
     if channel_type is not None:
-        stmt = stmt.where(NotificationSetting.kind == channel_type)
+        stmt = stmt.where(NotificationSetting.channel_type == channel_type)
     return list(session.scalars(stmt))
 
 
@@ -37,7 +37,7 @@ def get(
     stmt = select(NotificationSetting).where(
         NotificationSetting.organization_id == organization_id,
         NotificationSetting.target_id == target_id,
-        NotificationSetting.kind == channel_type,
+        NotificationSetting.channel_type == channel_type,
         NotificationSetting.id == setting_id,
     )
     return session.scalars(stmt).one_or_none()

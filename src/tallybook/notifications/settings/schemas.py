@@ -135,7 +135,7 @@ class BarSetting(_SettingOut):
 
 class SlackSetting(_SettingOut):
     token: Masked | None = Field(description="Masked: `****` and the last four characters.")
-    channel: str | None
+    channel: str | None = Field(validation_alias="slack_channel")
     user: str | None
     icon_url: str | None
     incoming_webhook_url: Masked | None = Field(

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from tallybook.auth.principal import Principal
 from tallybook.kit.errors import InvalidPayload, NotFound, invalid
+from tallybook.notifications.channels.base import as_attributes
 from tallybook.notifications.channels.registry import CHANNELS, ChannelType, channel_for
 from tallybook.notifications.models import NotificationSetting
 from tallybook.notifications.settings import repository
@@ -18,7 +19,11 @@ from tallybook.targets.service import get_target
 
 _NOT_NULL = ("target", "name", "is_notification_active", "channel_id", "email", "is_bundleable")
 # An error the worker recorded is about where cards go: a change there clears it.
-_DELIVERY_FIELDS = tuple(name for channel in CHANNELS.values() for name in channel.address_fields)
+_DELIVERY_ATTRIBUTES = tuple(
+    name
+    for channel in CHANNELS.values()
+    for name in as_attributes(channel, dict.fromkeys(channel.address_fields))
+)
 
 
 @dataclass(frozen=True)
@@ -35,7 +40,7 @@ def list_all(
     target = _target(session, principal, ref)
     grouped: dict[str, list[NotificationSetting]] = {str(kind): [] for kind in ChannelType}
     for setting in repository.list_for_target(session, principal.organization_id, target.id):
-        grouped[setting.kind].append(setting)
+        grouped[setting.channel_type].append(setting)
     return grouped
 
 
@@ -81,7 +86,7 @@ def create_setting(
     setting = NotificationSetting(
         organization_id=principal.organization_id,
         target_id=target.id,
-        kind=str(data.channel_type),
+        channel_type=str(data.channel_type),
         name=data.name,
         is_notification_active=data.is_notification_active,
         **_new_delivery_fields(session, principal, data, allow_private),
@@ -136,9 +141,10 @@ def _new_delivery_fields(
 ) -> dict[str, Any]:
     channel = channel_for(data.channel_type)
     values = {name: getattr(data, name) for name in channel.setting_fields}
-    return channel.check_setting(
+    checked = channel.check_setting(
         session, principal.organization_id, values, None, allow_private=allow_private
     )
+    return as_attributes(channel, checked)
 
 
 def _changed_delivery_fields(
@@ -148,16 +154,19 @@ def _changed_delivery_fields(
     changes: dict[str, Any],
     allow_private: bool,
 ) -> dict[str, Any]:
-    channel = channel_for(setting.kind)
+    channel = channel_for(setting.channel_type)
     sent = {name: changes.pop(name) for name in channel.setting_fields if name in changes}
-    return changes | channel.check_setting(
+    checked = channel.check_setting(
         session, principal.organization_id, sent, setting, allow_private=allow_private
     )
+    return changes | as_attributes(channel, checked)
 
 
 def _apply(setting: NotificationSetting, changes: dict[str, Any]) -> None:
     # An error the worker recorded is about the old delivery configuration.
-    if any(getattr(setting, name) != changes[name] for name in _DELIVERY_FIELDS if name in changes):
+    if any(
+        getattr(setting, name) != changes[name] for name in _DELIVERY_ATTRIBUTES if name in changes
+    ):
         setting.last_error = None
         setting.consecutive_errors = 0
     for name, value in changes.items():
