@@ -11,13 +11,6 @@ from tallybook.notifications.channels.registry import ChannelType
 from tallybook.notifications.channels.slack_modes import mask_secret
 
 
-def _no_nul(value: str) -> str:
-    # PostgreSQL text cannot hold NUL; refused here rather than failing at the database.
-    if "\x00" in value:
-        raise ValueError("This text may not contain NUL characters.")
-    return value
-
-
 def _normalise_email(value: str) -> str:
     try:
         return validate_email(value, check_deliverability=False).normalized
@@ -25,16 +18,9 @@ def _normalise_email(value: str) -> str:
         raise ValueError(str(exc)) from None
 
 
-NoNul = AfterValidator(_no_nul)
-Name = Annotated[
-    str, Field(max_length=255, description="Name for the notification setting."), NoNul
-]
-SlackText = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255), NoNul
-]
-SlackToken = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1024), NoNul
-]
+Name = Annotated[str, Field(max_length=255, description="Name for the notification setting.")]
+SlackText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+SlackToken = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1024)]
 OutboundUrl = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=2048),
