@@ -59,6 +59,12 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime()}
 
 
+def on_postgresql(session: Session) -> bool:
+    """Whether the relational store is PostgreSQL (row locks, advisory locks) rather than
+    SQLite (one writer at a time, so neither is needed)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
 class IdMixin:
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
 

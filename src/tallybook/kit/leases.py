@@ -18,6 +18,8 @@ from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from tallybook.kit.db import on_postgresql
+
 
 def new_lease_owner(worker: str) -> str:
     """A token unique to one claim, so a worker can tell its own lease from its old ones."""
@@ -44,7 +46,7 @@ def claim(
     """Lease up to ``limit`` rows matching ``where`` whose lease is free; their keys."""
     free = lease_is_free(model.lease_until, now)
     candidates = select(key).where(*where, free).order_by(*order_by).limit(limit)
-    if session.get_bind().dialect.name == "postgresql":
+    if on_postgresql(session):
         candidates = candidates.with_for_update(skip_locked=True)
     stmt = (
         update(model)
@@ -90,8 +92,7 @@ def insert_ignoring_duplicates(session: Session, model: Any, rows: Sequence[dict
     """Insert rows, skipping those that break a unique constraint; how many went in."""
     if not rows:
         return 0
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = postgresql.insert if on_postgresql(session) else sqlite.insert
     stmt = insert(model).on_conflict_do_nothing()
     result = session.execute(stmt, list(rows))
     count: int = getattr(result, "rowcount", 0) or 0

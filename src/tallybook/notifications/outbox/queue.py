@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from tallybook.kit.db import utcnow
+from tallybook.kit.db import on_postgresql, utcnow
 from tallybook.kit.leases import claim, hold, insert_ignoring_duplicates, lease_is_free
 from tallybook.notifications.cards.data import Card, NotificationKind
 from tallybook.notifications.channels.registry import channel_for
@@ -206,7 +206,7 @@ def _due_addresses(
 
 def _address_is_taken(session: Session, organization_id: uuid.UUID, address: str) -> bool:
     """Whether another worker is claiming this address's digest right now (PostgreSQL)."""
-    if session.get_bind().dialect.name != "postgresql":
+    if not on_postgresql(session):
         return False
     key = func.hashtextextended(f"tallybook-digest:{organization_id}:{address}", 0)
     return not session.scalar(select(func.pg_try_advisory_xact_lock(key)))
