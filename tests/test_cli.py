@@ -1,9 +1,14 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from tallybook.cli import app
@@ -106,3 +111,72 @@ def test_worker_refuses_an_ambiguous_or_misplaced_now(tmp_path: Path) -> None:
     assert code == 1 and "ISO 8601" in err
     code, _, err = run(tmp_path, "worker", "--now", "2027-03-28T02:30:00Z")
     assert code == 1 and "--once" in err
+
+
+def start(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The real command in a process of its own, with only the given settings."""
+    settings = {"TALLYBOOK_DATA_DIR": str(tmp_path / "data"), **env}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("TALLYBOOK_")}
+    return subprocess.run(
+        [sys.executable, "-m", "tallybook", *args],
+        env={**clean, **settings},
+        cwd=tmp_path,  # no .env of the caller's
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _one_sentence(result: subprocess.CompletedProcess[str], setting: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ") and setting in lines[0], lines[0]
+    assert "Traceback" not in result.stderr and "│" not in result.stderr
+
+
+UNREACHABLE = "postgresql://tallybook:hunter2@127.0.0.1:1/tallybook"
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "setting"),
+    [
+        (("serve",), {"TALLYBOOK_EVENTS_URL": "postgresql://db/events"}, "TALLYBOOK_EVENTS_URL"),
+        (("worker", "--once"), {"TALLYBOOK_EVENTS_URL": "ftp://x"}, "TALLYBOOK_EVENTS_URL"),
+        (("events", "load", "x.ndjson"), {"TALLYBOOK_EVENTS_URL": "x"}, "TALLYBOOK_EVENTS_URL"),
+        (("migrate",), {"TALLYBOOK_DATABASE_URL": "mysql://u@h/x"}, "TALLYBOOK_DATABASE_URL"),
+        (("serve",), {"TALLYBOOK_DATABASE_URL": "not a url"}, "TALLYBOOK_DATABASE_URL"),
+        (
+            ("migrate",),
+            {"TALLYBOOK_DATABASE_URL": UNREACHABLE, "TALLYBOOK_SECRET_KEY": "k"},
+            "TALLYBOOK_DATABASE_URL",
+        ),
+        (("demo",), {"TALLYBOOK_DATABASE_URL": UNREACHABLE}, "TALLYBOOK_SECRET_KEY"),
+        (("serve",), {"TALLYBOOK_PORT": "eighty"}, "TALLYBOOK_PORT"),
+        (("worker", "--once"), {"TALLYBOOK_SMTP_SECURITY": "ssl"}, "TALLYBOOK_SMTP_SECURITY"),
+        (("admin", "create-org", "--name", "A"), {"TALLYBOOK_LEASE_SECONDS": "0"}, "LEASE"),
+    ],
+)
+def test_configuration_errors_at_start_are_one_sentence_and_status_2(
+    tmp_path: Path, args: tuple[str, ...], env: dict[str, str], setting: str
+) -> None:
+    result = start(tmp_path, *args, **env)
+    _one_sentence(result, setting)
+    assert "hunter2" not in result.stderr
+
+
+def test_an_unusable_data_directory_is_one_sentence(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    for args in (("serve",), ("migrate",), ("demo",), ("worker", "--once")):
+        result = start(tmp_path, *args, TALLYBOOK_DATA_DIR=str(tmp_path / "a-file" / "data"))
+        _one_sentence(result, "TALLYBOOK_DATA_DIR")
+
+
+def test_a_port_in_use_is_one_sentence(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = start(tmp_path, "serve", "--port", str(port), "--no-worker")
+    _one_sentence(result, "PORT")

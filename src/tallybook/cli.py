@@ -3,19 +3,34 @@
 from __future__ import annotations
 
 import json
+import socket
 import sys
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError
 
 from tallybook.events.records import EventSource
 from tallybook.kit.db import Database
 from tallybook.kit.migrate import upgrade
 from tallybook.settings import ConfigurationError, Settings
 
-app = typer.Typer(help="Tallybook, a self-hosted reporting backend.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from tallybook.events.store import EventStore
+
+CONFIGURATION_EXIT = 2
+"""Exit status of a start that the configuration prevents (a usage error, as click's)."""
+
+# No pretty exceptions: a configuration error is one sentence (see main), and anything
+# else is a plain traceback, never a box holding local variables such as secrets.
+app = typer.Typer(
+    help="Tallybook, a self-hosted reporting backend.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 admin = typer.Typer(help="Create organisations, users and API tokens.", no_args_is_help=True)
 app.add_typer(admin, name="admin")
 events = typer.Typer(help="Bulk-load and generate events.", no_args_is_help=True)
@@ -27,20 +42,63 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=1)
 
 
-def _database() -> Database:
+def _settings() -> Settings:
+    """The settings, or ConfigurationError naming each setting whose value is invalid."""
     try:
-        settings = Settings()
-        settings.signing_key()
-    except (ConfigurationError, ValueError) as exc:
-        raise _fail(str(exc)) from None
-    return Database(settings)
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"TALLYBOOK_{'_'.join(str(part) for part in error['loc']).upper()}: "
+            f"{error['msg'][:1].lower()}{error['msg'][1:]}"
+            for error in exc.errors(include_url=False, include_input=False)
+        )
+        raise ConfigurationError(f"Invalid setting ({problems}).") from None
+
+
+def _database(*, migrate: bool = True) -> Database:
+    """The relational store, reachable and (with ``migrate``) at the newest schema."""
+    settings = _settings()
+    database = Database(settings)
+    settings.signing_key()
+    if migrate:
+        try:
+            upgrade(database.engine)
+        except DBAPIError:
+            database.close()
+            raise ConfigurationError(
+                "TALLYBOOK_DATABASE_URL names a relational store that cannot be reached "
+                f"or used ({database.engine.url.render_as_string(hide_password=True)})."
+            ) from None
+    return database
+
+
+def _event_store(settings: Settings) -> EventStore:
+    from tallybook.events.store import open_event_store
+
+    return open_event_store(settings)
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """The API's socket, bound before anything else starts, so a port in use is said once."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except (OSError, OverflowError):
+        sock.close()
+        raise ConfigurationError(
+            f"TALLYBOOK_HOST/TALLYBOOK_PORT (or --host/--port): cannot listen on "
+            f"{host}:{port}; the port is in use or the address is not this machine's."
+        ) from None
+    sock.set_inheritable(True)
+    return sock
 
 
 @app.command()
 def migrate() -> None:
     """Bring the relational store to the newest schema."""
-    database = _database()
-    upgrade(database.engine)
+    _database().close()
     typer.echo("The relational store is up to date.", err=True)
 
 
@@ -58,20 +116,20 @@ def serve(
 
     from tallybook.app import create_app
     from tallybook.demo import load_demo_if_empty
-    from tallybook.events.store import open_event_store
     from tallybook.kit.logging import configure
 
-    database = _database()
-    settings = database.settings
-    configure(settings.log_level)
-    upgrade(database.engine)
+    settings = _settings()
     host = host or settings.host
     port = port or settings.port
-    store = open_event_store(settings)
+    sock = _listening_socket(host, port)
+    database = _database()
+    configure(settings.log_level)
+    store = _event_store(settings)
     if demo:
         load_demo_if_empty(database, store, f"http://{host}:{port}")
     application = create_app(settings, database, store, run_worker=not no_worker)
-    uvicorn.run(application, host=host, port=port, log_config=None)
+    server = uvicorn.Server(uvicorn.Config(application, host=host, port=port, log_config=None))
+    server.run(sockets=[sock])
 
 
 @app.command()
@@ -97,7 +155,6 @@ def worker(
 
     from prometheus_client import start_http_server
 
-    from tallybook.events.store import open_event_store
     from tallybook.kit.logging import configure
     from tallybook.metrics import Metrics
     from tallybook.worker.loop import Worker
@@ -107,11 +164,16 @@ def worker(
         raise _fail("--now is only for --once: a running worker works on the real clock.")
     database = _database()
     configure(database.settings.log_level)
-    upgrade(database.engine)
-    store = open_event_store(database.settings)
+    store = _event_store(database.settings)
     measured = Metrics(database)
     if metrics_port is not None:
-        start_http_server(metrics_port, addr=metrics_host, registry=measured.registry)
+        try:
+            start_http_server(metrics_port, addr=metrics_host, registry=measured.registry)
+        except (OSError, OverflowError):
+            raise ConfigurationError(
+                f"--metrics-port: cannot listen on {metrics_host}:{metrics_port}; the port is "
+                "in use or the address is not this machine's."
+            ) from None
     runner = Worker(database, store, database.settings, metrics=measured)
     try:
         if once:
@@ -147,12 +209,10 @@ def _instant(text: str) -> datetime:
 def demo() -> None:
     """Load a sample organisation and print a token and example curl commands."""
     from tallybook.demo import load_demo
-    from tallybook.events.store import open_event_store
 
     database = _database()
-    upgrade(database.engine)
     settings = database.settings
-    store = open_event_store(settings)
+    store = _event_store(settings)
     try:
         load_demo(database, store, f"http://{settings.host}:{settings.port}")
     finally:
@@ -174,7 +234,6 @@ def create_org(
     from tallybook.organizations.service import AdminError, create_organization
 
     database = _database()
-    upgrade(database.engine)
     try:
         with database.unit_of_work() as session:
             org = create_organization(session, name, timezone, active=not inactive)
@@ -204,7 +263,6 @@ def create_user(
     except ValueError:
         raise _fail(f"{org!r} is not an organisation id (a UUID).") from None
     database = _database()
-    upgrade(database.engine)
     try:
         with database.unit_of_work() as session:
             user = create(
@@ -239,7 +297,6 @@ def create_token(
     except ValueError:
         raise _fail(f"{user!r} is not a user id (a UUID).") from None
     database = _database()
-    upgrade(database.engine)
     try:
         with database.unit_of_work() as session:
             key = create(session, user_id)
@@ -262,10 +319,9 @@ def events_load(
 
     from tallybook.events.bulk import load_file
     from tallybook.events.engines.base import BulkLoadError
-    from tallybook.events.store import open_event_store
 
-    settings = _database().settings
-    store = open_event_store(settings)
+    settings = _settings()
+    store = _event_store(settings)
     started = time.perf_counter()
     try:
         result = load_file(store, file, default_source=source)
@@ -299,7 +355,11 @@ def events_generate(
 
 
 def main() -> None:
+    """The command's boundary: a configuration error is one sentence and exit status 2."""
     try:
         app()
+    except ConfigurationError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(CONFIGURATION_EXIT)
     except KeyboardInterrupt:
         sys.exit(130)

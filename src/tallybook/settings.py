@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from enum import StrEnum
 from functools import cached_property
@@ -24,7 +25,9 @@ class SmtpSecurity(StrEnum):
 
 
 class ConfigurationError(RuntimeError):
-    """The settings cannot work as given; the message says what to change."""
+    """The settings cannot work as given: one sentence that names the setting and says what
+    to change. Raised by whatever opens a store, a file or a port at start; the CLI turns it
+    into that sentence on stderr and exit status 2."""
 
 
 class Settings(BaseSettings):
@@ -94,7 +97,18 @@ class Settings(BaseSettings):
         return self.resolved_database_url.startswith("sqlite")
 
     def ensure_data_dir(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        """Make the data directory; ConfigurationError when it cannot be made or written."""
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            writable = False
+        else:
+            writable = os.access(self.data_dir, os.W_OK | os.X_OK)
+        if not writable:
+            raise ConfigurationError(
+                f"TALLYBOOK_DATA_DIR ({self.data_dir}) must be a directory this process can "
+                "create and write."
+            )
 
     def signing_key(self) -> str:
         """The secret used to sign links; generated once into the data dir when embedded."""
@@ -106,7 +120,13 @@ class Settings(BaseSettings):
             )
         self.ensure_data_dir()
         path = self.data_dir / SECRET_KEY_FILE
-        if not path.exists():
-            path.touch(mode=0o600)
-            path.write_text(secrets.token_urlsafe(48))
-        return path.read_text().strip()
+        try:
+            if not path.exists():
+                path.touch(mode=0o600)
+                path.write_text(secrets.token_urlsafe(48))
+            return path.read_text().strip()
+        except OSError:
+            raise ConfigurationError(
+                f"TALLYBOOK_DATA_DIR ({self.data_dir}) must let this process write and read "
+                f"its {SECRET_KEY_FILE} file, or set TALLYBOOK_SECRET_KEY."
+            ) from None

@@ -161,6 +161,12 @@ def test_defaults_and_repeated_ids_in_one_file(
         ({"source": "bogus"}, "source must be"),
         ({"event_version": 0}, "event_version"),
         ({"organization_id": "not-a-uuid"}, "UUID"),
+        ({"label": "x\u0000y"}, "label may not contain NUL"),
+        ({"vendor": "\u0000"}, "vendor may not contain NUL"),
+        ({"dim3": "a\u0000"}, "dim3 may not contain NUL"),
+        ({"visitor_id": "\u0000"}, "visitor_id may not contain NUL"),
+        ({"properties": ["ok", "b\u0000"]}, "properties may not contain NUL"),
+        ({"partner_organization_ids": ["\u0000"]}, "partner_organization_ids may not"),
     ],
 )
 def test_a_bad_event_stores_nothing(

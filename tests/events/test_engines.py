@@ -18,7 +18,7 @@ from tallybook.events.query.dialects import DialectName
 from tallybook.events.query.language import Interval
 from tallybook.events.query.render import render_value
 from tallybook.events.store import open_event_store
-from tallybook.settings import Settings
+from tallybook.settings import ConfigurationError, Settings
 from tests.events.helpers import T0, event, query
 
 OPENED: list[str | None] = []
@@ -52,7 +52,7 @@ def test_registry_picks_the_engine_by_scheme(
         assert isinstance(store, DuckDBEventStore)
     finally:
         store.close()
-    with pytest.raises(ValueError, match="got scheme 'fake'"):
+    with pytest.raises(ConfigurationError, match="got scheme 'fake'"):
         open_event_store(settings(tmp_path, "fake://refused"))
 
 

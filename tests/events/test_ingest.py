@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.events.factories import STORE, event
@@ -154,3 +156,95 @@ def test_instants_beyond_the_utc_calendar_are_400_not_500(
         assert [e["loc"][:4] for e in body["errors"]] == [["body", "events", 1, "timestamp"]]
         assert "outside the years" in body["errors"][0]["msg"]
     assert count(client, tenant) == 0
+
+
+NUL_FIELDS: list[tuple[dict[str, Any], list[str | int]]] = [
+    ({"label": "x\u0000y"}, ["label"]),
+    ({"category": "\u0000"}, ["category"]),
+    ({"vendor": "com.example.shop\u0000"}, ["vendor"]),
+    ({"action": "a\u0000"}, ["action"]),
+    ({"dim1": "\u0000"}, ["dim1"]),
+    ({"dim5": "d\u0000"}, ["dim5"]),
+    ({"visitor_id": "v\u0000"}, ["visitor_id"]),
+    ({"properties": ["ok", "p\u0000"]}, ["properties", 1]),
+    ({"partner_organization_ids": ["\u0000"]}, ["partner_organization_ids", 0]),
+    ({"device_screen_height": "1\u0000"}, ["device_screen_height"]),
+    ({"source": "untrusted\u0000"}, ["source"]),
+]
+
+
+def test_nul_characters_in_events_are_400_by_field(client: TestClient, tenant: Tenant) -> None:
+    """Both validation paths (plain and model) refuse NUL; nothing of the batch is stored."""
+    for fields, where in NUL_FIELDS:
+        for source, headers in (("untrusted", {}), ("trusted", tenant.headers)):
+            body = {"events": [event(tenant), event(tenant, **fields)]}
+            response = client.post(f"{STORE}/{source}", json=body, headers=headers)
+            assert response.status_code == 400, (fields, response.text)
+            (error,) = response.json()["errors"]
+            assert error["loc"] == ["body", "events", 1, *where], fields
+            assert "NUL" in error["msg"]
+            assert "\u0000" not in response.text
+    assert count(client, tenant) == 0
+
+
+def test_an_escaped_backslash_before_u0000_is_not_a_nul(client: TestClient, tenant: Tenant) -> None:
+    body = {"events": [event(tenant, label="\\u0000")]}  # the six characters, no NUL
+    response = client.post(f"{STORE}/untrusted", json=body)
+    assert response.status_code == 200, response.text
+    assert count(client, tenant) == 1
+
+
+def test_unpaired_surrogates_in_events_are_400(client: TestClient, tenant: Tenant) -> None:
+    raw = json.dumps({"events": [event(tenant, label="SURROGATE")]})
+    raw = raw.replace("SURROGATE", "x\\ud800y")  # JSON text only: Python cannot encode it
+    response = client.post(
+        f"{STORE}/untrusted", content=raw, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    assert count(client, tenant) == 0
+
+
+@pytest.mark.parametrize(
+    ("changes", "where"),
+    [
+        ({"vendor": "com.example.shop\u0000"}, ["vendor"]),
+        (
+            {"filters": {"type": "selector", "dimension": "label", "value": "x\u0000"}},
+            ["filters", "value"],
+        ),
+        (
+            {
+                "filters": {
+                    "type": "and",
+                    "fields": [{"type": "in", "dimension": "label", "values": ["a", "\u0000"]}],
+                }
+            },
+            ["filters", "fields", 0, "values", 1],
+        ),
+        (
+            {
+                "filters": {
+                    "type": "not",
+                    "field": {"type": "like", "dimension": "label", "pattern": "\u0000"},
+                }
+            },
+            ["filters", "field", "pattern"],
+        ),
+        ({"group_by": ["label\u0000"]}, ["group_by", 0]),
+    ],
+)
+def test_nul_characters_in_fetch_are_400_by_field(
+    client: TestClient, tenant: Tenant, changes: dict[str, Any], where: list[str | int]
+) -> None:
+    body = {
+        "vendor": "com.example.shop",
+        "interval": {"start": "2021-01-01T00:00:00Z", "end": "2021-12-31T00:00:00Z"},
+        **changes,
+    }
+    response = client.post(
+        f"/api/events/v2/orgs/{tenant.org_id}/fetch", json=body, headers=tenant.headers
+    )
+    assert response.status_code == 400, response.text
+    (error,) = response.json()["errors"]
+    assert error["loc"] == ["body", *where]
+    assert "NUL" in error["msg"]

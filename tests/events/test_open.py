@@ -15,7 +15,7 @@ from tallybook.events.bulk import load_file
 from tallybook.events.engines.duckdb.store import DuckDBEventStore
 from tallybook.events.records import InsertResult
 from tallybook.events.store import open_event_store
-from tallybook.settings import Settings
+from tallybook.settings import ConfigurationError, Settings
 from tests.events.helpers import T0, event, query
 
 
@@ -47,7 +47,7 @@ def test_duckdb_url(tmp_path: Path) -> None:
     "url", ["postgresql://db/events", "clickhouse://x", "duckdb:///", "events.duckdb"]
 )
 def test_other_urls_are_refused_with_a_sentence(tmp_path: Path, url: str) -> None:
-    with pytest.raises(ValueError, match="TALLYBOOK_EVENTS_URL must be unset"):
+    with pytest.raises(ConfigurationError, match="TALLYBOOK_EVENTS_URL must be unset"):
         open_event_store(settings(tmp_path, url))
 
 

@@ -124,7 +124,7 @@ TAKEN_PLAINLY = [
     event(device_screen_height=1e20, device_screen_width=-0.0),
     event(device_screen_height="NaN", device_screen_width=12345.678901234567),
     event(label="x" * 2000, vendor="é" * 1000, category="😀" * 1000),
-    event(label='a\n"\\/\t\u00e9\u2028\x7f\x01\u0000b', properties=["\u0000"]),
+    event(label='a\n"\\/\t\u00e9\u2028\x7f\x01b', properties=["\u0001"]),
     event(properties=["y" * 1000] * 200, partner_organization_ids=["p" * 100] * 200),
     event(id="00000000-0000-0000-0000-000000000000"),
 ]
@@ -174,6 +174,8 @@ FALL_BACK = [
     event(device_screen_height=True),
     event(surprise=1),
     event(vendor=...),
+    event(label="x\u0000y"),
+    event(properties=["\u0000"]),
 ]
 
 

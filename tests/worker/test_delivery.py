@@ -13,7 +13,7 @@ from sqlalchemy import update
 
 from tallybook.events.store import EventStore
 from tallybook.kit.db import Database
-from tallybook.notifications.models import Notification
+from tallybook.notifications.models import Notification, NotificationSetting
 from tallybook.worker.loop import Worker
 from tests.fixtures.slack_server import SlackServer
 from tests.fixtures.smtp_server import SmtpServer
@@ -394,3 +394,35 @@ def test_a_card_stored_in_the_older_offset_form_is_still_delivered(
     (chat_card,) = chat_cards(client, w)
     assert "Value: 1" in chat_card["message"]
     assert chat_card["attachments"]["reporting_card"]["lines"][0]["start"].endswith("+00:00")
+
+
+def test_a_malformed_stored_webhook_url_is_a_configuration_error_not_a_retry(
+    client: TestClient,
+    database: Database,
+    event_store: EventStore,
+    tenant: Tenant,
+    slack_server: SlackServer,
+) -> None:
+    """A URL the API now refuses, stored before or written to the database directly: the
+    HTTP client cannot parse it, which no later try changes."""
+    target = _target(client, tenant)
+    create(client, target, "slack", {"incoming_webhook_url": slack_server.webhook_url("m")})
+    malformed = "https://１２７.０.０.１:8791/fw"
+    with database.unit_of_work() as session:
+        session.execute(
+            update(NotificationSetting)
+            .where(NotificationSetting.target_id == uuid.UUID(target.target_id))
+            .values(incoming_webhook_url=malformed)
+        )
+    worker = make_worker(database, event_store)
+    assert worker.run_pass(CLOSED).deliveries == {"rejected": 1}
+    (row,) = notifications(database, target.target_id)
+    assert row.state == "failed"
+    assert row.attempts == 1
+    (entry,) = _log(client, target)
+    assert [a["outcome"] for a in entry["attempt_log"]] == ["rejected"]
+    setting = _setting(client, target, "slack")
+    assert setting["last_error"] == "The URL cannot be requested: its host or port is malformed."
+    assert malformed not in setting["last_error"]
+    assert worker.deliver(CLOSED + timedelta(hours=2)) == {}  # nothing left to retry
+    assert slack_server.calls == []

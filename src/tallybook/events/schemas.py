@@ -20,7 +20,7 @@ from pydantic import (
 from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
 from tallybook.events.query.language import EventQuery, Interval
-from tallybook.kit.schemas import InputTimestamp
+from tallybook.kit.schemas import InputTimestamp, StorableText
 
 MAX_EVENTS_PER_BATCH = 10_000
 Text = Annotated[str, Field(min_length=1, max_length=1000)]
@@ -49,7 +49,10 @@ def _text_number(value: Any) -> Any:
 ScreenSize = Annotated[NullableText, BeforeValidator(_text_number)]
 
 
-class IncomingEvent(BaseModel):
+class IncomingEvent(StorableText):
+    """One event of a batch; text with a NUL character (or an unpaired surrogate) is 400,
+    named by field, as in every other payload."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     event_version: Version
@@ -105,7 +108,9 @@ class PlainEvent(TypedDict, total=False):
     """:class:`IncomingEvent` as a plain dict, for the common case, checked without building
     objects: ids as :data:`CanonicalUuid` text and timestamps not yet in UTC. A batch that
     passes is one :class:`IngestBatch` accepts with the same values (the tests compare the
-    two); anything else, such as an uppercase UUID, goes through :class:`IngestBatch`."""
+    two); anything else, such as an uppercase UUID, goes through :class:`IngestBatch`.
+    It has no NUL check of its own: a body with an escaped NUL never reaches it
+    (``service.parse_plain_batch``), and JSON cannot hold an unpaired surrogate."""
 
     event_version: Required[Version]
     vendor: Required[Text]

@@ -37,6 +37,8 @@ from tallybook.kit.errors import (
 from tallybook.organizations.models import Organization
 
 MAX_FUTURE = timedelta(hours=24)
+ESCAPED_NUL = b"\\u0000"
+"""How a NUL character appears in a JSON body (a raw one is invalid JSON)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +84,8 @@ def parse_plain_batch(body: bytes, source: str, now: datetime) -> PlainBatch | N
     rarer spelling such as an uppercase UUID); :func:`parse_batch` then decides, so errors
     and unusual inputs are handled in one place.
     """
+    if ESCAPED_NUL in body:
+        return None  # the model path names the field (JSON can only spell NUL escaped)
     try:
         events = cast(list[dict[str, Any]], PLAIN_BODY.validate_json(body)["events"])
     except ValidationError:

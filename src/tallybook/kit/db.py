@@ -11,10 +11,14 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy import JSON, DateTime, MetaData, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-from tallybook.settings import Settings
+from tallybook.settings import ConfigurationError, Settings
+
+RELATIONAL_BACKENDS = ("sqlite", "postgresql")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -77,12 +81,22 @@ class Database:
         url = settings.resolved_database_url
         if url.startswith("sqlite"):
             settings.ensure_data_dir()
-            self.engine = create_engine(
-                url, connect_args={"check_same_thread": False, "timeout": 30}
-            )
-            event.listen(self.engine, "connect", _sqlite_pragmas)
-        else:
-            self.engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        try:
+            if make_url(url).get_backend_name() not in RELATIONAL_BACKENDS:
+                raise ArgumentError("not a supported backend")
+            if url.startswith("sqlite"):
+                self.engine = create_engine(
+                    url, connect_args={"check_same_thread": False, "timeout": 30}
+                )
+                event.listen(self.engine, "connect", _sqlite_pragmas)
+            else:
+                self.engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        except (ArgumentError, ImportError, ValueError):
+            # ArgumentError: not a URL, or an unknown dialect; ImportError: no driver.
+            raise ConfigurationError(
+                "TALLYBOOK_DATABASE_URL must be unset (SQLite in the data directory) or a "
+                "PostgreSQL URL such as postgresql://user:password@host:5432/tallybook."
+            ) from None
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
 
     @property

@@ -1,15 +1,20 @@
 """Cursor pages ``{next, previous, results}``, newest first, as giosg's v5 collections.
 
 The cursor is an opaque token holding the position (created_at, id) of the row it
-continues from and the direction; the order is stable under concurrent inserts.
+continues from and the direction; the order is stable under concurrent inserts. It is
+signed with the installation's secret key (HMAC-SHA256), so a cursor this server did not
+give out is refused before its content is read.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
+import hashlib
+import hmac
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 import orjson
@@ -25,6 +30,10 @@ T = TypeVar("T")
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 
+FORGED = "The cursor is not one this server gave out."
+_SIGNATURE_BYTES = 16  # HMAC-SHA256 truncated to 128 bits: compact, still unforgeable
+_KEY_PURPOSE = b"tallybook/cursor/v1"
+
 
 class CursorPage(BaseModel, Generic[T]):
     next: str | None
@@ -38,17 +47,59 @@ class Cursor:
     created_at: datetime
     id: uuid.UUID
 
-    def encode(self) -> str:
+    def encode(self, key: bytes) -> str:
+        """``<payload>.<signature>``, both base64url without padding."""
         raw = orjson.dumps({"f": self.forward, "t": self.created_at.isoformat(), "i": self.id.hex})
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        return f"{_b64(raw)}.{_b64(_sign(key, raw))}"
 
     @classmethod
-    def decode(cls, token: str) -> Cursor:
+    def decode(cls, token: str, key: bytes) -> Cursor:
+        """The cursor ``token`` holds; 400 unless this server signed it with ``key``.
+
+        The signature is checked (in constant time) before the payload is parsed, so a
+        forged payload never reaches the parser or the query.
+        """
+        payload, _, signature = token.partition(".")
         try:
-            raw = orjson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-            return cls(bool(raw["f"]), datetime.fromisoformat(raw["t"]), uuid.UUID(raw["i"]))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise BadRequest("The cursor is not one this server gave out.") from exc
+            raw = _unb64(payload)
+            valid = hmac.compare_digest(_unb64(signature), _sign(key, raw))
+        except (ValueError, binascii.Error):  # not base64url, or not ASCII
+            valid = False
+        if not valid:
+            raise BadRequest(FORGED)
+        try:
+            data = orjson.loads(raw)
+            created_at = datetime.fromisoformat(data["t"]).astimezone(UTC)
+            return cls(bool(data["f"]), created_at, uuid.UUID(data["i"]))
+        except (ValueError, KeyError, TypeError, OverflowError) as exc:
+            raise BadRequest(FORGED) from exc
+
+
+def cursor_key(secret: str) -> bytes:
+    """The key cursors are signed with, derived from the installation's secret key so that
+    a cursor's signature can never stand for anything else the secret signs."""
+    return hmac.new(secret.encode(), _KEY_PURPOSE, hashlib.sha256).digest()
+
+
+def _sign(key: bytes, raw: bytes) -> bytes:
+    return hmac.new(key, raw, hashlib.sha256).digest()[:_SIGNATURE_BYTES]
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+
+
+def _request_key(request: Request) -> bytes:
+    """The app's cursor key, derived once from ``settings.signing_key()``."""
+    state = request.app.state
+    key: bytes | None = getattr(state, "cursor_key", None)
+    if key is None:
+        key = state.cursor_key = cursor_key(state.settings.signing_key())
+    return key
 
 
 @dataclass(frozen=True)
@@ -65,7 +116,8 @@ def page_params(
     ] = None,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
 ) -> PageParams:
-    return PageParams(Cursor.decode(cursor) if cursor else None, page_size, request)
+    decoded = Cursor.decode(cursor, _request_key(request)) if cursor else None
+    return PageParams(decoded, page_size, request)
 
 
 PageQuery = Annotated[PageParams, Depends(page_params)]
@@ -123,4 +175,4 @@ def _link(params: PageParams, cursor: Cursor) -> str:
         url = url.replace(
             scheme=base.split("://", 1)[0], netloc=base.split("://", 1)[1].rstrip("/")
         )
-    return str(url.include_query_params(cursor=cursor.encode()))
+    return str(url.include_query_params(cursor=cursor.encode(_request_key(params.request))))

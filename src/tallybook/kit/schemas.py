@@ -57,25 +57,36 @@ class OutputModel(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
-class InputModel(BaseModel):
-    """A request payload: unknown fields are rejected, read-only ones too."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+class StorableText(BaseModel):
+    """A model whose every text, however deeply nested, can be stored: no NUL character
+    (PostgreSQL cannot store it in text) and no unpaired surrogate (no store can encode
+    it). Checked before field validation, so the error names the field whatever its type."""
 
     @model_validator(mode="before")
     @classmethod
     def _no_nul_characters(cls, data: Any) -> Any:
-        # PostgreSQL cannot store NUL in text, nor can any store encode an unpaired
-        # surrogate: refuse both everywhere instead of failing late.
-        path = _nul_path(data)
-        if path is not None:
-            where = ".".join(str(p) for p in path) or "the body"
-            raise PydanticCustomError(
-                "nul_character",
-                "Text may not contain NUL characters or unpaired surrogates (in {where}).",
-                {"where": where, "path": list(path)},
-            )
-        return data
+        return refuse_unstorable_text(data)
+
+
+def refuse_unstorable_text(data: Any) -> Any:
+    """``data`` unchanged, or a ``nul_character`` error whose context has the path to the
+    first text holding a NUL character or an unpaired surrogate."""
+    path = _nul_path(data)
+    if path is not None:
+        where = ".".join(str(p) for p in path) or "the body"
+        raise PydanticCustomError(
+            "nul_character",
+            "Text may not contain NUL characters or unpaired surrogates (in {where}).",
+            {"where": where, "path": list(path)},
+        )
+    return data
+
+
+class InputModel(StorableText):
+    """A request payload: unknown fields are rejected, read-only ones too, and text that
+    cannot be stored (:class:`StorableText`)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
     def provided(self) -> dict[str, Any]:
         """The fields the client actually sent (for partial updates), read-only excluded."""

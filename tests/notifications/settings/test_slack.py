@@ -397,6 +397,12 @@ PRIVATE_HOOKS = [
     "https://[fe80::1]/hook",
     "https://[fd00::1]/hook",
     "https://[::ffff:127.0.0.1]/hook",
+    # hosts that normalise (UTS #46 / IDNA, as browsers and httpx do) to loopback or private
+    "https://１２７.０.０.１:8791/fw",
+    "https://127。0。0。1/hook",
+    "https://１０.１.２.３/hook",
+    "https://ｌｏｃａｌｈｏｓｔ/hook",
+    "https://LocalHost./hook",
 ]
 MALFORMED = [
     "hooks.slack.com/services/x",
@@ -409,10 +415,14 @@ MALFORMED = [
     "https://hooks.slack.com:99999/x",
     "https://[::1/x",
     "https://hooks.slack.com/" + "x" * 2048,
+    # hosts the HTTP client cannot request (the worker would fail on every try)
+    "https://ｈｏｏｋｓ.slack.com/x",
+    "https://hooks.slack.com:８４４３/x",
+    "https://a\u200b.example/x",
 ]
 
 
-@pytest.mark.parametrize("url", PUBLIC_HOOKS)
+@pytest.mark.parametrize("url", [*PUBLIC_HOOKS, "https://bücher.example/hook"])
 def test_public_https_urls_are_accepted(
     strict_client: TestClient, target: TargetPath, url: str
 ) -> None:
@@ -467,7 +477,12 @@ def test_private_and_plain_http_urls_are_allowed_when_configured(
         headers=target.headers,
     )
     assert response.status_code == 200
-    for bad in ("ftp://127.0.0.1/x", "127.0.0.1/hook", "http://"):
+    for bad in (
+        "ftp://127.0.0.1/x",
+        "127.0.0.1/hook",
+        "http://",
+        "https://１２７.０.０.１:8791/fw",
+    ):
         response = client.post(
             target.kind("slack"), json={"incoming_webhook_url": bad}, headers=target.headers
         )

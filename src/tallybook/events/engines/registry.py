@@ -11,6 +11,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Final, Protocol, cast
 
+from tallybook.settings import ConfigurationError
+
 if TYPE_CHECKING:
     from tallybook.events.engines.runner import QueryRunner
     from tallybook.settings import Settings
@@ -39,12 +41,12 @@ def opener(scheme: str) -> Opener | None:
 
 
 def open_engine(url: str | None, settings: Settings) -> QueryRunner:
-    """The engine for ``url``; ValueError with a sentence when none can open it."""
+    """The engine for ``url``; ConfigurationError with a sentence when none can open it."""
     open_store = opener(DEFAULT_SCHEME if url is None else scheme_of(url))
     store = None if open_store is None else open_store(url, settings)
     if store is None:
         assert url is not None  # the default engine opens an unset URL
-        raise ValueError(
+        raise ConfigurationError(
             "TALLYBOOK_EVENTS_URL must be unset (a DuckDB file in the data directory) or "
             "'duckdb:///<path to a file>' (four slashes for an absolute path); this version "
             f"has no other event store engine ({_got(url)})."

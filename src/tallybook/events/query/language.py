@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from tallybook.kit.schemas import InputTimestamp
+from tallybook.kit.schemas import InputTimestamp, StorableText
 from tallybook.kit.timezones import check_timezone
 
 Granularity = Literal[
@@ -252,7 +252,7 @@ def _count_only() -> list[Aggregation]:
     return ["count"]
 
 
-class EventQuery(BaseModel):
+class EventQuery(StorableText):
     """A query without its interval: what a target stores as ``reporting_query``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -89,7 +89,9 @@ class Channel(Protocol):
 
     def classify(self, error: Exception) -> DeliveryError:
         """What an unexpected error during ``deliver`` means: ``TransientProblem`` (retry)
-        or ``ConfigurationProblem`` (do not)."""
+        or ``ConfigurationProblem`` (do not). An error that cannot change between tries —
+        a stored URL the HTTP client cannot parse (``outbound.malformed_url``) — is a
+        configuration problem: retrying it would fail for ever."""
         ...
 
 

@@ -30,6 +30,30 @@ from tallybook.notifications.channels.urls import is_non_public, outbound_url_pr
 PRIVATE_ADDRESS = (
     "The URL's host resolves to a local or private address; only public hosts are allowed."
 )
+MALFORMED_URL = "The URL cannot be requested: its host or port is malformed."
+
+URL_ERRORS: tuple[type[Exception], ...] = (
+    httpx.InvalidURL,
+    httpx.UnsupportedProtocol,
+    UnicodeError,
+)
+"""What the HTTP client raises for a URL it cannot request (UnicodeError: a host that IDNA
+cannot encode). A stored URL does not change between tries, so none of these is retried."""
+
+
+def malformed_url(error: Exception) -> ConfigurationProblem | None:
+    """``ConfigurationProblem`` when ``error`` is the client refusing a URL's form, else None:
+    a channel's ``classify`` asks this first."""
+    return ConfigurationProblem(MALFORMED_URL) if isinstance(error, URL_ERRORS) else None
+
+
+def request_url(url: str) -> httpx.URL:
+    """``url`` parsed as the client will request it; ``ConfigurationProblem`` when it cannot
+    be (a URL stored before the API refused such URLs, or written to the database directly)."""
+    try:
+        return httpx.URL(url)
+    except (httpx.InvalidURL, ValueError):  # UnicodeError is a ValueError
+        raise ConfigurationProblem(MALFORMED_URL) from None
 
 
 class VettingBackend(httpcore.NetworkBackend):

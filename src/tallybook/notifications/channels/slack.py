@@ -58,7 +58,13 @@ from tallybook.notifications.channels.errors import (
     TransientProblem,
     unexpected,
 )
-from tallybook.notifications.channels.outbound import guarded_client
+from tallybook.notifications.channels.outbound import (
+    MALFORMED_URL,
+    URL_ERRORS,
+    guarded_client,
+    malformed_url,
+    request_url,
+)
 from tallybook.notifications.models import Notification, NotificationSetting
 
 log = logging.getLogger("tallybook.delivery.slack")
@@ -157,7 +163,7 @@ class SlackChannel:
         )
 
     def classify(self, error: Exception) -> DeliveryError:
-        return unexpected(error)
+        return malformed_url(error) or unexpected(error)
 
 
 # --- incoming webhooks ---------------------------------------------------------------------
@@ -177,10 +183,13 @@ def send_webhook(
     url: str, icon_url: str | None, card: Card, *, allow_private: bool, timeout: float = 30.0
 ) -> None:
     payload = webhook_payload(card, icon_url)
+    target = request_url(url)
     try:
         client = _webhook_client(allow_private, timeout)
-        with client.stream("POST", url, json=payload) as response:
+        with client.stream("POST", target, json=payload) as response:
             body = _read_at_most(response, 1024)
+    except URL_ERRORS:
+        raise ConfigurationProblem(MALFORMED_URL) from None
     except httpx.TimeoutException:
         raise TransientProblem("The Slack webhook did not answer in time.") from None
     except httpx.HTTPError as exc:

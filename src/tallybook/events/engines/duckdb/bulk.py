@@ -15,6 +15,8 @@ fields of the ingestion API plus ``source`` (default ``external``) and optional
 ``received_at`` (default: the load time); ``timestamp`` defaults to the load time too. An
 event whose ``id`` its organisation already stored, or that repeats an ``id`` earlier in the
 file, is skipped as a duplicate; an event without an ``id`` is stored with a null one.
+Text with a NUL character is refused as the API refuses it: the load stops naming the field,
+and nothing of the file is stored.
 
 The statements are assembled from the fixed column list; the path and the default source
 are bound parameters.
@@ -40,6 +42,7 @@ from tallybook.events.query.columns import (
     COLUMNS,
     LIST_COLUMNS,
     OPTIONAL_TEXT_COLUMNS,
+    ColumnType,
 )
 from tallybook.events.query.language import SOURCES
 from tallybook.events.records import InsertResult
@@ -289,8 +292,15 @@ def _normalised(name: str, present: bool) -> str:
             f"CASE WHEN {raw} IS NULL THEN 1.0 WHEN isfinite({raw}) THEN {raw}"
             " ELSE error('value must be a finite number') END"
         )
+    nul = f"{name} may not contain NUL characters"
     if name in LIST_COLUMNS:
-        return f"COALESCE(list_filter({raw}, lambda v: v IS NOT NULL), [])"
+        has_nul = f"list_bool_or(list_transform({raw}, lambda v: strpos(v, chr(0)) > 0))"
+        return (
+            f"CASE WHEN {has_nul} THEN error('{nul}')"
+            f" ELSE COALESCE(list_filter({raw}, lambda v: v IS NOT NULL), []) END"
+        )
+    if COLUMN_TYPES[name] == ColumnType.TEXT:  # as the API: NUL is refused, not stored
+        return f"CASE WHEN strpos({raw}, chr(0)) > 0 THEN error('{nul}') ELSE {raw} END"
     if name in REQUIRED or name in OPTIONAL_TEXT_COLUMNS or name == "id":
         return raw
     raise AssertionError(name)

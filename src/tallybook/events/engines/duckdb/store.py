@@ -57,6 +57,7 @@ from tallybook.events.query.language import EventQuery
 from tallybook.events.query.render import regex_patterns
 from tallybook.events.records import EventRow, InsertResult, StoredEvent
 from tallybook.kit.errors import invalid
+from tallybook.settings import ConfigurationError
 
 if TYPE_CHECKING:
     from tallybook.events.engines.base import BulkLoad, PlainInsert
@@ -86,18 +87,21 @@ class DuckDBEventStore(QueryRunner):
 
     def __init__(self, path: Path | str, *, threads: int | None = None) -> None:
         location = str(path)
-        if location != ":memory:":
-            Path(location).parent.mkdir(parents=True, exist_ok=True)
         config = dict(DUCKDB_CONFIG)
         if threads:
             config["threads"] = threads
         self.path = location
         try:
+            if location != ":memory:":
+                Path(location).parent.mkdir(parents=True, exist_ok=True)
             self._db = duckdb.connect(location, config=config)
-        except duckdb.IOException as exc:
+        except (duckdb.IOException, OSError) as exc:
             # Typically another process has the file: DuckDB allows one writer process.
-            first_line = str(exc).strip().splitlines()[0]
-            raise RuntimeError(f"Cannot open the event store {location}: {first_line}") from None
+            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ConfigurationError(
+                f"Cannot open the event store {location} (TALLYBOOK_EVENTS_URL or "
+                f"TALLYBOOK_DATA_DIR): {first_line}"
+            ) from None
         self._write_lock = threading.Lock()
         self._db.execute("SET GLOBAL TimeZone = 'UTC'")
         with self._write_lock:
@@ -125,9 +129,9 @@ class DuckDBEventStore(QueryRunner):
         found = self._version()
         if found != SCHEMA_VERSION:
             found = found or "none"
-            raise RuntimeError(
-                f"The event store {self.path} has schema version {found}; this version of "
-                f"Tallybook reads version {SCHEMA_VERSION}."
+            raise ConfigurationError(
+                f"The event store {self.path} (TALLYBOOK_EVENTS_URL) has schema version "
+                f"{found}; this version of Tallybook reads version {SCHEMA_VERSION}."
             )
 
     def _new_cursor(self) -> duckdb.DuckDBPyConnection:
