@@ -15,6 +15,7 @@ is read only once the caller may call the route. Reading it checks, in this orde
 from __future__ import annotations
 
 import json
+import re
 from email.message import Message
 from typing import Any, Final, TypeVar
 
@@ -34,6 +35,8 @@ JSON: Final = frozenset({"application/json"})
 
 _M = TypeVar("_M", bound=BaseModel)
 
+_INNERMOST: Final = re.compile(rb"\[\]|\{\}")  # a pass removes only the pairs innermost before it
+
 _ALL_BUT_QUOTES_AND_BRACKETS: Final = bytes(range(256)).translate(None, b'"[]{}')
 
 
@@ -47,12 +50,12 @@ def json_depth(raw: bytes, limit: int = MAX_JSON_DEPTH) -> int:
     passes is the depth. A body whose brackets do not balance is not JSON; the parser
     refuses it afterwards.
     """
-    text = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    text = raw.replace(b"\\\\", b"").replace(b'\\"', b"") if b"\\" in raw else raw
     kept = text.translate(None, _ALL_BUT_QUOTES_AND_BRACKETS).replace(b'""', b"")
     brackets = b"".join(kept.split(b'"')[::2]) if b'"' in kept else kept
     depth = 0
     while brackets and depth <= limit:
-        shorter = brackets.replace(b"[]", b"").replace(b"{}", b"")
+        shorter = _INNERMOST.sub(b"", brackets)
         if len(shorter) == len(brackets):
             break
         brackets = shorter
