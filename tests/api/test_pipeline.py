@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -318,9 +317,7 @@ def test_other_paths_refuse_cross_origin_use_by_default(client: TestClient, tena
 
 
 @pytest.fixture
-def cors_client(
-    database: Database, event_store: EventStore, tmp_path: Path
-) -> Iterator[TestClient]:
+def cors_client(database: Database, event_store: EventStore) -> Iterator[TestClient]:
     settings = database.settings.model_copy(
         update={"cors_origins": f"{ORIGIN}, https://console.example.com/"}
     )
