@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI
 from tallybook import __version__, health, metrics
 from tallybook.chats.endpoints import router as chats_router
 from tallybook.evaluations.endpoints import router as evaluations_router
+from tallybook.events.endpoints import BROWSER_PATHS
 from tallybook.events.endpoints import router as events_router
 from tallybook.events.store import EventStore, open_event_store
 from tallybook.kit.db import Database
@@ -18,6 +19,7 @@ from tallybook.kit.errors import install_error_handlers
 from tallybook.kit.middleware import (
     AccessLogMiddleware,
     BodyLimitMiddleware,
+    CorsMiddleware,
     TrailingSlashMiddleware,
 )
 from tallybook.kit.openapi import build_openapi
@@ -109,6 +111,10 @@ def create_app(
     # Added last runs first: the slash is trimmed before anything looks at the path.
     app.add_middleware(BodyLimitMiddleware, limit_for=limit_for)
     app.add_middleware(AccessLogMiddleware, observe=measured.observe_request)
+    # Outside the others, so that every answer of a public path (413s too) is readable.
+    app.add_middleware(
+        CorsMiddleware, public_paths=BROWSER_PATHS, origins=settings.cors_origin_list
+    )
     app.add_middleware(TrailingSlashMiddleware)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     )
 
     max_request_bytes: int = 10 * 1024 * 1024
+    cors_origins: str = Field(
+        default="",
+        description="Comma-separated origins (`https://console.example.com`) that web pages "
+        "may call the API from; none by default. Browser ingestion is open to any origin.",
+    )
     import_max_bytes: int = 200 * 1024 * 1024
 
     smtp_host: str = "localhost"
@@ -91,6 +96,12 @@ class Settings(BaseSettings):
                 url = "postgresql+psycopg://" + url.split("://", 1)[1]
             return url
         return f"sqlite:///{(self.data_dir / 'tallybook.sqlite3').resolve()}"
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [
+            origin.strip().rstrip("/") for origin in self.cors_origins.split(",") if origin.strip()
+        ]
 
     @property
     def is_embedded(self) -> bool:

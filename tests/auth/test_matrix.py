@@ -105,6 +105,57 @@ def test_allowed_caller_on_missing_resource_is_404_or_validated(
         assert response.status_code in (200, 201, 400), response.text
 
 
+BODY_METHODS = ("POST", "PATCH", "PUT")
+BAD_BODIES: list[tuple[bytes, str]] = [
+    (b"{not json", "application/json"),
+    (b"<xml/>", "application/xml"),
+    (b"a=1", "application/x-www-form-urlencoded"),
+    (b"[" * 1000 + b"]" * 1000, "application/json"),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "permissions"), [r for r in ROUTES if r[0] in BODY_METHODS]
+)
+def test_refusals_come_before_the_body(
+    client: TestClient,
+    database: Database,
+    tenant: Tenant,
+    new_tenant: Callable[..., Tenant],
+    method: str,
+    path: str,
+    permissions: tuple[str, ...],
+) -> None:
+    """Issue 9, row 6: a malformed body from a caller who may not call the route is a
+    401/403, never the 400 about the body; the caller who may gets the 400 (or 415)."""
+    url = _url(path, tenant.org_id)
+    callers = [
+        ({}, 401, "not_authenticated"),
+        (new_tenant().headers, 403, "organization_forbidden"),
+        (add_user(database, tenant, permissions=[]).headers, 403, "permission_denied"),
+    ]
+    for body, content_type in BAD_BODIES:
+        for headers, status, code in callers:
+            response = client.request(
+                method, url, content=body, headers={**headers, "Content-Type": content_type}
+            )
+            assert response.status_code == status, (content_type, headers, response.text)
+            assert response.json()["code"] == code
+        response = client.request(
+            method, url, content=body, headers={**tenant.headers, "Content-Type": content_type}
+        )
+        assert response.status_code in (400, 404, 415), (content_type, response.text)
+        codes = ("invalid", "too_deep", "unsupported_media_type", "not_found")
+        assert response.json()["code"] in codes
+
+
+def test_no_route_lets_fastapi_parse_its_body() -> None:
+    """FastAPI reads a declared body before any dependency: every body is read through
+    kit.body instead, after the route's auth dependency."""
+    routes = [r for router in ROUTERS for r in router.routes if isinstance(r, APIRoute)]
+    assert [r.path for r in routes if r.body_field is not None] == []
+
+
 def test_all_token_forms_are_accepted(client: TestClient, tenant: Tenant) -> None:
     url = f"{tenant.objectives}/workflows"
     for headers, params in (

@@ -16,9 +16,11 @@ from tallybook.chats.schemas import (
     Room,
     RoomCreate,
 )
+from tallybook.kit.body import json_body, read_body
 from tallybook.kit.db import DBSession
 from tallybook.kit.errors import error_responses
 from tallybook.kit.ids import parse_id
+from tallybook.kit.openapi import raw_json_body
 from tallybook.kit.pagination import CursorPage, PageQuery, page_body
 
 router = APIRouter(
@@ -30,8 +32,12 @@ router = APIRouter(
 Page = PageQuery
 
 
+NDJSON = frozenset({"application/x-ndjson", "application/jsonl", "application/json", "text/plain"})
+"""What an NDJSON import may be sent as (none at all is taken too)."""
+
+
 async def _raw_body(request: Request) -> bytes:
-    return await request.body()
+    return await read_body(request, NDJSON)
 
 
 RawBody = Annotated[bytes, Depends(_raw_body)]
@@ -42,8 +48,16 @@ def list_rooms(session: DBSession, principal: ChatReader, page: Page) -> object:
     return page_body(service.list_rooms(session, principal, page))
 
 
-@router.post("", response_model=Room, status_code=status.HTTP_201_CREATED, summary="Create a room")
-def create_room(session: DBSession, principal: SettingsUser, data: RoomCreate) -> object:
+@router.post(
+    "",
+    response_model=Room,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a room",
+    openapi_extra=raw_json_body(RoomCreate),
+)
+def create_room(
+    session: DBSession, principal: SettingsUser, data: Annotated[RoomCreate, json_body(RoomCreate)]
+) -> object:
     return service.create_room(session, principal, data)
 
 
@@ -82,9 +96,13 @@ def list_chats(
     response_model=Chat,
     status_code=status.HTTP_201_CREATED,
     summary="Create a chat (history import: explicit created_at and ended_at)",
+    openapi_extra=raw_json_body(ChatCreate),
 )
 def create_chat(
-    session: DBSession, principal: SettingsUser, room_id: str, data: ChatCreate
+    session: DBSession,
+    principal: SettingsUser,
+    room_id: str,
+    data: Annotated[ChatCreate, json_body(ChatCreate)],
 ) -> object:
     return service.create_chat(session, principal, parse_id(room_id, "room"), data)
 
@@ -96,12 +114,13 @@ def create_chat(
     summary="Import chats with their messages from NDJSON, all or nothing",
     description=(
         "One chat per line (the fields of *Create a chat*) with its `messages` list inline "
-        "(the fields of *Create a message*); blank lines are ignored and any content type "
-        f"is accepted. At most {MAX_CHATS:,} chats per request. If any line is invalid "
+        "(the fields of *Create a message*); blank lines are ignored. Sent as "
+        "`application/x-ndjson` (or `application/jsonl`, `application/json`, `text/plain`). "
+        f"At most {MAX_CHATS:,} chats per request. If any line is invalid "
         "nothing is stored and the 400 lists the errors with `loc` "
         '`["body", <line number from 1>, ...field path]`.'
     ),
-    responses=error_responses(413),
+    responses=error_responses(413, 415),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -142,9 +161,14 @@ def list_messages(
     response_model=Message,
     status_code=status.HTTP_201_CREATED,
     summary="Add a message to a chat (explicit created_at)",
+    openapi_extra=raw_json_body(MessageCreate),
 )
 def create_message(
-    session: DBSession, principal: SettingsUser, room_id: str, chat_id: str, data: MessageCreate
+    session: DBSession,
+    principal: SettingsUser,
+    room_id: str,
+    chat_id: str,
+    data: Annotated[MessageCreate, json_body(MessageCreate)],
 ) -> object:
     return service.create_message(
         session, principal, parse_id(room_id, "room"), parse_id(chat_id, "chat"), data

@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("tallybook.errors")
@@ -57,6 +58,10 @@ class InvalidPayload(BadRequest):
         super().__init__(detail or _summary(errors), errors=errors)
 
 
+class TooDeep(BadRequest):
+    code = "too_deep"
+
+
 class NotAuthenticated(TallybookError):
     status_code = 401
     code = "not_authenticated"
@@ -90,6 +95,11 @@ class NotAcceptable(TallybookError):
 class PayloadTooLarge(TallybookError):
     status_code = 413
     code = "payload_too_large"
+
+
+class UnsupportedMediaType(TallybookError):
+    status_code = 415
+    code = "unsupported_media_type"
 
 
 def invalid(loc: list[str | int], msg: str) -> InvalidPayload:
@@ -151,10 +161,27 @@ _HTTP_CODES = {
 }
 
 
-async def _http_error(_request: Request, exc: Exception) -> Any:
+async def _http_error(request: Request, exc: Exception) -> Any:
     assert isinstance(exc, StarletteHTTPException)
     code, detail = _HTTP_CODES.get(exc.status_code, ("http_error", str(exc.detail)))
-    return _respond(exc.status_code, {"detail": detail, "code": code}, exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request.app, request.scope))
+    return _respond(exc.status_code, {"detail": detail, "code": code}, headers)
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(app: Any, scope: Scope) -> list[str]:
+    """Every method some route serves on the request's path (Starlette names only the
+    first matching route's in a 405)."""
+    routes = app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(route.matches({**scope, "method": method})[0] == Match.FULL for route in routes)
+    ]
 
 
 class UnhandledErrorMiddleware:
@@ -211,12 +238,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 _DESCRIPTIONS = {
-    400: "Invalid request: malformed JSON, invalid or unknown fields (see `errors`).",
+    400: "Invalid request: malformed or too deeply nested JSON, invalid or unknown fields "
+    "(see `errors`).",
     401: "No token, or an unknown token.",
     403: "Subscription inactive, not the caller's organisation, or missing permission.",
     404: "No such resource in this organisation.",
     406: "Not acceptable: an unsupported filter type or property.",
     413: "The request is too large.",
+    415: "The body's content type is not one this endpoint takes.",
 }
 
 

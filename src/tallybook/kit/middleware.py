@@ -1,4 +1,4 @@
-"""ASGI middlewares: request log lines, body size limits, optional trailing slashes."""
+"""ASGI middlewares: request log lines, body size limits, optional trailing slashes, CORS."""
 
 from __future__ import annotations
 
@@ -7,8 +7,12 @@ import time
 from collections.abc import Callable
 from typing import Final
 
+from starlette.datastructures import MutableHeaders
+from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tallybook.kit.errors import PayloadTooLarge
 
 log = logging.getLogger("tallybook.http")
 
@@ -28,12 +32,13 @@ class TrailingSlashMiddleware:
         await self.app(scope, receive, send)
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class BodyLimitMiddleware:
-    """Answers 413 when a body is larger than its route's limit, declared or streamed."""
+    """Answers 413 when a body is larger than its route's limit, declared or streamed.
+
+    A streamed body (chunked, no Content-Length) is counted as it arrives: the read that
+    crosses the limit raises :class:`PayloadTooLarge`, which the error handlers answer
+    wherever the body was being read; a response not yet started is answered here.
+    """
 
     def __init__(self, app: ASGIApp, limit_for: Callable[[str], int]) -> None:
         self.app = app
@@ -57,7 +62,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise _TooLarge
+                    raise PayloadTooLarge(_too_large_detail(limit))
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -67,17 +72,65 @@ class BodyLimitMiddleware:
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
+        except PayloadTooLarge:
             if not started:
                 await _too_large(limit)(scope, receive, send)
 
 
+def _too_large_detail(limit: int) -> str:
+    return f"The request body is larger than the limit of {limit} bytes."
+
+
 def _too_large(limit: int) -> JSONResponse:
-    body = {
-        "detail": f"The request body is larger than the limit of {limit} bytes.",
-        "code": "payload_too_large",
-    }
-    return JSONResponse(body, status_code=413)
+    return JSONResponse(PayloadTooLarge(_too_large_detail(limit)).body(), status_code=413)
+
+
+PUBLIC_CORS_HEADERS: Final = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "POST",
+    "Access-Control-Allow-Headers": "Content-Type, Accept, Accept-Language, Content-Language, "
+    "X-Requested-With",
+    "Access-Control-Max-Age": "86400",
+}
+"""A preflight's answer on a public path: any origin may POST, without credentials."""
+
+
+class CorsMiddleware:
+    """Cross-origin use of the API.
+
+    ``public_paths`` (browser ingestion) are open to every origin without credentials:
+    each answer carries ``Access-Control-Allow-Origin: *`` and the routes there answer
+    their own preflights. Every other path is open only to ``origins`` (an operator's
+    ``TALLYBOOK_CORS_ORIGINS``; none by default), through Starlette's CORS middleware.
+    """
+
+    def __init__(self, app: ASGIApp, *, public_paths: frozenset[str], origins: list[str]) -> None:
+        self.app = app
+        self.public_paths = public_paths
+        self.restricted: ASGIApp = (
+            CORSMiddleware(
+                app,
+                allow_origins=origins,
+                allow_methods=sorted(METHODS - {"HEAD", "OPTIONS"}),
+                allow_headers=["Authorization", "Content-Type", "X-AppId", "X-InstallationId"],
+                max_age=600,
+            )
+            if origins
+            else app
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path") not in self.public_paths:
+            await self.restricted(scope, receive, send)
+            return
+
+        async def public_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["Access-Control-Allow-Origin"] = "*"
+            await send(message)
+
+        await self.app(scope, receive, public_send)
 
 
 Observer = Callable[[str, str, int, float], None]

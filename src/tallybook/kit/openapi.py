@@ -1,7 +1,7 @@
 """The OpenAPI document: FastAPI's, less its 422s, plus bodies that routes parse themselves.
 
-Some routes read their body raw (for speed, or to tell a 406 from a 400 before
-validation); `raw_json_body(Model)` documents such a body as if FastAPI had parsed it.
+Routes read their body themselves, after their auth dependencies (`kit.body`);
+`raw_json_body(Model)` documents such a body as if FastAPI had parsed it.
 """
 
 from __future__ import annotations
@@ -9,31 +9,30 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
-from tallybook.kit.errors import BadRequest
+from tallybook.kit.errors import _DESCRIPTIONS
 
 _REF = "#/components/schemas/{model}"
 _documented: dict[str, type[BaseModel]] = {}
 
 
-def raw_json_body(model: type[BaseModel]) -> dict[str, Any]:
-    """``openapi_extra`` for a route that validates ``model`` from the raw body itself."""
+def raw_json_body(model: type[BaseModel], also: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``openapi_extra`` for a route that validates ``model`` from the raw body itself
+    (``kit.body``); ``also`` names more content types read as the same JSON."""
     _documented[model.__name__] = model
     ref = {"$ref": _REF.format(model=model.__name__)}
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}}
-
-
-async def read_json(request: Request) -> Any:
-    import orjson
-
-    raw = await request.body()
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise BadRequest("The body is not valid JSON.") from None
+    content = {kind: {"schema": ref} for kind in ("application/json", *also)}
+    unsupported = {
+        "description": _DESCRIPTIONS[415],
+        "content": {"application/json": {"schema": {"$ref": _REF.format(model="ErrorBody")}}},
+    }
+    return {
+        "requestBody": {"required": True, "content": content},
+        "responses": {"415": unsupported},
+    }
 
 
 def build_openapi(app: FastAPI) -> dict[str, Any]:

@@ -1,14 +1,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Response, status
 
 from tallybook.auth.dependencies import ReportingUser
 from tallybook.events.endpoints import EventStoreDep
+from tallybook.kit.body import json_body
 from tallybook.kit.db import DBSession
 from tallybook.kit.errors import error_responses
 from tallybook.kit.ids import parse_id
+from tallybook.kit.openapi import raw_json_body
 from tallybook.targets import service
 from tallybook.targets.schemas import Target, TargetCreate, TargetTest, TargetUpdate
 
@@ -29,9 +32,13 @@ def list_targets(session: DBSession, principal: ReportingUser, workflow_id: str)
     response_model=Target,
     status_code=status.HTTP_201_CREATED,
     summary="Create a business target",
+    openapi_extra=raw_json_body(TargetCreate),
 )
 def create_target(
-    session: DBSession, principal: ReportingUser, workflow_id: str, data: TargetCreate
+    session: DBSession,
+    principal: ReportingUser,
+    workflow_id: str,
+    data: Annotated[TargetCreate, json_body(TargetCreate)],
 ) -> object:
     return service.create_target(session, principal, parse_id(workflow_id, "workflow"), data)
 
@@ -45,13 +52,18 @@ def get_target(
     )
 
 
-@router.patch("/{target_id}", response_model=Target, summary="Update a business target")
+@router.patch(
+    "/{target_id}",
+    response_model=Target,
+    summary="Update a business target",
+    openapi_extra=raw_json_body(TargetUpdate),
+)
 def update_target(
     session: DBSession,
     principal: ReportingUser,
     workflow_id: str,
     target_id: str,
-    data: TargetUpdate,
+    data: Annotated[TargetUpdate, json_body(TargetUpdate)],
 ) -> object:
     return service.update_target(
         session,

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Response, status
 
 from tallybook.auth.dependencies import ReportingUser
+from tallybook.kit.body import json_body
 from tallybook.kit.db import DBSession
 from tallybook.kit.errors import error_responses
 from tallybook.kit.ids import parse_id
+from tallybook.kit.openapi import raw_json_body
 from tallybook.workflows import service
 from tallybook.workflows.schemas import Workflow, WorkflowCreate, WorkflowUpdate
 
@@ -22,9 +26,17 @@ def list_workflows(session: DBSession, principal: ReportingUser) -> object:
 
 
 @router.post(
-    "", response_model=Workflow, status_code=status.HTTP_201_CREATED, summary="Create a workflow"
+    "",
+    response_model=Workflow,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a workflow",
+    openapi_extra=raw_json_body(WorkflowCreate),
 )
-def create_workflow(session: DBSession, principal: ReportingUser, data: WorkflowCreate) -> object:
+def create_workflow(
+    session: DBSession,
+    principal: ReportingUser,
+    data: Annotated[WorkflowCreate, json_body(WorkflowCreate)],
+) -> object:
     return service.create_workflow(session, principal, data)
 
 
@@ -33,9 +45,17 @@ def get_workflow(session: DBSession, principal: ReportingUser, workflow_id: str)
     return service.get_workflow(session, principal, parse_id(workflow_id, "workflow"))
 
 
-@router.patch("/{workflow_id}", response_model=Workflow, summary="Update a workflow")
+@router.patch(
+    "/{workflow_id}",
+    response_model=Workflow,
+    summary="Update a workflow",
+    openapi_extra=raw_json_body(WorkflowUpdate),
+)
 def update_workflow(
-    session: DBSession, principal: ReportingUser, workflow_id: str, data: WorkflowUpdate
+    session: DBSession,
+    principal: ReportingUser,
+    workflow_id: str,
+    data: Annotated[WorkflowUpdate, json_body(WorkflowUpdate)],
 ) -> object:
     return service.update_workflow(session, principal, parse_id(workflow_id, "workflow"), data)
 

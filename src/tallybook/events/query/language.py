@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from tallybook.kit.body import MAX_JSON_DEPTH, value_depth
 from tallybook.kit.schemas import InputTimestamp, StorableText
 from tallybook.kit.timezones import check_timezone
 
@@ -263,6 +264,18 @@ class EventQuery(StorableText):
     aggregations: list[Aggregation] = Field(default_factory=_count_only, min_length=1)
     group_by: list[Dimension] = Field(default_factory=list, max_length=10)
     filters: Filter | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_too_deep(cls, data: Any) -> Any:
+        # The rule of every request body, kept by the query itself: a stored target's query
+        # is checked again on each load, and nothing deeper reaches the recursive steps
+        # (validation of the filter tree, rendering, the database's parser).
+        if value_depth(data) > MAX_JSON_DEPTH:
+            raise ValueError(
+                f"the query nests objects and arrays more than {MAX_JSON_DEPTH} levels deep"
+            )
+        return data
 
     @field_validator("filters", mode="before")
     @classmethod

@@ -8,9 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from tallybook.auth.dependencies import ReportingUser
+from tallybook.kit.body import json_body
 from tallybook.kit.db import DBSession
 from tallybook.kit.errors import error_responses
 from tallybook.kit.ids import parse_id
+from tallybook.kit.openapi import raw_json_body
 from tallybook.notifications.channels.registry import ChannelType
 from tallybook.notifications.settings import service
 from tallybook.notifications.settings.schemas import (
@@ -99,13 +101,14 @@ def delete_bar_setting(
     response_model=BarSetting,
     status_code=status.HTTP_201_CREATED,
     summary="Set a notification to BAR",
+    openapi_extra=raw_json_body(BarSettingCreate),
 )
 def create_bar_setting(
     session: DBSession,
     principal: ReportingUser,
     workflow_id: str,
     target_id: str,
-    data: BarSettingCreate,
+    data: Annotated[BarSettingCreate, json_body(BarSettingCreate)],
     allow_private: AllowPrivate,
 ) -> object:
     ref = _ref(workflow_id, target_id)
@@ -113,7 +116,10 @@ def create_bar_setting(
 
 
 @router.patch(
-    "/bar/{setting_id}", response_model=BarSetting, summary="Update a BAR notification setting"
+    "/bar/{setting_id}",
+    response_model=BarSetting,
+    summary="Update a BAR notification setting",
+    openapi_extra=raw_json_body(BarSettingUpdate),
 )
 def update_bar_setting(
     session: DBSession,
@@ -121,7 +127,7 @@ def update_bar_setting(
     workflow_id: str,
     target_id: str,
     setting_id: str,
-    data: BarSettingUpdate,
+    data: Annotated[BarSettingUpdate, json_body(BarSettingUpdate)],
     allow_private: AllowPrivate,
 ) -> object:
     ref = _ref(workflow_id, target_id)
@@ -170,13 +176,14 @@ def delete_slack_setting(
     response_model=SlackSetting,
     status_code=status.HTTP_201_CREATED,
     summary="Set a notification to Slack",
+    openapi_extra=raw_json_body(SlackSettingCreate),
 )
 def create_slack_setting(
     session: DBSession,
     principal: ReportingUser,
     workflow_id: str,
     target_id: str,
-    data: SlackSettingCreate,
+    data: Annotated[SlackSettingCreate, json_body(SlackSettingCreate)],
     allow_private: AllowPrivate,
 ) -> object:
     ref = _ref(workflow_id, target_id)
@@ -187,6 +194,7 @@ def create_slack_setting(
     "/slack/{setting_id}",
     response_model=SlackSetting,
     summary="Update a Slack notification setting",
+    openapi_extra=raw_json_body(SlackSettingUpdate),
 )
 def update_slack_setting(
     session: DBSession,
@@ -194,7 +202,7 @@ def update_slack_setting(
     workflow_id: str,
     target_id: str,
     setting_id: str,
-    data: SlackSettingUpdate,
+    data: Annotated[SlackSettingUpdate, json_body(SlackSettingUpdate)],
     allow_private: AllowPrivate,
 ) -> object:
     ref = _ref(workflow_id, target_id)
@@ -243,13 +251,14 @@ def delete_email_setting(
     response_model=EmailSetting,
     status_code=status.HTTP_201_CREATED,
     summary="Set a notification to email",
+    openapi_extra=raw_json_body(EmailSettingCreate),
 )
 def create_email_setting(
     session: DBSession,
     principal: ReportingUser,
     workflow_id: str,
     target_id: str,
-    data: EmailSettingCreate,
+    data: Annotated[EmailSettingCreate, json_body(EmailSettingCreate)],
     allow_private: AllowPrivate,
 ) -> object:
     ref = _ref(workflow_id, target_id)
@@ -260,6 +269,7 @@ def create_email_setting(
     "/email/{setting_id}",
     response_model=EmailSetting,
     summary="Update an email notification setting",
+    openapi_extra=raw_json_body(EmailSettingUpdate),
 )
 def update_email_setting(
     session: DBSession,
@@ -267,7 +277,7 @@ def update_email_setting(
     workflow_id: str,
     target_id: str,
     setting_id: str,
-    data: EmailSettingUpdate,
+    data: Annotated[EmailSettingUpdate, json_body(EmailSettingUpdate)],
     allow_private: AllowPrivate,
 ) -> object:
     ref = _ref(workflow_id, target_id)
