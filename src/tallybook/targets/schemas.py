@@ -6,7 +6,14 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from tallybook.events.query.language import EventQuery
-from tallybook.kit.schemas import InputTimestamp, OutputModel, ReadOnly, ResourceReadOnly, Timestamp
+from tallybook.kit.schemas import (
+    InputTimestamp,
+    NotBoolean,
+    OutputModel,
+    ReadOnly,
+    ResourceReadOnly,
+    Timestamp,
+)
 
 Period = Annotated[
     str,
@@ -19,7 +26,9 @@ Period = Annotated[
 Bound = Literal["UPPER", "LOWER"]
 Datasource = Literal["GENERIC_REPORTING", "CHAT_SESSIONS", "VISITOR_SESSIONS"]
 Threshold = Annotated[
-    float, Field(allow_inf_nan=False, description="A number; numeric strings are accepted.")
+    float,
+    NotBoolean,
+    Field(allow_inf_nan=False, description="A number; numeric strings are accepted."),
 ]
 AVAILABLE_DATASOURCES = ("GENERIC_REPORTING",)
 

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from tallybook.kit.schemas import InputTimestamp
+from tallybook.kit.schemas import InputTimestamp, NotBoolean
 from tallybook.kit.timezones import check_timezone
 
 Granularity = Literal[
@@ -171,11 +171,15 @@ class SearchFilter(_Filter):
     query: SearchQuery
 
 
+BoundNumber = Annotated[float, NotBoolean]
+"""A bound's limit may be a number or text; ``true`` is neither."""
+
+
 class BoundFilter(_Filter):
     type: Literal["bound"]
     dimension: Dimension
-    lower: str | float | None = Field(default=None, union_mode="left_to_right")
-    upper: str | float | None = Field(default=None, union_mode="left_to_right")
+    lower: str | BoundNumber | None = Field(default=None, union_mode="left_to_right")
+    upper: str | BoundNumber | None = Field(default=None, union_mode="left_to_right")
     lowerStrict: bool = False
     upperStrict: bool = False
     ordering: Literal["lexicographic", "numeric"] = "lexicographic"
