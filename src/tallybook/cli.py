@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 
 from tallybook.events.records import EventSource
+from tallybook.kit import instants
 from tallybook.kit.db import Database
 from tallybook.kit.migrate import upgrade
 from tallybook.settings import ConfigurationError, Settings
@@ -202,7 +203,13 @@ def _instant(text: str) -> datetime:
         ) from None
     if value.tzinfo is None:
         raise _fail("--now needs a UTC offset or Z, so that the instant is unambiguous.")
-    return value.astimezone(UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:
+        value = instants.END
+    if not instants.is_supported(value):
+        raise _fail(f"--now {instants.RANGE_SENTENCE}.")
+    return value
 
 
 @app.command()

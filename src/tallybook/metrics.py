@@ -55,14 +55,22 @@ class Metrics:
             "Targets whose due work this process's worker did.",
             registry=self.registry,
         )
+        self.target_failures = Counter(
+            "tallybook_target_failures",
+            "Targets whose processing failed in this process's worker (each failure).",
+            registry=self.registry,
+        )
         self.registry.register(QueueCollector(database))
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(method, route).observe(seconds)
 
-    def observe_pass(self, targets: int, deliveries: Mapping[str, int]) -> None:
+    def observe_pass(
+        self, targets: int, deliveries: Mapping[str, int], target_failures: int = 0
+    ) -> None:
         self.targets.inc(targets)
+        self.target_failures.inc(target_failures)
         for outcome, count in deliveries.items():
             self.deliveries.labels(outcome).inc(count)
 
@@ -88,9 +96,12 @@ class QueueCollector(Collector):
                         func.min(Notification.next_attempt_at).filter(due),
                     ).where(Notification.state == NotificationState.PENDING)
                 ).one()
-                schedules = session.scalar(
-                    select(func.count()).where(TargetSchedule.next_due_at <= now)
-                )
+                schedules, failing = session.execute(
+                    select(
+                        func.count().filter(TargetSchedule.next_due_at <= now),
+                        func.count().filter(TargetSchedule.failure_count > 0),
+                    )
+                ).one()
         except Exception as exc:  # the counters are still worth a scrape; no SQL in logs
             log.warning("cannot read the queues for metrics", extra={"error": type(exc).__name__})
             yield _gauge(READ_OK, READ_OK_HELP, 0)
@@ -110,6 +121,11 @@ class QueueCollector(Collector):
         )
         yield _gauge(
             "tallybook_targets_due", "Targets whose scheduled work is due.", schedules or 0
+        )
+        yield _gauge(
+            "tallybook_targets_failing",
+            "Targets whose latest processing by a worker failed.",
+            failing or 0,
         )
 
 

@@ -9,6 +9,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from tallybook.kit.schemas import (
     InputModel,
     InputTimestamp,
+    NotBoolean,
     OutputModel,
     ReadOnly,
     ResourceReadOnly,
@@ -64,7 +65,7 @@ class ChatCreate(InputModel):
     first_visitor_message_url_title: UrlTitle | None = None
     autosuggest_url: Url | None = None
     autosuggest_url_title: UrlTitle | None = None
-    tag_count: int = Field(default=0, ge=0, le=2_147_483_647)
+    tag_count: Annotated[int, NotBoolean] = Field(default=0, ge=0, le=2_147_483_647)
     organization_id: ReadOnly
     room_id: ReadOnly
     room_name: ReadOnly

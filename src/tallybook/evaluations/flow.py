@@ -226,6 +226,8 @@ def _record(schedule: TargetSchedule, decision: Decision, started: datetime) -> 
     schedule.planned_at = started
     schedule.lease_owner = None
     schedule.lease_until = None
+    schedule.failure_count = 0  # a success clears the worker's last failure
+    schedule.last_error = schedule.last_error_type = schedule.last_error_at = None
 
 
 def _load(session: Session, schedules: Sequence[TargetSchedule]) -> dict[uuid.UUID, TargetContext]:

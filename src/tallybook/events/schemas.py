@@ -12,6 +12,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    Strict,
     StrictInt,
     TypeAdapter,
     field_validator,
@@ -20,7 +21,8 @@ from pydantic import (
 from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
 from tallybook.events.query.language import EventQuery, Interval
-from tallybook.kit.schemas import InputTimestamp, StorableText
+from tallybook.kit import instants
+from tallybook.kit.schemas import InputTimestamp, NotBoolean, StorableText
 
 MAX_EVENTS_PER_BATCH = 10_000
 Text = Annotated[str, Field(min_length=1, max_length=1000)]
@@ -28,7 +30,13 @@ NullableText = Annotated[str, Field(max_length=1000)] | None
 OptionalText = Annotated[NullableText, Field(default=None)]
 Label = Annotated[str, Field(max_length=2000)]
 Version = Annotated[StrictInt, Field(ge=1, le=2**31 - 1)]
-Value = Annotated[float, Field(allow_inf_nan=False)]
+Value = Annotated[float, NotBoolean, Field(allow_inf_nan=False)]
+PlainValue = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+""":data:`Value` as the plain path takes it: a JSON number (a numeric string falls back)."""
+PlainTimestamp = Annotated[datetime, Strict(), Field(ge=instants.EARLIEST, lt=instants.END)]
+"""An event timestamp as the plain path takes it: ISO 8601 text in the supported range,
+not yet in UTC (anything else falls back to :data:`InputTimestamp`, which owns the
+errors)."""
 Properties = Annotated[list[Annotated[str, Field(max_length=1000)]], Field(max_length=200)]
 PartnerIds = Annotated[list[Annotated[str, Field(max_length=100)]], Field(max_length=200)]
 CanonicalUuid = Annotated[
@@ -120,8 +128,8 @@ class PlainEvent(TypedDict, total=False):
     organization_id: Required[CanonicalUuid]
     source: str | None
     id: CanonicalUuid | None
-    timestamp: datetime | None
-    value: Value
+    timestamp: PlainTimestamp | None
+    value: PlainValue
     properties: Properties
     partner_organization_ids: PartnerIds
     dim1: NullableText

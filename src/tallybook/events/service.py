@@ -110,9 +110,7 @@ def parse_plain_batch(body: bytes, source: str, now: datetime) -> PlainBatch | N
 
 
 def _plainly_past(timestamp: datetime, limit: datetime) -> bool:
-    """Not beyond ``limit`` and safely convertible to UTC (year 1 with an offset is not)."""
-    if timestamp.year < 2:
-        return False
+    """Not beyond ``limit`` (the plain schema has already kept it in the supported range)."""
     if timestamp.tzinfo is None:
         timestamp = timestamp.replace(tzinfo=UTC)
     return timestamp <= limit

@@ -17,6 +17,8 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
+from tallybook.kit import instants
+
 
 def format_timestamp(value: datetime) -> str:
     """ISO 8601 in UTC with milliseconds and a ``Z``: ``2021-04-01T10:10:57.242Z``."""
@@ -26,13 +28,27 @@ def format_timestamp(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
-def _as_utc(value: datetime) -> datetime:
+def _timestamp_text(value: Any) -> Any:
+    """Timestamps arrive as ISO 8601 text; a number or a boolean is not one (Pydantic would
+    read a number as seconds since 1970). A ``datetime`` is let through for Python callers."""
+    if isinstance(value, str | datetime):
+        return value
+    raise PydanticCustomError(
+        "timestamp_type", "must be an ISO 8601 date-time string, such as 2021-04-01T10:10:57Z"
+    )
+
+
+def _supported_utc(value: datetime) -> datetime:
+    """In UTC (a naive value is UTC) and inside the supported range of instants."""
     if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
+        value = value.replace(tzinfo=UTC)
     try:
-        return value.astimezone(UTC)
+        value = value.astimezone(UTC)
     except OverflowError:  # 9999-12-31T23:00-05:00 is in the year 10000 in UTC
-        raise ValueError("This instant is outside the years 1 to 9999 in UTC.") from None
+        value = instants.END
+    if not instants.is_supported(value):
+        raise PydanticCustomError("timestamp_range", instants.RANGE_SENTENCE)
+    return value
 
 
 Timestamp = Annotated[
@@ -41,8 +57,22 @@ Timestamp = Annotated[
 ]
 """A timestamp in responses."""
 
-InputTimestamp = Annotated[datetime, AfterValidator(_as_utc)]
-"""A timestamp in payloads: any offset accepted; a naive one is UTC."""
+InputTimestamp = Annotated[
+    datetime, BeforeValidator(_timestamp_text), AfterValidator(_supported_utc)
+]
+"""A timestamp in payloads: ISO 8601 text with any offset (a naive one is UTC), inside the
+supported range (``kit.instants``); returned in UTC."""
+
+
+def _not_boolean(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise PydanticCustomError("number_type", "must be a number, not a boolean")
+    return value
+
+
+NotBoolean = BeforeValidator(_not_boolean)
+"""For a number field that stays lax otherwise (numeric strings accepted): ``true`` is not
+a number, though Pydantic would read it as 1."""
 
 
 def _read_only(_value: Any) -> Any:

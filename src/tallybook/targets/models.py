@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Float, ForeignKey, Index, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tallybook.kit.db import Base, IdMixin, JSONType, utcnow
 
@@ -34,10 +34,19 @@ class Target(IdMixin, Base):
     target_active_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     modified_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Read by the API only (the worker loads schedules on their own); none until the
+    # worker's first pass after the target's creation.
+    schedule: Mapped[TargetSchedule | None] = relationship(viewonly=True, lazy="select")
 
     @property
     def effective_notification_period(self) -> str:
         return self.notification_period or self.reporting_period
+
+    @property
+    def processing_error(self) -> TargetSchedule | None:
+        """The schedule, when the worker's latest processing of the target failed."""
+        schedule = self.schedule
+        return schedule if schedule is not None and schedule.failure_count > 0 else None
 
 
 class TargetSchedule(Base):
@@ -66,3 +75,9 @@ class TargetSchedule(Base):
     alerted_period_start: Mapped[datetime | None]  # the period an alert went out for
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None]
+    # The worker's last failure on this target, cleared by its next success. Only a
+    # sentence written by us and the exception's type: never its text.
+    failure_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(String(255))
+    last_error_type: Mapped[str | None] = mapped_column(String(64))
+    last_error_at: Mapped[datetime | None]

@@ -4,6 +4,14 @@
 ``P1Y`` a year; ``P<n>X`` groups n such periods counted from the one that contains the
 anchor (the target's ``target_active_from``, or its creation). Bounds are computed on
 local dates and then turned into instants, so a day on a DST change lasts 23 or 25 hours.
+
+The instant and the anchor are first clamped into the supported range
+(``kit.instants``: 1970 to 2999). From there, with at most 999 years to a period, the
+period containing an instant starts after the year 970 and ends before 4000, in any time
+zone; the period before it would start before the year 1 only for a long period that
+starts before 1970, which nothing evaluates, and stops at :data:`FLOOR` instead. So the
+arithmetic cannot leave ``datetime``'s range, even for a target stored with an anchor
+outside the range before the API refused such instants.
 """
 
 from __future__ import annotations
@@ -15,6 +23,8 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
+
+from tallybook.kit import instants
 
 _PERIOD = re.compile(r"^P([1-9][0-9]{0,2})([DWMY])$")
 
@@ -87,10 +97,12 @@ def period_containing(
     """The period of ``spec`` that contains ``instant``, aligned to ``anchor`` for n > 1."""
     n, unit = parse_period(spec)
     zone = ZoneInfo(timezone)
+    instant = instants.clamp(instant)
     local_day = instant.astimezone(zone).date()
     unit_start = _unit_start(local_day, unit)
     if n > 1:
-        anchor_start = _unit_start((anchor or instant).astimezone(zone).date(), unit)
+        anchor = instant if anchor is None else instants.clamp(anchor)
+        anchor_start = _unit_start(anchor.astimezone(zone).date(), unit)
         offset = _units_between(anchor_start, unit_start, unit) // n * n
         unit_start = anchor_start + _step(unit, offset)
     start_day = unit_start
@@ -98,8 +110,18 @@ def period_containing(
     return Period(local_midnight(start_day, zone), local_midnight(end_day, zone))
 
 
+FLOOR = date(2, 1, 1)
+"""No period starts before this day: its midnight is a valid instant in every zone."""
+
+
 def previous_period(period: Period, spec: str, timezone: str) -> Period:
+    """The period of ``spec`` that ends where ``period`` starts (from :data:`FLOOR` at the
+    earliest)."""
     n, unit = parse_period(spec)
     zone = ZoneInfo(timezone)
-    start_day = period.start.astimezone(zone).date() - _step(unit, n)
+    start = period.start.astimezone(zone).date()
+    try:
+        start_day = max(start - _step(unit, n), FLOOR)
+    except (ValueError, OverflowError):  # before the year 1
+        start_day = FLOOR
     return Period(local_midnight(start_day, zone), period.start)

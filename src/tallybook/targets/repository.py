@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from tallybook.kit.db import utcnow
 from tallybook.targets.models import Target, TargetSchedule
@@ -14,6 +14,7 @@ def list_for_workflow(
 ) -> list[Target]:
     stmt = (
         select(Target)
+        .options(selectinload(Target.schedule))
         .where(Target.organization_id == organization_id, Target.workflow_id == workflow_id)
         .order_by(Target.created_at, Target.id)
     )

@@ -6,7 +6,14 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from tallybook.events.query.language import EventQuery
-from tallybook.kit.schemas import InputTimestamp, OutputModel, ReadOnly, ResourceReadOnly, Timestamp
+from tallybook.kit.schemas import (
+    InputTimestamp,
+    NotBoolean,
+    OutputModel,
+    ReadOnly,
+    ResourceReadOnly,
+    Timestamp,
+)
 
 Period = Annotated[
     str,
@@ -19,13 +26,16 @@ Period = Annotated[
 Bound = Literal["UPPER", "LOWER"]
 Datasource = Literal["GENERIC_REPORTING", "CHAT_SESSIONS", "VISITOR_SESSIONS"]
 Threshold = Annotated[
-    float, Field(allow_inf_nan=False, description="A number; numeric strings are accepted.")
+    float,
+    NotBoolean,
+    Field(allow_inf_nan=False, description="A number; numeric strings are accepted."),
 ]
 AVAILABLE_DATASOURCES = ("GENERIC_REPORTING",)
 
 
 class _TargetReadOnly(ResourceReadOnly):
     workflow: ReadOnly
+    processing_error: ReadOnly
 
 
 class TargetCreate(_TargetReadOnly):
@@ -83,6 +93,20 @@ class TargetUpdate(_TargetReadOnly):
     target_active_until: InputTimestamp | None = None
 
 
+class ProcessingError(OutputModel):
+    """The worker's latest failure on a target (cleared by its next success)."""
+
+    error: str = Field(validation_alias="last_error", description="A sentence for a person.")
+    error_type: str = Field(
+        validation_alias="last_error_type", description="The kind of failure (an exception type)."
+    )
+    failed_at: Timestamp = Field(validation_alias="last_error_at")
+    failures: int = Field(validation_alias="failure_count", description="Failures in a row.")
+    next_attempt_at: Timestamp | None = Field(
+        validation_alias="next_due_at", description="When the worker tries the target again."
+    )
+
+
 class Target(OutputModel):
     id: uuid.UUID
     organization_id: uuid.UUID
@@ -100,6 +124,10 @@ class Target(OutputModel):
     target_active_until: Timestamp | None
     created_at: Timestamp
     modified_at: Timestamp
+    processing_error: ProcessingError | None = Field(
+        description="Read-only: the worker's latest failure on this target, or null when its "
+        "latest processing succeeded (extension)."
+    )
 
 
 class TargetTest(OutputModel):

@@ -28,6 +28,7 @@ from tallybook.worker.passes.targets import TargetPass
 @dataclass
 class PassReport:
     targets: int = 0
+    target_failures: int = 0
     deliveries: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -56,15 +57,21 @@ class Worker:
         started = time.monotonic()
         as_of = as_of or utcnow()
         clock = moving(as_of)
-        report = PassReport(targets=self.evaluate(as_of), deliveries=self.deliveries.run(clock))
+        targets = self.evaluate(as_of)
+        report = PassReport(
+            targets=targets,
+            target_failures=self.targets.failed,
+            deliveries=self.deliveries.run(clock),
+        )
         report.seconds = time.monotonic() - started
         if self.metrics is not None:
-            self.metrics.observe_pass(report.targets, report.deliveries)
+            self.metrics.observe_pass(report.targets, report.deliveries, report.target_failures)
         if report.targets or report.deliveries:
             log.info(
                 "worker pass",
                 extra={
                     "targets": report.targets,
+                    "target_failures": report.target_failures,
                     "deliveries": report.deliveries,
                     "seconds": round(report.seconds, 3),
                 },

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tallybook.kit.body import MAX_JSON_DEPTH, value_depth
-from tallybook.kit.schemas import InputTimestamp, StorableText
+from tallybook.kit.schemas import InputTimestamp, NotBoolean, StorableText
 from tallybook.kit.timezones import check_timezone
 
 Granularity = Literal[
@@ -172,11 +172,15 @@ class SearchFilter(_Filter):
     query: SearchQuery
 
 
+BoundNumber = Annotated[float, NotBoolean]
+"""A bound's limit may be a number or text; ``true`` is neither."""
+
+
 class BoundFilter(_Filter):
     type: Literal["bound"]
     dimension: Dimension
-    lower: str | float | None = Field(default=None, union_mode="left_to_right")
-    upper: str | float | None = Field(default=None, union_mode="left_to_right")
+    lower: str | BoundNumber | None = Field(default=None, union_mode="left_to_right")
+    upper: str | BoundNumber | None = Field(default=None, union_mode="left_to_right")
     lowerStrict: bool = False
     upperStrict: bool = False
     ordering: Literal["lexicographic", "numeric"] = "lexicographic"
