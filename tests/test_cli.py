@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,6 +14,18 @@ import pytest
 from typer.testing import CliRunner
 
 from tallybook.cli import app
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """`worker` and `serve` install a log handler on the stderr of the moment, which is
+    CliRunner's and closed once the command returns; later log lines of other tests (the
+    SMTP server's, say) would go to that closed stream."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def run(tmp_path: Path, *args: str) -> tuple[int, str, str]:
