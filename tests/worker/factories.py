@@ -76,11 +76,13 @@ class World:
 def world(
     client: TestClient, database: Database, tenant_target: TargetPath, *, bar: bool = True
 ) -> World:
-    chat_id = insert_chat(database, tenant_target.tenant.org_id)
+    org_id = tenant_target.tenant.org_id
+    chat_id = insert_chat(database, org_id)
     with database.unit_of_work() as session:
-        chat = session.get(Chat, uuid.UUID(chat_id))
-        assert chat is not None
-        room_id = str(chat.room_id)
+        stmt = select(Chat.room_id).where(
+            Chat.organization_id == org_id, Chat.id == uuid.UUID(chat_id)
+        )
+        room_id = str(session.scalars(stmt).one())
     if bar:
         create(client, tenant_target, "bar", {"channel_id": chat_id, "name": "room"})
     return World(tenant_target, room_id, chat_id)

@@ -55,7 +55,7 @@ def import_ndjson(session: Session, room: Room, body: bytes) -> dict[str, int]:
     except IntegrityError:
         raise BadRequest(
             "The import conflicts with data written at the same time (a chat id taken "
-            "meanwhile, or the room removed); nothing was imported."
+            "meanwhile in this organisation, or the room removed); nothing was imported."
         ) from None
     batch.raise_errors()
     return {"chats": batch.chat_total, "messages": batch.message_total}
@@ -137,6 +137,7 @@ class _ImportBatch:
         chat = line.model_dump(include=CHAT_COLUMNS)
         chat |= counters.columns()
         chat |= {
+            "pk": uuid.uuid4(),
             "id": chat_id,
             "organization_id": self.organization_id,
             "room_id": self.room_id,
@@ -148,7 +149,9 @@ class _ImportBatch:
 
     def flush(self) -> None:
         if self.unchecked_ids:
-            taken = repository.existing_chat_ids(self.session, (i for i, _ in self.unchecked_ids))
+            taken = repository.existing_chat_ids(
+                self.session, self.organization_id, (i for i, _ in self.unchecked_ids)
+            )
             for chat_id, number in self.unchecked_ids:
                 if chat_id in taken:
                     self._reject(number, [{"loc": ["id"], "msg": DUPLICATE_ID}])

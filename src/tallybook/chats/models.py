@@ -4,7 +4,19 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, ForeignKey, Index, Integer, String, Text, and_, func
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+    func,
+)
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -30,8 +42,13 @@ class Room(IdMixin, Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-class Chat(IdMixin, Base):
+class Chat(Base):
     """A chat; its counters and first/last markers are kept up to date as messages are written.
+
+    ``id`` is the chat's id in the API, which a client may choose: it is unique per
+    organisation only, so that an id taken in one organisation says nothing in another.
+    ``pk`` is the row's own key, never shown; the BAR notification setting refers to it.
+    Messages refer to ``(organization_id, id)``.
 
     ``first_message_*`` describe the earliest message by ``created_at`` (any type but the
     system's), ``last_msg_*`` the latest message of type ``msg``; the derived flags below
@@ -40,10 +57,13 @@ class Chat(IdMixin, Base):
 
     __tablename__ = "chats"
     __table_args__ = (
+        UniqueConstraint("organization_id", "id"),
         Index(None, "room_id", "created_at", "id"),
         Index(None, "organization_id", "created_at"),
     )
 
+    pk: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    id: Mapped[uuid.UUID] = mapped_column(default=uuid.uuid4)
     organization_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("organizations.id", ondelete="CASCADE")
     )
@@ -115,12 +135,20 @@ class Chat(IdMixin, Base):
 
 class ChatMessage(IdMixin, Base):
     __tablename__ = "chat_messages"
-    __table_args__ = (Index(None, "chat_id", "created_at", "id"),)
+    __table_args__ = (
+        # A chat id is its organisation's: the message's organisation is part of the key.
+        ForeignKeyConstraint(
+            ["organization_id", "chat_id"],
+            ["chats.organization_id", "chats.id"],
+            ondelete="CASCADE",
+        ),
+        Index(None, "chat_id", "created_at", "id"),
+    )
 
     organization_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("organizations.id", ondelete="CASCADE")
     )
-    chat_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
+    chat_id: Mapped[uuid.UUID]
     type: Mapped[str] = mapped_column(String(16), default=MessageType.MSG)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sender_type: Mapped[str] = mapped_column(String(16))

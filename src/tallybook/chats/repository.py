@@ -77,6 +77,12 @@ def get_chat(
     return session.scalars(stmt).one_or_none()
 
 
+def get_chat_by_pk(session: Session, organization_id: uuid.UUID, pk: uuid.UUID) -> Chat | None:
+    """A chat by its row key (what the BAR notification setting stores)."""
+    stmt = select(Chat).where(Chat.organization_id == organization_id, Chat.pk == pk)
+    return session.scalars(stmt).one_or_none()
+
+
 def list_messages(
     session: Session, organization_id: uuid.UUID, chat_id: uuid.UUID, params: PageParams
 ) -> Page:
@@ -86,17 +92,20 @@ def list_messages(
     return paginate(session, stmt, ChatMessage.created_at, ChatMessage.id, params)
 
 
-def existing_chat_ids(session: Session, ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
-    """Which of these ids are taken, in any organisation: chat ids are one global key.
+def existing_chat_ids(
+    session: Session, organization_id: uuid.UUID, ids: Iterable[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of these ids the organisation's chats already have.
 
-    Only ids come back, so nothing of another organisation is revealed beyond the fact
-    that a random UUID sent by the client is in use.
+    Chat ids are unique per organisation, so another organisation's chats are never
+    looked at: an id taken there is no conflict here, and nothing about it is revealed.
     """
     wanted = list(ids)
     found: set[uuid.UUID] = set()
     for start in range(0, len(wanted), _ID_CHUNK):
         chunk = wanted[start : start + _ID_CHUNK]
-        found.update(session.scalars(select(Chat.id).where(Chat.id.in_(chunk))))
+        stmt = select(Chat.id).where(Chat.organization_id == organization_id, Chat.id.in_(chunk))
+        found.update(session.scalars(stmt))
     return found
 
 

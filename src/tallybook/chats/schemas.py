@@ -52,10 +52,15 @@ class Room(OutputModel):
 
 
 class ChatCreate(InputModel):
-    """A chat written by a client; ``id`` may be given so that re-importing is detectable."""
+    """A chat written by a client; ``id`` may be given so that re-importing is detectable.
+
+    Chat ids are per organisation: only the organisation's own chats can make one taken.
+    """
 
     id: uuid.UUID | None = Field(
-        default=None, description="Optional; a chat with this id must not exist yet."
+        default=None,
+        description="Optional; none of the organisation's chats may have this id yet "
+        "(ids are per organisation).",
     )
     created_at: InputTimestamp
     ended_at: InputTimestamp | None = None

@@ -4,6 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tallybook.auth.principal import Principal
@@ -69,11 +70,17 @@ def create_chat(
     session: Session, principal: Principal, room_id: uuid.UUID, data: ChatCreate
 ) -> Chat:
     room = get_room(session, principal, room_id)
-    if data.id is not None and repository.existing_chat_ids(session, [data.id]):
+    if data.id is not None and repository.existing_chat_ids(
+        session, principal.organization_id, [data.id]
+    ):
         raise invalid(["id"], imports.DUPLICATE_ID)
     chat = Chat(organization_id=principal.organization_id, room=room, **data.columns())
     session.add(chat)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:
+        # The same id written by a concurrent request of this organisation.
+        raise invalid(["id"], imports.DUPLICATE_ID) from None
     return chat
 
 

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+class MigrationError(RuntimeError):
+    """The database cannot be migrated as it is; the message says why."""
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -19,7 +25,55 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    _run(engine, command.upgrade, revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Back to an older revision (an operator's tool; the tests go down and up again)."""
+    _run(engine, command.downgrade, revision)
+
+
+def _run(engine: Engine, step: Callable[[Config, str], None], revision: str) -> None:
     config = alembic_config(engine)
-    with engine.begin() as connection:
+    with (
+        engine.connect() as connection,
+        _foreign_keys_deferred_to_the_end(connection),
+        connection.begin(),
+    ):
         config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+        step(config, revision)
+        _check_foreign_keys(connection)
+
+
+@contextmanager
+def _foreign_keys_deferred_to_the_end(connection: Connection) -> Iterator[None]:
+    """SQLite changes a table by copying it and dropping the old one; with foreign keys
+    enforced, that drop would delete (ON DELETE CASCADE) or clear (SET NULL) the rows
+    referring to it. As SQLite's own procedure for schema changes says, enforcement is
+    off while the migrations run (it cannot change inside a transaction) and the whole
+    database is checked before the commit; afterwards the connection is as it was."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    was_on = bool(connection.exec_driver_sql("PRAGMA foreign_keys").scalar())
+    connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    connection.commit()
+    try:
+        yield
+    finally:
+        if connection.in_transaction():
+            connection.rollback()
+        connection.exec_driver_sql(f"PRAGMA foreign_keys={'ON' if was_on else 'OFF'}")
+        connection.commit()
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    if connection.dialect.name != "sqlite":
+        return  # PostgreSQL checks every constraint as the migrations change the tables
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        tables = sorted({str(row[0]) for row in broken})
+        raise MigrationError(
+            f"The migration would leave {len(broken)} rows referring to rows that do not "
+            f"exist (tables: {', '.join(tables)}); it stopped before committing."
+        )

@@ -5,8 +5,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from tallybook.chats.models import Chat
 from tallybook.kit.db import Base, IdMixin, JSONType, utcnow
 from tallybook.notifications.states import NotificationState
 
@@ -29,10 +30,10 @@ class NotificationSetting(IdMixin, Base):
     name: Mapped[str] = mapped_column(String(255), default="")
     is_notification_active: Mapped[bool] = mapped_column(default=True)
     last_notification_sent: Mapped[datetime | None]
-    # bar
-    channel_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("chats.id", ondelete="SET NULL")
-    )
+    # bar: the chat by its row key (a chat's API id is unique per organisation only);
+    # the API's ``channel_id`` is that chat's id, null once the chat is deleted.
+    chat_pk: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("chats.pk", ondelete="SET NULL"))
+    chat: Mapped[Chat | None] = relationship(lazy="selectin")
     # slack, token mode
     token: Mapped[str | None] = mapped_column(Text)
     slack_channel: Mapped[str | None] = mapped_column("channel", String(255))
@@ -48,6 +49,11 @@ class NotificationSetting(IdMixin, Base):
     consecutive_errors: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     modified_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @property
+    def channel_id(self) -> uuid.UUID | None:
+        """The BAR chat's id, as the API shows it."""
+        return self.chat.id if self.chat is not None else None
 
 
 class Notification(IdMixin, Base):

@@ -11,11 +11,9 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tallybook.chats.models import Chat
-from tallybook.chats.repository import get_chat
+from tallybook.chats.repository import get_chat, get_chat_by_pk
 from tallybook.chats.service import add_system_message
 from tallybook.kit.errors import invalid
 from tallybook.notifications.cards import render
@@ -34,7 +32,8 @@ class BarChannel:
     label = "BAR"
     setting_fields: tuple[str, ...] = ("channel_id",)
     address_fields: tuple[str, ...] = ("channel_id",)
-    stored_as: Mapping[str, str] = MappingProxyType({})
+    # ``channel_id`` is a chat's id in its organisation; the setting keeps the chat itself.
+    stored_as: Mapping[str, str] = MappingProxyType({"channel_id": "chat"})
     delivers_in_transaction = True
 
     def check_setting(
@@ -46,11 +45,12 @@ class BarChannel:
         *,
         allow_private: bool,
     ) -> dict[str, Any]:
-        if "channel_id" in values and not _chat_exists(
-            session, organization_id, values["channel_id"]
-        ):
+        if "channel_id" not in values:
+            return values
+        chat = get_chat(session, organization_id, values["channel_id"])
+        if chat is None:
             raise invalid(["channel_id"], "No such chat in this organisation.")
-        return values
+        return values | {"channel_id": chat}
 
     def bundle_key(self, setting: NotificationSetting) -> str | None:
         return None
@@ -66,8 +66,8 @@ class BarChannel:
             raise TypeError("BAR delivers inside the worker's transaction")
         setting = outgoing.setting
         chat = (
-            get_chat(session, setting.organization_id, setting.channel_id)
-            if setting.channel_id is not None
+            get_chat_by_pk(session, setting.organization_id, setting.chat_pk)
+            if setting.chat_pk is not None
             else None
         )
         if chat is None:
@@ -82,8 +82,3 @@ class BarChannel:
     def classify(self, error: Exception) -> DeliveryError:
         # The savepoint is rolled back; the card is tried again later.
         return TransientProblem("The card could not be written to the chat.")
-
-
-def _chat_exists(session: Session, organization_id: uuid.UUID, chat_id: uuid.UUID) -> bool:
-    stmt = select(Chat.id).where(Chat.organization_id == organization_id, Chat.id == chat_id)
-    return session.scalars(stmt).first() is not None
