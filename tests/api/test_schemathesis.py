@@ -72,6 +72,7 @@ DELIBERATE: dict[tuple[str, str], str] = {
     (POSITIVE, f"GET {CHATS}"): "a cursor is one this server signed",
     (POSITIVE, f"GET {CHATS}/{{chat_id}}/messages"): "a cursor is one this server signed",
     (POSITIVE, f"GET {TARGET}/evaluations"): "a cursor is one this server signed",
+    (POSITIVE, f"GET {SETTINGS}/log"): "a cursor is one this server signed",
     (POSITIVE, f"POST {CHATS}"): "a client id already stored; ended_at after created_at; instants",
     (POSITIVE, f"POST {CHATS}/{{chat_id}}/messages"): "instants in the supported range",
     (POSITIVE, f"POST {CHATS}/import"): "NDJSON lines are not a JSON Schema document",
