@@ -66,7 +66,7 @@ DELIBERATE: dict[tuple[str, str], str] = {
     (POSITIVE, f"POST {SETTINGS}/email"): "e-mail validity is email-validator's; target",
     (POSITIVE, f"PATCH {SETTINGS}/email/{{setting_id}}"): "e-mail validity is email-validator's",
     (POSITIVE, f"POST {SETTINGS}/slack"): "one Slack mode, https public URLs; target",
-    (POSITIVE, FETCH): "interval order and length, IANA time zone, instants",
+    (POSITIVE, f"POST {FETCH}"): "interval order and length, IANA time zone, instants",
     (POSITIVE, f"POST {STORE}"): "organisation must exist, 24 h ahead, instants, surrogates",
     (POSITIVE, f"GET {V5}/rooms"): "a cursor is one this server signed",
     (POSITIVE, f"GET {CHATS}"): "a cursor is one this server signed",
