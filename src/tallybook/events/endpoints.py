@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from tallybook.auth.dependencies import ReportingUser, TokenHeader, TokenQuery
@@ -31,6 +31,15 @@ router = APIRouter(tags=["Generic Reporting events"])
 BROWSER_PATHS = frozenset({f"/events/v2/store/{EventSource.UNTRUSTED}"})
 """Paths web pages on any origin may POST to (CORS): ingestion that needs no token."""
 
+SourcePath = Annotated[
+    str,
+    Path(
+        description="Who sends the events; any other value is 404.",
+        json_schema_extra={"enum": [str(source) for source in EventSource]},
+    ),
+]
+"""Documented as the enum it is; checked by ``service.check_source`` (404, not 400)."""
+
 BROWSER_TYPES = JSON | {"text/plain"}
 """What browsers send: ``navigator.sendBeacon`` with a string body is ``text/plain``, a
 type a page may also choose to avoid a preflight. The body is read as JSON either way."""
@@ -52,7 +61,7 @@ type a page may also choose to avoid a preflight. The body is read as JSON eithe
 )
 async def store_events(
     request: Request,
-    source: str,
+    source: SourcePath,
     session: DBSession,
     store: EventStoreDep,
     header: TokenHeader = None,
@@ -78,7 +87,7 @@ async def store_events(
     ),
     responses=error_responses(404),
 )
-async def preflight_events(source: str) -> Response:
+async def preflight_events(source: SourcePath) -> Response:
     service.check_source(source)
     headers = {"Allow": "OPTIONS, POST"}
     if source == EventSource.UNTRUSTED:

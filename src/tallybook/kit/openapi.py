@@ -7,15 +7,20 @@ Routes read their body themselves, after their auth dependencies (`kit.body`);
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Final
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import core_schema
 
 from tallybook.kit.errors import _DESCRIPTIONS
 
 _REF = "#/components/schemas/{model}"
+
+NO_NUL: Final = "^[^\\x00]*$"
+"""The pattern of every text in a request body: NUL is 400 everywhere (``kit.schemas``)."""
 _documented: dict[str, type[BaseModel]] = {}
 
 
@@ -25,14 +30,24 @@ def raw_json_body(model: type[BaseModel], also: tuple[str, ...] = ()) -> dict[st
     _documented[model.__name__] = model
     ref = {"$ref": _REF.format(model=model.__name__)}
     content = {kind: {"schema": ref} for kind in ("application/json", *also)}
-    unsupported = {
-        "description": _DESCRIPTIONS[415],
-        "content": {"application/json": {"schema": {"$ref": _REF.format(model="ErrorBody")}}},
-    }
+    error = {"application/json": {"schema": {"$ref": _REF.format(model="ErrorBody")}}}
     return {
         "requestBody": {"required": True, "content": content},
-        "responses": {"415": unsupported},
+        # Every body is read with the same rules (kit.body): too large, wrong content type.
+        "responses": {
+            str(code): {"description": _DESCRIPTIONS[code], "content": error} for code in (413, 415)
+        },
     }
+
+
+class RequestJsonSchema(GenerateJsonSchema):
+    """Request bodies' JSON Schema: a text without a pattern of its own gets
+    :data:`NO_NUL`, so the document says what ``StorableText`` refuses."""
+
+    def str_schema(self, schema: core_schema.StringSchema) -> JsonSchemaValue:
+        json_schema = super().str_schema(schema)
+        json_schema.setdefault("pattern", NO_NUL)
+        return json_schema
 
 
 def build_openapi(app: FastAPI) -> dict[str, Any]:
@@ -49,7 +64,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
     for name, model in _documented.items():
-        body = model.model_json_schema(ref_template=_REF)
+        body = model.model_json_schema(ref_template=_REF, schema_generator=RequestJsonSchema)
         for def_name, definition in body.pop("$defs", {}).items():
             components.setdefault(def_name, definition)
         components.setdefault(name, body)

@@ -26,7 +26,15 @@ OutboundUrl = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=2048),
     Field(description="An absolute https URL of a public host."),
 ]
-Email = Annotated[str, StringConstraints(max_length=320), AfterValidator(_normalise_email)]
+Email = Annotated[
+    str,
+    StringConstraints(max_length=320),
+    AfterValidator(_normalise_email),
+    # What email-validator accepts has no JSON Schema; these are true of every such address.
+    Field(
+        json_schema_extra={"format": "email", "minLength": 3, "pattern": "^[^\\x00]*@[^\\x00]*$"}
+    ),
+]
 Masked = Annotated[str, AfterValidator(mask_secret)]
 
 _MOVE_HINT = "Moves the setting to another target of the organisation."
