@@ -267,11 +267,14 @@ def test_405_lists_every_method_of_the_path(client: TestClient, tenant: Tenant) 
 # --- CORS ------------------------------------------------------------------------------
 
 ORIGIN = "https://shop.example.com"
+V1 = "/events/v1/store"
+BROWSER_URLS = [f"{STORE}/untrusted", f"{V1}/untrusted"]
 
 
-def test_browser_ingestion_answers_preflights(client: TestClient) -> None:
+@pytest.mark.parametrize("url", BROWSER_URLS)
+def test_browser_ingestion_answers_preflights(client: TestClient, url: str) -> None:
     response = client.options(
-        f"{STORE}/untrusted",
+        url,
         headers={
             "Origin": ORIGIN,
             "Access-Control-Request-Method": "POST",
@@ -288,25 +291,38 @@ def test_browser_ingestion_answers_preflights(client: TestClient) -> None:
     assert int(response.headers["access-control-max-age"]) >= 600
     assert "access-control-allow-credentials" not in response.headers
     # the trailing slash is optional there too
-    assert client.options(f"{STORE}/untrusted/", headers={"Origin": ORIGIN}).status_code == 204
+    assert client.options(f"{url}/", headers={"Origin": ORIGIN}).status_code == 204
 
 
+@pytest.mark.parametrize("url", BROWSER_URLS)
 def test_browser_ingestion_answers_carry_the_origin_header(
-    client: TestClient, tenant: Tenant
+    client: TestClient, tenant: Tenant, url: str
 ) -> None:
     headers = {"Origin": ORIGIN, **JSON}
-    ok = client.post(f"{STORE}/untrusted", json={"events": [event(tenant)]}, headers=headers)
-    bad = client.post(f"{STORE}/untrusted", content=b"{", headers=headers)
-    big = client.post(f"{STORE}/untrusted", content=_chunks(11 * 1024 * 1024), headers=headers)
+    ok = client.post(url, json=event(tenant), headers=headers)
+    bad = client.post(url, content=b"{", headers=headers)
+    big = client.post(url, content=_chunks(11 * 1024 * 1024), headers=headers)
     for response, status in ((ok, 200), (bad, 400), (big, 413)):
         assert response.status_code == status
         assert response.headers["access-control-allow-origin"] == "*"
         assert "access-control-allow-credentials" not in response.headers
 
 
+def test_the_snippet_is_served_to_any_page(client: TestClient) -> None:
+    response = client.get("/events/v2/tallybook.js", headers={"Origin": ORIGIN})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/javascript; charset=utf-8"
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert "max-age" in response.headers["cache-control"]
+    assert b"/events/v2/store/untrusted" in response.content
+    assert b"sendBeacon" in response.content
+
+
 def test_other_paths_refuse_cross_origin_use_by_default(client: TestClient, tenant: Tenant) -> None:
     preflight = {"Origin": ORIGIN, "Access-Control-Request-Method": "POST"}
-    for url in (f"{STORE}/trusted", fetch_url(tenant), f"{tenant.objectives}/workflows"):
+    workflows = f"{tenant.objectives}/workflows"
+    urls = (f"{STORE}/trusted", f"{V1}/trusted", fetch_url(tenant), workflows)
+    for url in urls:
         response = client.options(url, headers=preflight)
         assert "access-control-allow-origin" not in response.headers, url
     response = client.get(

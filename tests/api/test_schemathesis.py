@@ -50,6 +50,7 @@ TARGET = f"{WORKFLOW}/targets/{{target_id}}"
 V5 = "/api/v5/orgs/{org_id}"
 CHATS = f"{V5}/rooms/{{room_id}}/chats"
 STORE = "/events/v2/store/{source}"
+STORE_V1 = "/events/v1/store/{source}"
 FETCH = "/api/events/v2/orgs/{org_id}/fetch"
 
 POSITIVE = "positive_data_acceptance"
@@ -68,6 +69,7 @@ DELIBERATE: dict[tuple[str, str], str] = {
     (POSITIVE, f"POST {SETTINGS}/slack"): "one Slack mode, https public URLs; target",
     (POSITIVE, f"POST {FETCH}"): "interval order and length, IANA time zone, instants",
     (POSITIVE, f"POST {STORE}"): "organisation must exist, 24 h ahead, instants, surrogates",
+    (POSITIVE, f"POST {STORE_V1}"): "organisation must exist, 24 h ahead, instants, surrogates",
     (POSITIVE, f"GET {V5}/rooms"): "a cursor is one this server signed",
     (POSITIVE, f"GET {CHATS}"): "a cursor is one this server signed",
     (POSITIVE, f"GET {CHATS}/{{chat_id}}/messages"): "a cursor is one this server signed",

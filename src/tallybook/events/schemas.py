@@ -12,6 +12,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    RootModel,
     Strict,
     StrictInt,
     TypeAdapter,
@@ -159,6 +160,11 @@ class PlainBody(TypedDict):
 
 
 PLAIN_BODY: TypeAdapter[PlainBody] = TypeAdapter(PlainBody)
+
+
+class IngestBody(RootModel[IngestBatch | IncomingEvent]):
+    """What ``/events/v2/store/{source}`` takes: a batch, or one event object. Documentation
+    only: ``service.ingest`` reads the raw body itself."""
 
 
 class IngestResult(BaseModel):

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any, cast
 
 from pydantic import ValidationError
@@ -25,6 +26,7 @@ from tallybook.events.schemas import (
     IngestResult,
 )
 from tallybook.events.store import EventStore
+from tallybook.kit.body import parse_json
 from tallybook.kit.errors import (
     InvalidPayload,
     NotAcceptable,
@@ -47,9 +49,9 @@ class PlainBatch:
     organizations: list[uuid.UUID]  # of each event, in order
 
 
-def check_source(source: str) -> str:
-    if source not in SOURCES:
-        raise NotFound(f"No such event source; use one of {', '.join(SOURCES)}.")
+def check_source(source: str, sources: Sequence[str] = SOURCES) -> str:
+    if source not in sources:
+        raise NotFound(f"No such event source; use one of {', '.join(sources)}.")
     return source
 
 
@@ -159,6 +161,15 @@ def to_stored(events: Sequence[IncomingEvent], source: str, now: datetime) -> li
     return stored
 
 
+class BodyShape(StrEnum):
+    """What a request body holds."""
+
+    BATCH_OR_EVENT = "batch_or_event"
+    """``/events/v2``: ``{"events": [...]}``, or one event object (giosg's own tool)."""
+    EVENT = "event"
+    """``/events/v1``: one event object per body."""
+
+
 def ingest(
     session: Session,
     store: EventStore,
@@ -166,8 +177,30 @@ def ingest(
     body: bytes,
     principal: Principal | None,
     now: datetime,
+    shape: BodyShape = BodyShape.BATCH_OR_EVENT,
 ) -> IngestResult:
+    """Store a body's events, all or none; the answer counts stored and duplicate events.
+
+    A batch goes straight to the plain path. One event object is stored as a batch of one
+    (the same checks, defaults and limits), its errors named by the event's own fields.
+    """
+    if shape is BodyShape.EVENT:
+        return _ingest_one(session, store, source, body, principal, now)
     plain = parse_plain_batch(body, source, now)
+    if plain is None and _one_event(body):
+        return _ingest_one(session, store, source, body, principal, now)
+    return _ingest_batch(session, store, source, body, principal, now, plain)
+
+
+def _ingest_batch(
+    session: Session,
+    store: EventStore,
+    source: str,
+    body: bytes,
+    principal: Principal | None,
+    now: datetime,
+    plain: PlainBatch | None,
+) -> IngestResult:
     if plain is not None:
         check_organisations(session, plain.organizations, principal)
         result = store.insert_plain(plain.events)
@@ -176,6 +209,54 @@ def ingest(
         check_organisations(session, [event.organization_id for event in events], principal)
         result = store.insert(to_stored(events, source, now))
     return IngestResult(stored=result.stored, duplicates=result.duplicates)
+
+
+def _one_event(body: bytes) -> bool:
+    """A JSON object that is not a batch: one event (an event has no field ``events``).
+    Anything else, invalid JSON included, is left to the batch path to explain."""
+    try:
+        parsed = parse_json(body)
+    except InvalidPayload:
+        return False
+    return isinstance(parsed, dict) and "events" not in parsed
+
+
+def _ingest_one(
+    session: Session,
+    store: EventStore,
+    source: str,
+    body: bytes,
+    principal: Principal | None,
+    now: datetime,
+) -> IngestResult:
+    parsed = parse_json(body)
+    if not isinstance(parsed, dict):
+        raise InvalidPayload([{"loc": ["body"], "msg": "The body must be one event object."}])
+    if "events" in parsed:
+        raise InvalidPayload(
+            [
+                {
+                    "loc": ["body", "events"],
+                    "msg": f"One event per body here; send batches to /events/v2/store/{source}.",
+                }
+            ]
+        )
+    # The body is one valid JSON object, so this is a valid batch of exactly that event.
+    batch = b'{"events":[' + body + b"]}"
+    try:
+        plain = parse_plain_batch(batch, source, now)
+        return _ingest_batch(session, store, source, batch, principal, now, plain)
+    except InvalidPayload as exc:
+        raise InvalidPayload(_unbatched(exc.errors or [])) from None
+
+
+def _unbatched(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Errors of a batch of one, located in the event object that was sent."""
+    prefix = ["body", "events", 0]
+    return [
+        {**error, "loc": ["body", *error["loc"][3:]]} if list(error["loc"][:3]) == prefix else error
+        for error in errors
+    ]
 
 
 def parse_fetch(raw: Any) -> FetchRequest:
