@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 PYTEST_ARGS ?= -n auto
 
-.PHONY: run test lint layers typecheck pytest install install-test postgres-binaries format clean
+.PHONY: run test lint layers typecheck pytest install install-test postgres-binaries browser format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,7 @@ run: install
 	$(BIN)/tallybook serve --demo
 
 ## Lint, format check, layering, type check and the whole test suite (SQLite and PostgreSQL).
-test: install-test postgres-binaries lint layers typecheck pytest
+test: install-test postgres-binaries browser lint layers typecheck pytest
 
 lint: install-test
 	$(BIN)/ruff check src tests bench
@@ -39,7 +39,7 @@ layers: install-test
 typecheck: install-test
 	$(BIN)/mypy
 
-pytest: install-test postgres-binaries
+pytest: install-test postgres-binaries browser
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 format: install-test
@@ -50,6 +50,11 @@ format: install-test
 postgres-binaries:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 \
 	  || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql)
+
+# The browser tests drive Debian's Chromium through Playwright (which downloads no browser).
+browser:
+	@command -v chromium >/dev/null 2>&1 \
+	  || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
