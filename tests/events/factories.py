@@ -20,3 +20,11 @@ def event(tenant: Tenant, **fields: Any) -> dict[str, Any]:
         "timestamp": "2021-07-22T12:00:12.179Z",
         **fields,
     }
+
+
+def page_event(tenant: Tenant, **fields: Any) -> dict[str, Any]:
+    """An event as a web page or giosg's event-sending tool posts it: no ``timestamp``
+    (the server sets the receive time)."""
+    body = event(tenant, **fields)
+    del body["timestamp"]
+    return body

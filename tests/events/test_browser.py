@@ -20,7 +20,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.events.factories import event
+from tests.events.factories import page_event
 from tests.fixtures.live_server import serve_app, serve_directory
 from tests.fixtures.tenants import Tenant
 
@@ -105,13 +105,6 @@ def stored(api: str, tenant: Tenant, expected: int, timeout: float = 10.0) -> in
         time.sleep(0.1)
 
 
-def page_event(tenant: Tenant, **fields: Any) -> dict[str, Any]:
-    """An event as a page sends it: no timestamp (the server sets it)."""
-    body = event(tenant, vendor=VENDOR, **fields)
-    del body["timestamp"]
-    return body
-
-
 def preflights(app: Any, path: str) -> float:
     value = app.state.metrics.registry.get_sample_value(
         "tallybook_http_requests_total",
@@ -125,8 +118,8 @@ def test_fetch_with_json_is_preflighted_and_stored(
     page: Page, api: str, app: Any, tenant: Tenant, version: str
 ) -> None:
     url = f"{api}/events/{version}/store/untrusted"
-    body = {"events": [page_event(tenant), page_event(tenant)]} if version == "v2" else None
-    body = body or page_event(tenant)
+    one = page_event(tenant, vendor=VENDOR)
+    body = {"events": [one, page_event(tenant, vendor=VENDOR)]} if version == "v2" else one
     before = preflights(app, f"/events/{version}/store/{{source}}")
     answer = page.evaluate(
         """async ([url, body]) => {
@@ -158,7 +151,7 @@ def test_giosg_tools_request_one_event_by_xhr(page: Page, api: str, tenant: Tena
             xhr.onerror = () => resolve({status: 0, body: null});
             xhr.send(JSON.stringify(body));
         })""",
-        [f"{api}{STORE_V2}", page_event(tenant, dim1="giosg-tool")],
+        [f"{api}{STORE_V2}", page_event(tenant, vendor=VENDOR, dim1="giosg-tool")],
     )
     assert answer == {"status": 200, "body": {"stored": 1, "duplicates": 0}}
     assert stored(api, tenant, 1) == 1
@@ -167,12 +160,13 @@ def test_giosg_tools_request_one_event_by_xhr(page: Page, api: str, tenant: Tena
 def test_send_beacon_stores_a_batch_and_a_single_event(
     page: Page, api: str, tenant: Tenant
 ) -> None:
+    one = page_event(tenant, vendor=VENDOR)  # no id: each of the three is stored
     queued = page.evaluate(
         """([url, batch, single]) => [
             navigator.sendBeacon(url, JSON.stringify(batch)),
             navigator.sendBeacon(url, JSON.stringify(single)),
         ]""",
-        [f"{api}{STORE_V2}", {"events": [page_event(tenant)] * 2}, page_event(tenant)],
+        [f"{api}{STORE_V2}", {"events": [one, one]}, one],
     )
     assert queued == [True, True]
     assert stored(api, tenant, 3) == 3

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.events.factories import STORE, event
+from tests.events.factories import STORE, event, page_event
 from tests.events.test_ingest import count
 from tests.fixtures.tenants import Tenant
 
@@ -20,17 +20,7 @@ SINGLE_URLS = [f"{STORE}/untrusted", f"{V1}/untrusted"]
 
 def giosg_tool_event(tenant: Tenant) -> dict[str, object]:
     """What giosg's event-sending page posts: one object, no ``timestamp`` or ``source``."""
-    return {
-        "event_version": 1,
-        "vendor": "com.example.shop",
-        "category": "lead",
-        "action": "created",
-        "label": "form",
-        "organization_id": str(tenant.org_id),
-        "properties": ["a"],
-        "dim1": "x",
-        "value": 35.2,
-    }
+    return page_event(tenant, properties=["a"], dim1="x", value=35.2)
 
 
 @pytest.mark.parametrize("url", SINGLE_URLS)

@@ -184,12 +184,19 @@ def ingest(
     A batch goes straight to the plain path. One event object is stored as a batch of one
     (the same checks, defaults and limits), its errors named by the event's own fields.
     """
-    if shape is BodyShape.EVENT:
-        return _ingest_one(session, store, source, body, principal, now)
-    plain = parse_plain_batch(body, source, now)
-    if plain is None and _one_event(body):
-        return _ingest_one(session, store, source, body, principal, now)
-    return _ingest_batch(session, store, source, body, principal, now, plain)
+    single = shape is BodyShape.EVENT
+    plain = None
+    if not single:
+        plain = parse_plain_batch(body, source, now)
+        single = plain is None and _one_event(body)
+    if not single:
+        return _ingest_batch(session, store, source, body, principal, now, plain)
+    batch = _batch_of_one(body, source)
+    try:
+        plain = parse_plain_batch(batch, source, now)
+        return _ingest_batch(session, store, source, batch, principal, now, plain)
+    except InvalidPayload as exc:
+        raise InvalidPayload(_unbatched(exc.errors or [])) from None
 
 
 def _ingest_batch(
@@ -221,14 +228,9 @@ def _one_event(body: bytes) -> bool:
     return isinstance(parsed, dict) and "events" not in parsed
 
 
-def _ingest_one(
-    session: Session,
-    store: EventStore,
-    source: str,
-    body: bytes,
-    principal: Principal | None,
-    now: datetime,
-) -> IngestResult:
+def _batch_of_one(body: bytes, source: str) -> bytes:
+    """``{"events": [body]}``, once ``body`` is known to be one JSON object (so the result
+    is a valid batch of exactly that event)."""
     parsed = parse_json(body)
     if not isinstance(parsed, dict):
         raise InvalidPayload([{"loc": ["body"], "msg": "The body must be one event object."}])
@@ -241,13 +243,7 @@ def _ingest_one(
                 }
             ]
         )
-    # The body is one valid JSON object, so this is a valid batch of exactly that event.
-    batch = b'{"events":[' + body + b"]}"
-    try:
-        plain = parse_plain_batch(batch, source, now)
-        return _ingest_batch(session, store, source, batch, principal, now, plain)
-    except InvalidPayload as exc:
-        raise InvalidPayload(_unbatched(exc.errors or [])) from None
+    return b'{"events":[' + body + b"]}"
 
 
 def _unbatched(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
