@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi.testclient import TestClient
+
 from tests.fixtures.tenants import Tenant
 
 STORE = "/events/v2/store"
@@ -28,3 +30,19 @@ def page_event(tenant: Tenant, **fields: Any) -> dict[str, Any]:
     body = event(tenant, **fields)
     del body["timestamp"]
     return body
+
+
+def count(client: TestClient, tenant: Tenant, vendor: str = "com.example.shop") -> int:
+    """How many of the tenant's events of ``vendor`` the fetch API counts in 2021."""
+    response = client.post(
+        f"/api/events/v2/orgs/{tenant.org_id}/fetch",
+        json={
+            "vendor": vendor,
+            "aggregations": ["count"],
+            "interval": {"start": "2021-01-01T00:00:00Z", "end": "2021-12-31T00:00:00Z"},
+        },
+        headers=tenant.headers,
+    )
+    assert response.status_code == 200, response.text
+    data = response.json()["data"]
+    return int(data[0][-1]) if data else 0

@@ -9,23 +9,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.events.factories import STORE, event
+from tests.events.factories import STORE, count, event
 from tests.fixtures.tenants import Tenant
-
-
-def count(client: TestClient, tenant: Tenant, vendor: str = "com.example.shop") -> int:
-    response = client.post(
-        f"/api/events/v2/orgs/{tenant.org_id}/fetch",
-        json={
-            "vendor": vendor,
-            "aggregations": ["count"],
-            "interval": {"start": "2021-01-01T00:00:00Z", "end": "2021-12-31T00:00:00Z"},
-        },
-        headers=tenant.headers,
-    )
-    assert response.status_code == 200, response.text
-    data = response.json()["data"]
-    return int(data[0][-1]) if data else 0
 
 
 def test_untrusted_needs_no_token(client: TestClient, tenant: Tenant) -> None:

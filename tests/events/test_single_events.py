@@ -10,8 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.events.factories import STORE, event, page_event
-from tests.events.test_ingest import count
+from tests.events.factories import STORE, count, event, page_event
 from tests.fixtures.tenants import Tenant
 
 V1 = "/events/v1/store"
