@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from starlette.responses import StreamingResponse
 
 from tallybook.kit.errors import NotFound, install_error_handlers
-from tallybook.kit.tabular import FileFormat, download_response
+from tallybook.kit.tabular import FileFormat, chunks_response, download_response
 from tests.kit.tabular.helpers import RowSource, numbered_rows, read_csv, read_xlsx
 
 HEADER = ["n", "text", "more"]
@@ -35,16 +35,22 @@ class Downloads:
 
     def __init__(self) -> None:
         self.source: Iterable[Sequence[object]] = []
+        self.chunks: Iterator[bytes] = iter([])
         self.stem = "table"
         self.loop_threads: set[int] = set()
         self.app = FastAPI()
         install_error_handlers(self.app)
         self.app.post("/download/{file_format}")(self._download)
+        self.app.post("/chunks")(self._chunks)
         self.app.get("/ping")(self._ping)
 
     async def _download(self, file_format: FileFormat) -> StreamingResponse:
         self.loop_threads.add(threading.get_ident())
         return download_response(HEADER, self.source, file_format, self.stem)
+
+    async def _chunks(self) -> StreamingResponse:
+        self.loop_threads.add(threading.get_ident())
+        return chunks_response(self.chunks, FileFormat.CSV, "raw")
 
     async def _ping(self) -> dict[str, str]:
         return {"pong": "yes"}
@@ -113,6 +119,31 @@ def test_a_large_csv_download_is_streamed_in_chunks(
         sizes = [len(chunk) for chunk in response.iter_raw()]
     assert len(sizes) > 10
     assert max(sizes) < 2 * 64 * 1024
+
+
+def test_bytes_from_another_writer_are_served_the_same_way(
+    downloads: Downloads, client: TestClient
+) -> None:
+    closed = threading.Event()
+    threads: set[int] = set()
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            for part in (b"one\r\n", b"two\r\n"):
+                threads.add(threading.get_ident())
+                yield part
+        finally:
+            closed.set()
+
+    downloads.chunks = chunks()
+    response = client.post("/chunks")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == CSV_TYPE
+    assert response.headers["content-disposition"] == 'attachment; filename="raw.csv"'
+    assert response.content == b"one\r\ntwo\r\n"
+    assert closed.is_set()
+    assert threads
+    assert not threads & downloads.loop_threads
 
 
 def _failing_at_once(error: Exception) -> Iterator[list[object]]:

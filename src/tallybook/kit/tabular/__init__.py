@@ -6,7 +6,8 @@ streamed download. Memory does not grow with the number of rows.
 - ``csv_writer``, ``xlsx_writer``: the pure writers (rows in, chunks or a file out).
 - ``files``: ``write_file``, a table to a binary file in a chosen format (no HTTP).
 - ``names``: safe download names and ``Content-Disposition``.
-- ``response``: ``download_response``, the Starlette side.
+- ``response``: ``download_response`` (and ``chunks_response`` for bytes another writer
+  makes), the Starlette side.
 """
 
 from tallybook.kit.tabular.cells import FORMULA_PREFIXES, Cell, escape_formula
@@ -14,7 +15,7 @@ from tallybook.kit.tabular.csv_writer import CHUNK_SIZE, csv_chunks, write_csv
 from tallybook.kit.tabular.files import write_file
 from tallybook.kit.tabular.formats import MEDIA_TYPES, FileFormat
 from tallybook.kit.tabular.names import content_disposition, safe_stem
-from tallybook.kit.tabular.response import download_response
+from tallybook.kit.tabular.response import chunks_response, download_response
 from tallybook.kit.tabular.xlsx_writer import MAX_SHEET_ROWS, write_xlsx
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "MEDIA_TYPES",
     "Cell",
     "FileFormat",
+    "chunks_response",
     "content_disposition",
     "csv_chunks",
     "download_response",

@@ -47,26 +47,32 @@ def download_response(
     connection or cursor of its own, not the request's database session), and it is closed
     when the download ends, completes or not.
     """
-    stop = threading.Event()
-    guarded = _until_stopped(rows, stop)
-    body: _Body
+    make_body: Callable[[threading.Event], _Body]
     match file_format:
         case FileFormat.CSV:
-            body = _ChunksBody(csv_chunks(header, guarded))
+
+            def make_body(stop: threading.Event) -> _Body:
+                return _ChunksBody(csv_chunks(header, _until_stopped(rows, stop)))
+
         case FileFormat.XLSX:
-            body = _SpooledBody(lambda file: write_xlsx(header, guarded, file))
+
+            def make_body(stop: threading.Event) -> _Body:
+                guarded = _until_stopped(rows, stop)
+                return _SpooledBody(lambda file: write_xlsx(header, guarded, file))
+
         case _:
             assert_never(file_format)
-    return _DownloadResponse(
-        body,
-        stop,
-        media_type=MEDIA_TYPES[file_format],
-        headers={
-            "Content-Disposition": content_disposition(filename_stem, file_format),
-            "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+    return _DownloadResponse(make_body, file_format, filename_stem)
+
+
+def chunks_response(
+    chunks: Iterator[bytes], file_format: FileFormat, filename_stem: str
+) -> StreamingResponse:
+    """A download of bytes some writer produces (a text format, say) with the same
+    behaviour as ``download_response``: the first chunk is made before the headers are
+    sent, every chunk on a worker thread, and ``chunks`` is closed (if it can be) at the
+    end. The client leaving is noticed between chunks."""
+    return _DownloadResponse(lambda _stop: _ChunksBody(chunks), file_format, filename_stem)
 
 
 class DownloadStopped(Exception):
@@ -151,11 +157,22 @@ class _SpooledBody(_Body):
 
 class _DownloadResponse(StreamingResponse):
     def __init__(
-        self, body: _Body, stop: threading.Event, *, media_type: str, headers: dict[str, str]
+        self,
+        make_body: Callable[[threading.Event], _Body],
+        file_format: FileFormat,
+        filename_stem: str,
     ) -> None:
-        super().__init__(_nothing(), media_type=media_type, headers=headers)
-        self._body = body
-        self._stop = stop
+        super().__init__(
+            _nothing(),
+            media_type=MEDIA_TYPES[file_format],
+            headers={
+                "Content-Disposition": content_disposition(filename_stem, file_format),
+                "Cache-Control": "no-store",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
+        self._stop = threading.Event()
+        self._body = make_body(self._stop)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
