@@ -15,7 +15,7 @@ from tests.funnels.factories import T0, goal_event, step_event
 from tests.funnels.reference import Question, timestamp_text
 
 ACTIONS = ["a", "b", "c"]
-SESSIONS = [f"s{i}" for i in range(6)]
+SESSIONS = [f"s{i}" for i in range(4)]
 VISITORS = ["v0", "v1", "v2"]
 START, END = T0, T0 + timedelta(hours=1)
 TYPES = ["interaction", "interaction", "web_navigation", "voice_video", "chat", "user_generated"]
@@ -28,19 +28,19 @@ class Scenario:
     step: int
 
 
-def _instant(seconds: int) -> Any:
+def _instant(seconds: float) -> Any:
     return T0 + timedelta(seconds=seconds)
 
 
-times = st.integers(-300, 3900)  # some before the interval, some after
-sessions = st.one_of(st.none(), st.sampled_from(SESSIONS))
+times = st.integers(-3, 39).map(lambda n: n * 100)  # a few before and after; many ties
+sessions = st.sampled_from([None, *SESSIONS, *SESSIONS])
 
 
 @st.composite
 def _common(draw: st.DrawFn) -> dict[str, Any]:
     session = draw(sessions)
     if session is None:
-        visitor = draw(st.one_of(st.none(), st.sampled_from(VISITORS)))
+        visitor = draw(st.sampled_from([None, *VISITORS]))
     else:  # a session is one visitor's, mostly
         visitor = draw(st.sampled_from([VISITORS[SESSIONS.index(session) % 3]] * 3 + VISITORS))
     return {
@@ -60,7 +60,7 @@ def _step(draw: st.DrawFn, org: uuid.UUID, workflow: uuid.UUID) -> StoredEvent:
     return step_event(
         owner,
         label,
-        draw(st.integers(0, 4)),
+        draw(st.integers(0, 3)),
         _instant(draw(times)),
         action=draw(st.sampled_from(ACTIONS)),
         **draw(_common()),
@@ -96,12 +96,16 @@ def _filters(draw: st.DrawFn, events: list[StoredEvent]) -> list[dict[str, Any]]
 def scenarios(
     draw: st.DrawFn, org: uuid.UUID, workflow: uuid.UUID, kind: str | None = None
 ) -> Scenario:
-    events = draw(st.lists(_step(org, workflow), max_size=30))
-    events += draw(st.lists(_goal(org), max_size=10))
+    events = draw(st.lists(_step(org, workflow), min_size=4, max_size=30))
+    events += draw(st.lists(_goal(org), max_size=6))
+    for cause in draw(st.lists(st.sampled_from(events), max_size=6)):  # goals after steps
+        later = cause.timestamp + timedelta(seconds=draw(st.sampled_from([0, 0.5, 100, 900])))
+        fields = draw(_common()) | {"session_id": cause.session_id, "visitor_id": cause.visitor_id}
+        events.append(goal_event(org, draw(st.sampled_from(["g1", "g2"])), later, **fields))
     step_data = draw(
         st.one_of(
             st.none(),
-            st.lists(st.lists(st.sampled_from(ACTIONS), max_size=2, unique=True), max_size=5),
+            st.lists(st.lists(st.sampled_from(ACTIONS), max_size=2, unique=True), max_size=4),
         )
     )
     question = Question(
@@ -111,6 +115,6 @@ def scenarios(
         start=START,
         end=END,
         step_data=step_data,
-        filters=draw(st.one_of(st.just([]), _filters(events))),
+        filters=draw(st.one_of(st.just([]), st.just([]), _filters(events))),
     )
-    return Scenario(events, question, draw(st.integers(0, 4)))
+    return Scenario(events, question, draw(st.integers(0, 3)))

@@ -12,6 +12,9 @@ from pydantic import (
     BeforeValidator,
     Field,
     StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
     TypeAdapter,
     ValidationError,
     WithJsonSchema,
@@ -19,7 +22,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from tallybook.events.query.language import MAX_INTERVAL, FilterValue
+from tallybook.events.query.language import MAX_INTERVAL
 from tallybook.funnels.fields import RawField
 from tallybook.kit.schemas import InputModel, InputTimestamp
 
@@ -57,6 +60,12 @@ Limit = Annotated[
 ]
 _INSTANT: TypeAdapter[datetime] = TypeAdapter(InputTimestamp)
 
+FilterValue = Annotated[
+    StrictStr | StrictBool | StrictInt | StrictFloat | None, Field(union_mode="left_to_right")
+]
+"""A value as sent: text fields compare it as text (``1`` as ``"1"``, ``true`` as
+``"true"``), ``value`` as a number, ``timestamp`` as an instant."""
+
 
 class PropertyFilter(InputModel):
     """Rows whose ``property`` has one of ``values`` (see docs/api.md for how each kind of
@@ -72,6 +81,10 @@ class PropertyFilter(InputModel):
         elif self.property == "timestamp":
             self.instants()
         return self
+
+    def texts(self) -> list[str | None]:
+        """The values as the stored text of a field is compared with."""
+        return [_text(raw) for raw in self.values]
 
     def numbers(self) -> list[float]:
         """``value``: the numbers asked for (null matches nothing: every event has one)."""
@@ -104,6 +117,16 @@ class PropertyFilter(InputModel):
                     "supported range"
                 ) from None
         return found
+
+
+def _text(value: str | bool | int | float | None) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 class StepData(InputModel):
