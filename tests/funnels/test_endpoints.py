@@ -423,7 +423,8 @@ def test_malformed_payloads_are_400(
 def test_a_body_that_is_no_object_is_400(
     client: TestClient, tenant: Tenant, workflow: uuid.UUID
 ) -> None:
-    for body in ([], "x", None, 1):
+    bodies: list[Any] = [[], "x", None, 1]
+    for body in bodies:
         response = post(client, tenant, step_url(tenant, workflow, 1), body)
         assert response.status_code == 400, response.text
 

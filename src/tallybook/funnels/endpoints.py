@@ -12,8 +12,14 @@ from starlette.concurrency import run_in_threadpool
 from tallybook.auth.dependencies import ReportingUser
 from tallybook.events.endpoints import EventStoreDep
 from tallybook.funnels import service
-from tallybook.funnels.responses import json_rows
-from tallybook.funnels.schemas import SourceDataResponse, StepSourceRequest, WorkflowSourceRequest
+from tallybook.funnels.responses import FILE_RESPONSES, file_rows, json_rows
+from tallybook.funnels.schemas import (
+    SourceDataResponse,
+    StepDownloadRequest,
+    StepSourceRequest,
+    WorkflowSourceDownloadRequest,
+    WorkflowSourceRequest,
+)
 from tallybook.kit.body import read_json
 from tallybook.kit.db import DBSession
 from tallybook.kit.errors import error_responses
@@ -90,3 +96,54 @@ async def workflow_source_data(
         service.plan_source_rows, session, principal, workflow_id, payload
     )
     return json_rows(await run_in_threadpool(service.open_rows, store, rows))
+
+
+@router.post(
+    "/step/{step_index}/download",
+    response_class=StreamingResponse,
+    responses=FILE_RESPONSES,
+    summary="Download step source data as CSV or XLSX",
+    description=(
+        "The rows and columns of step source data (same payload, `basic` honoured) as a "
+        "file: `format` `csv` (default; UTF-8 with a header row) or `xlsx`."
+    ),
+    openapi_extra=raw_json_body(StepDownloadRequest),
+)
+async def download_step_source_data(
+    request: Request,
+    principal: ReportingUser,
+    session: DBSession,
+    store: EventStoreDep,
+    workflow_id: str,
+    step_index: StepIndex,
+) -> StreamingResponse:
+    payload = service.parse_request(StepDownloadRequest, await read_json(request))
+    rows = await run_in_threadpool(
+        service.plan_step_rows, session, principal, workflow_id, step_index, payload
+    )
+    return file_rows(store, rows, payload.format)
+
+
+@router.post(
+    "/source_data/download",
+    response_class=StreamingResponse,
+    responses=FILE_RESPONSES,
+    summary="Download workflow source data as CSV or XLSX",
+    description=(
+        "The rows and columns of workflow source data (same payload, `basic` honoured) as "
+        "a file: `format` `csv` (default; UTF-8 with a header row) or `xlsx`."
+    ),
+    openapi_extra=raw_json_body(WorkflowSourceDownloadRequest),
+)
+async def download_workflow_source_data(
+    request: Request,
+    principal: ReportingUser,
+    session: DBSession,
+    store: EventStoreDep,
+    workflow_id: str,
+) -> StreamingResponse:
+    payload = service.parse_request(WorkflowSourceDownloadRequest, await read_json(request))
+    rows = await run_in_threadpool(
+        service.plan_source_rows, session, principal, workflow_id, payload
+    )
+    return file_rows(store, rows, payload.format)

@@ -8,10 +8,12 @@ example. ``fields`` always describes the columns the rows have.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal, get_args
+
+import orjson
 
 from tallybook.kit.schemas import format_timestamp
 
@@ -127,6 +129,19 @@ _CONVERT: Final[dict[str, Callable[[Any], Any]]] = {
 }
 
 
+def _list_text(value: Any) -> str:
+    return orjson.dumps(_list(value)).decode()
+
+
+_FILE_CONVERT: Final[dict[str, Callable[[Any], Any]]] = {
+    "timestamp": lambda value: value,
+    "event_version": _integer,
+    "value": _number,
+    "properties": _list_text,
+    "partner_organization_ids": _list_text,
+}
+
+
 @dataclass(frozen=True)
 class RowShape:
     """Turns the engine's tuples (the :func:`event_columns` of ``columns``) into the API's
@@ -144,13 +159,23 @@ class RowShape:
 
     def values(self, rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
         """Each row's values in the columns' order (JSON-ready: text, numbers, lists)."""
+        return self._converted(rows, _CONVERT)
+
+    def cells(self, rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+        """Each row's values for a file: timestamps stay instants (a date cell in XLSX, the
+        API's text in CSV), lists become their JSON text."""
+        return self._converted(rows, _FILE_CONVERT)
+
+    def _converted(
+        self, rows: Sequence[Sequence[Any]], table: Mapping[str, Callable[[Any], Any]]
+    ) -> list[list[Any]]:
         steps: list[tuple[int, Callable[[Any], Any]] | None] = []
         position = 0
         for column in self.columns:
             if column.event_column is None:
-                steps.append(None)
+                steps.append(None)  # the workflow's id, on every row
             else:
-                steps.append((position, _CONVERT.get(column.event_column, _text)))
+                steps.append((position, table.get(column.event_column, _text)))
                 position += 1
         workflow = self.workflow_id
         return [

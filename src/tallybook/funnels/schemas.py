@@ -179,6 +179,21 @@ class WorkflowSourceRequest(_SourceDataRequest):
     target: Literal["affected_goal", "affected_goal_total"] = "affected_goal"
 
 
+Format = Literal["csv", "xlsx"]
+
+
+class StepDownloadRequest(StepSourceRequest):
+    """Step source data as a file: the same rows and columns."""
+
+    format: Format = Field(default="csv", description="`csv` (UTF-8, a header row) or `xlsx`.")
+
+
+class WorkflowSourceDownloadRequest(WorkflowSourceRequest):
+    """Workflow source data as a file: the same rows and columns."""
+
+    format: Format = Field(default="csv", description="`csv` (UTF-8, a header row) or `xlsx`.")
+
+
 class FieldDescription(BaseModel):
     name: str
     type: Literal["datetime", "string", "integer", "number"]

@@ -20,7 +20,12 @@ from tallybook.events.store import EventStore
 from tallybook.funnels.fields import RAW_FIELDS, RowShape, columns_for, event_columns
 from tallybook.funnels.paths import StepPath, WorkflowScope
 from tallybook.funnels.plans import SourceRowsPlan
-from tallybook.funnels.schemas import StepSourceRequest, WorkflowSourceRequest
+from tallybook.funnels.schemas import (
+    StepDownloadRequest,
+    StepSourceRequest,
+    WorkflowSourceDownloadRequest,
+    WorkflowSourceRequest,
+)
 from tallybook.funnels.types import Rows, SourceTarget, StepTarget
 from tallybook.kit.body import validate_body
 from tallybook.kit.errors import NotAcceptable, NotFound
@@ -32,15 +37,22 @@ from tallybook.workflows.types import WorkflowType
 STEP_INDEX: Final = re.compile(r"[0-9]{1,9}")
 BATCH_ROWS: Final = 5_000
 
-Request = TypeVar("Request", StepSourceRequest, WorkflowSourceRequest)
+Request = TypeVar(
+    "Request",
+    StepSourceRequest,
+    WorkflowSourceRequest,
+    StepDownloadRequest,
+    WorkflowSourceDownloadRequest,
+)
 
 
 @dataclass(frozen=True)
 class SourceRows:
-    """A planned answer: the query, and how its rows are shown."""
+    """A planned answer: the query, how its rows are shown, and a name for it as a file."""
 
     plan: SourceRowsPlan
     shape: RowShape
+    file_stem: str
 
 
 @dataclass
@@ -121,6 +133,24 @@ def plan_source_rows(
     return _source_rows(principal, workflow, request, Rows.AFFECTED_GOAL, None)
 
 
+def file_rows(store: EventStore, rows: SourceRows) -> Iterator[list[Any]]:
+    """The rows as file cells, batch by batch from the store's cursor. The plan is
+    rendered now; the query runs when the first row is asked for (the download does that
+    before its headers), and closing the generator closes the cursor."""
+    batches = store.relation_batches(rows.plan, batch_rows=BATCH_ROWS)
+    return _cells(rows.shape, batches)
+
+
+def _cells(shape: RowShape, batches: Iterator[list[tuple[Any, ...]]]) -> Iterator[list[Any]]:
+    try:
+        for batch in batches:
+            yield from shape.cells(batch)
+    finally:
+        close = getattr(batches, "close", None)
+        if callable(close):
+            close()
+
+
 def open_rows(store: EventStore, rows: SourceRows) -> OpenRows:
     """Runs the query and fetches its first batch; the rest stays in the store's cursor."""
     batches = store.relation_batches(rows.plan, batch_rows=BATCH_ROWS)
@@ -152,4 +182,17 @@ def _source_rows(
         step=step,
         limit=request.limit,
     )
-    return SourceRows(plan, RowShape(columns, str(workflow.id)))
+    return SourceRows(plan, RowShape(columns, str(workflow.id)), _file_stem(workflow, rows, step))
+
+
+_STEMS: Final = {
+    Rows.STEP: "step-{step}",
+    Rows.TRIGGERED_GOAL: "step-{step}-triggered-goals",
+    Rows.AFFECTED_GOAL: "affected-goals",
+    Rows.ALL_GOALS: "all-goals",
+}
+
+
+def _file_stem(workflow: Workflow, rows: Rows, step: int | None) -> str:
+    """``workflow-<id>-step-3``, ``workflow-<id>-affected-goals``…: what the file holds."""
+    return f"workflow-{workflow.id}-" + _STEMS[rows].format(step=step)
