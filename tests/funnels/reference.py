@@ -190,16 +190,17 @@ def _nulls_first(value: str | None) -> tuple[int, str]:
     return (0, "") if value is None else (1, value)
 
 
-def ordered(rows: Sequence[StoredEvent]) -> list[StoredEvent]:
-    """Timestamp order; ties as the API breaks them, so a limit cuts at the same row."""
-    return sorted(
-        rows,
-        key=lambda e: (
-            e.timestamp,
-            _nulls_first(e.session_id),
-            _nulls_first(e.visitor_id),
-            _nulls_first(e.dim5),
-            _nulls_first(e.action),
-            _nulls_first(e.label),
-        ),
+def order_key(e: StoredEvent) -> tuple[Any, ...]:
+    """Timestamp order, ties broken as the API breaks them (nulls first)."""
+    return (
+        e.timestamp,
+        _nulls_first(e.session_id),
+        _nulls_first(e.visitor_id),
+        _nulls_first(e.dim5),
+        _nulls_first(e.action),
+        _nulls_first(e.label),
     )
+
+
+def ordered(rows: Sequence[StoredEvent]) -> list[StoredEvent]:
+    return sorted(rows, key=order_key)

@@ -4,6 +4,8 @@ path rule, ``triggered_goal``, ``affected_goal`` and ``affected_goal_total``, wi
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -34,13 +36,40 @@ def _body(scenario: Scenario, limit: int | None, basic: bool, target: str) -> di
     return body
 
 
-def _expected(
-    scenario: Scenario, found: list[StoredEvent], limit: int | None, basic: bool
-) -> list[dict[str, Any]]:
-    rows = reference.ordered(found)[:limit]
+def _shown(scenario: Scenario, event: StoredEvent, basic: bool) -> dict[str, Any]:
     if basic:
-        return [reference.basic_object(e, scenario.question.workflow_id) for e in rows]
-    return [reference.raw_object(e) for e in rows]
+        return reference.basic_object(event, scenario.question.workflow_id)
+    return reference.raw_object(event)
+
+
+def assert_same_answer(
+    got: list[dict[str, Any]],
+    scenario: Scenario,
+    found: list[StoredEvent],
+    limit: int | None,
+    basic: bool,
+) -> None:
+    """The API's rows are the reference's in its order, cut at ``limit``. Events equal in
+    every column the order is by (timestamp, session, visitor, step, action, label) are
+    ties in no fixed order: each run of ties must hold the same rows, and the one a limit
+    cuts through some of them."""
+    ordered = reference.ordered(found)
+    assert len(got) == len(ordered[:limit])
+    start = 0
+    while start < len(got):
+        end = start
+        while end < len(ordered) and reference.order_key(ordered[end]) == reference.order_key(
+            ordered[start]
+        ):
+            end += 1
+        wanted = Counter(_canonical(_shown(scenario, e, basic)) for e in ordered[start:end])
+        seen = Counter(_canonical(row) for row in got[start:end])
+        assert seen == wanted if end <= len(got) else seen <= wanted, (start, end)
+        start = end
+
+
+def _canonical(row: dict[str, Any]) -> str:
+    return json.dumps(row, sort_keys=True)
 
 
 @settings(
@@ -78,12 +107,12 @@ def test_the_api_agrees_with_the_reference(
     found = reference.step_rows(q, events, step)
     event(f"step rows: {min(len(found), 3)}")
     assert step_data.status_code == 200, step_data.text
-    assert step_data.json()["data"] == _expected(scenario, found, limit, basic)
+    assert_same_answer(step_data.json()["data"], scenario, found, limit, basic)
 
     triggered = ask(step_url(tenant, workflow, step), "triggered_goal")
     found = reference.triggered_goals(q, events, step)
     event(f"triggered goals: {min(len(found), 3)}")
-    assert triggered.json()["data"] == _expected(scenario, found, limit, basic)
+    assert_same_answer(triggered.json()["data"], scenario, found, limit, basic)
 
     for target, answer in (
         ("affected_goal", reference.affected_goals),
@@ -94,4 +123,4 @@ def test_the_api_agrees_with_the_reference(
             assert response.status_code == 406
             continue
         assert response.status_code == 200, response.text
-        assert response.json()["data"] == _expected(scenario, answer(q, events), limit, basic)
+        assert_same_answer(response.json()["data"], scenario, answer(q, events), limit, basic)

@@ -26,7 +26,7 @@ from tallybook.funnels.schemas import PropertyFilter
 from tallybook.funnels.types import Rows
 
 ORDER: Final = ("timestamp", "session_id", "visitor_id", "dim5", "action", "label")
-"""Rows come in timestamp order; the rest only makes ties come out the same every time."""
+"""Rows come in timestamp order; the rest breaks most ties the same way every time."""
 MILLISECOND: Final = timedelta(milliseconds=1)
 
 
