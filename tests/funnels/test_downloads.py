@@ -274,7 +274,7 @@ def _peak_while_downloading(app: Any, path: str, headers: dict[str, str], body: 
 
 
 def test_a_large_downloads_memory_is_flat(tmp_path: Path) -> None:
-    """Four times the rows (15,000 → 60,000 rows, 12 batches of the store's cursor) and
+    """Four times the rows (10,000 → 40,000 rows, 8 batches of the store's cursor) and
     the peak of the server's Python memory stays that of one batch. One app of its own:
     the relational backend plays no part in it."""
     settings = Settings(data_dir=tmp_path, secret_key="memory", _env_file=None)
@@ -286,7 +286,7 @@ def test_a_large_downloads_memory_is_flat(tmp_path: Path) -> None:
         tenant = make_tenant(database)
         with TestClient(app) as client:
             small, large = (create_workflow(client, tenant, "chat") for _ in range(2))
-        for wf, count in ((small, 15_000), (large, 60_000)):
+        for wf, count in ((small, 10_000), (large, 40_000)):
             store.insert(
                 [
                     step_event(tenant.org_id, wf, 1, at(i * 0.01), session_id=f"s{i}")
