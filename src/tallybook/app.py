@@ -14,6 +14,7 @@ from tallybook.evaluations.endpoints import router as evaluations_router
 from tallybook.events.endpoints import BROWSER_PATHS
 from tallybook.events.endpoints import router as events_router
 from tallybook.events.store import EventStore, open_event_store
+from tallybook.funnels.endpoints import router as funnels_router
 from tallybook.kit.db import Database
 from tallybook.kit.errors import install_error_handlers
 from tallybook.kit.middleware import (
@@ -39,6 +40,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     evaluations_router,
     chats_router,
     events_router,
+    funnels_router,
 )
 
 DESCRIPTION = """

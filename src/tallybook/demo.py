@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import orjson
 import typer
@@ -67,18 +68,39 @@ def load_demo(database: Database, store: EventStore, base_url: str) -> None:
         token = create_token(session, user.id)
         principal = Principal(user, org)
         workflow_id = _workflow_and_targets(session, principal)
+        finder_id = _interaction_workflow(session, principal)
         chat_id = _room_with_chats(session, principal, now)
         _cards_to_chat(session, principal, workflow_id, chat_id)
         org_id = org.id
     store.insert(list(_events(org_id, now)))
-    typer.echo(_instructions(base_url, org_id, token, workflow_id, now))
+    store.insert(_funnel_events(org_id, finder_id, now))
+    typer.echo(_instructions(base_url, org_id, token, workflow_id, finder_id, now))
 
 
 def _instructions(
-    base_url: str, org_id: uuid.UUID, token: str, workflow_id: uuid.UUID, now: datetime
+    base_url: str,
+    org_id: uuid.UUID,
+    token: str,
+    workflow_id: uuid.UUID,
+    finder_id: uuid.UUID,
+    now: datetime,
 ) -> str:
     api = f"{base_url}/api/objectives/v1/orgs/{org_id}"
     auth = f'-H "Authorization: Token {token}"'
+    interval = {
+        "start": f"{now - timedelta(days=14):%Y-%m-%d}T00:00:00Z",
+        "end": f"{now + timedelta(days=1):%Y-%m-%d}T00:00:00Z",
+    }
+    step_query = orjson.dumps(
+        {
+            "filters": [],
+            "step_data": [{}, {"actions": ["view-budget-low"]}],
+            "interval": interval,
+            "limit": 5,
+            "basic": True,
+        }
+    ).decode()
+    step = f"{base_url}/api/reporting/workflow/v1/orgs/{org_id}/workflows/{finder_id}/step/2"
     query = orjson.dumps(
         {
             "vendor": VENDOR,
@@ -102,6 +124,7 @@ def _instructions(
             f"  curl {auth} {api}/workflows",
             f"  curl {auth} {api}/workflows/{workflow_id}/targets",
             f"  curl {auth} -H 'Content-Type: application/json' -X POST {fetch} -d '{query}'",
+            f"  curl {auth} -H 'Content-Type: application/json' -X POST {step} -d '{step_query}'",
             "",
         ]
     )
@@ -219,4 +242,83 @@ def _events(org_id: uuid.UUID, now: datetime) -> list[StoredEvent]:
                 geo_country=rng.choice(["FI", "SE", "EE", "DE"]),
             )
         )
+    return events
+
+
+FINDER_STEPS = (
+    ("Widget shown", ("view-start",)),
+    ("Budget", ("view-budget-low", "view-budget-high")),
+    ("Size", ("view-size-s", "view-size-m", "view-size-l")),
+    ("Recommendation", ("view-result-a", "view-result-b")),
+)
+"""The demo's interaction workflow: a product finder; each step a view with its actions."""
+GOALS = ("goal-purchase", "goal-newsletter")
+
+
+def _interaction_workflow(session: Session, principal: Principal) -> uuid.UUID:
+    workflow = workflows.create_workflow(
+        session,
+        principal,
+        WorkflowCreate.model_validate(
+            {
+                "name": "Product finder",
+                "description": "Interaction workflow: budget, size, recommendation",
+                "type": "interaction",
+            }
+        ),
+    )
+    return workflow.id
+
+
+def _funnel_events(org_id: uuid.UUID, workflow_id: uuid.UUID, now: datetime) -> list[StoredEvent]:
+    """A few hundred sessions through the product finder's steps, dropping off on the way,
+    and the goals some of their visitors reach afterwards (DESIGN §7's event shapes)."""
+    rng = random.Random(7)
+    events: list[StoredEvent] = []
+    for number in range(400):
+        visitor = f"visitor-{rng.randrange(300)}"
+        session = f"finder-session-{number}"
+        at = now - timedelta(seconds=rng.randrange(14 * 86400))
+        device = rng.choice(["desktop", "mobile", "tablet"])
+        base: dict[str, Any] = {
+            "organization_id": org_id,
+            "source": EventSource.UNTRUSTED,
+            "event_version": 1,
+            "vendor": "com.giosg.interaction",
+            "visitor_id": visitor,
+            "session_id": session,
+            "browser_name": rng.choice(["Chrome", "Firefox", "Safari", "Edge"]),
+            "device_type": device,
+            "geo_city": rng.choice(["Helsinki", "Tampere", "Stockholm", "Tallinn"]),
+            "geo_country": rng.choice(["Finland", "Sweden", "Estonia"]),
+            "os_name": rng.choice(["Windows", "macOS", "Android", "iOS"]),
+        }
+        for index, (name, actions) in enumerate(FINDER_STEPS):
+            if index and rng.random() < 0.25:
+                break  # dropped off
+            at += timedelta(seconds=rng.randrange(5, 90))
+            events.append(
+                StoredEvent(
+                    **base,
+                    timestamp=at,
+                    received_at=at,
+                    category="interaction",
+                    action=rng.choice(actions),
+                    label=str(workflow_id),
+                    dim4=name,
+                    dim5=str(index),
+                )
+            )
+        if rng.random() < 0.35:
+            at += timedelta(minutes=rng.randrange(1, 30))
+            events.append(
+                StoredEvent(
+                    **base,
+                    timestamp=at,
+                    received_at=at,
+                    category="goal",
+                    action="reached",
+                    label=rng.choice(GOALS),
+                )
+            )
     return events

@@ -52,6 +52,7 @@ CHATS = f"{V5}/rooms/{{room_id}}/chats"
 STORE = "/events/v2/store/{source}"
 STORE_V1 = "/events/v1/store/{source}"
 FETCH = "/api/events/v2/orgs/{org_id}/fetch"
+WORKFLOW_REPORTING = "/api/reporting/workflow/v1/orgs/{org_id}/workflows/{workflow_id}"
 
 POSITIVE = "positive_data_acceptance"
 NEGATIVE = "negative_data_rejection"
@@ -70,6 +71,10 @@ DELIBERATE: dict[tuple[str, str], str] = {
     (POSITIVE, f"POST {FETCH}"): "interval order and length, IANA time zone, instants",
     (POSITIVE, f"POST {STORE}"): "organisation must exist, 24 h ahead, instants, surrogates",
     (POSITIVE, f"POST {STORE_V1}"): "organisation must exist, 24 h ahead, instants, surrogates",
+    (POSITIVE, f"POST {WORKFLOW_REPORTING}/step/{{step_index}}"): "interval order; filter values",
+    (POSITIVE, f"POST {WORKFLOW_REPORTING}/source_data"): "interval order; filter values",
+    (POSITIVE, f"POST {WORKFLOW_REPORTING}/step/{{step_index}}/download"): "the same",
+    (POSITIVE, f"POST {WORKFLOW_REPORTING}/source_data/download"): "the same",
     (POSITIVE, f"GET {V5}/rooms"): "a cursor is one this server signed",
     (POSITIVE, f"GET {CHATS}"): "a cursor is one this server signed",
     (POSITIVE, f"GET {CHATS}/{{chat_id}}/messages"): "a cursor is one this server signed",
@@ -142,7 +147,8 @@ class World:
             },
         )
         for ids in (self.ids, self.doomed):
-            workflow = self.post(f"{base}/workflows", {"name": "wf"})
+            # interaction: the type workflow source data answers for (others are 406)
+            workflow = self.post(f"{base}/workflows", {"name": "wf", "type": "interaction"})
             targets = f"{base}/workflows/{workflow}/targets"
             ids.update(workflow_id=workflow, target_id=self.post(targets, target))
         # The doomed target lives in the real workflow, so deleting the doomed workflow

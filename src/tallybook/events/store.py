@@ -10,12 +10,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tallybook.events.engines.registry import open_engine
 
 if TYPE_CHECKING:
     from tallybook.events.query.language import EventQuery, Interval
+    from tallybook.events.query.render import RelationPlan
     from tallybook.events.query.results import DataRow, FetchResult
     from tallybook.events.records import EventRow, InsertResult, StoredEvent
     from tallybook.settings import Settings
@@ -49,6 +50,18 @@ class EventStore(Protocol):
         batch_rows: int = ...,
     ) -> Iterator[list[DataRow]]:
         """:meth:`fetch`'s rows in batches."""
+        ...
+
+    def relation_rows(self, plan: RelationPlan) -> list[tuple[Any, ...]]:
+        """Every row of a plan another domain built over the event table (the plan scopes
+        itself to an organisation), in the engine's Python types."""
+        ...
+
+    def relation_batches(
+        self, plan: RelationPlan, *, batch_rows: int = ...
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """:meth:`relation_rows` in batches, never holding the whole answer; rendering
+        errors are raised by this call, before any batch."""
         ...
 
     def value(

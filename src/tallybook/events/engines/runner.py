@@ -19,7 +19,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 from tallybook.events.query.dialects import Dialect
 from tallybook.events.query.language import EventQuery, Interval
 from tallybook.events.query.plan import FetchPlan
-from tallybook.events.query.render import render_fetch, render_value
+from tallybook.events.query.render import (
+    RelationPlan,
+    render_fetch,
+    render_relation,
+    render_value,
+)
 from tallybook.events.query.results import DataRow, FetchResult
 from tallybook.events.records import EventRow, InsertResult, StoredEvent, stored_event
 
@@ -99,6 +104,21 @@ class QueryRunner(ABC):
         self.check_query(query)
         for rows in self.execute_batches(rendered.sql, rendered.params, batch_rows):
             yield plan.data(rows, typed=self.typed_rows)
+
+    def relation_rows(self, plan: RelationPlan) -> list[tuple[Any, ...]]:
+        """All rows of another domain's plan, as the engine returns them."""
+        rendered = render_relation(plan, self.dialect)
+        return self.execute(rendered.sql, rendered.params)
+
+    def relation_batches(
+        self, plan: RelationPlan, *, batch_rows: int = STREAM_BATCH_ROWS
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """:meth:`relation_rows` in batches of at most ``batch_rows``; the plan is rendered
+        before the first batch is asked for, and the engine's cursor holds the rest."""
+        if batch_rows < 1:
+            raise ValueError("batch_rows must be at least 1")
+        rendered = render_relation(plan, self.dialect)
+        return self.execute_batches(rendered.sql, rendered.params, batch_rows)
 
     def value(
         self,

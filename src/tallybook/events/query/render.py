@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from sqlglot import exp
 
@@ -80,7 +80,7 @@ class Rendered:
 
 def render_fetch(plan: FetchPlan, dialect: DialectName | Dialect) -> Rendered:
     """``SELECT [bucket,] dims..., metrics... GROUP BY ... ORDER BY ...`` for one fetch."""
-    sql = _Renderer(dialect)
+    sql = Renderer(dialect)
     query = plan.query
     items: list[exp.Expr] = []
     keys: list[exp.Expr] = []
@@ -143,7 +143,7 @@ class _Template:
 @lru_cache(maxsize=4096)
 def _value_template(query_json: str, field_name: str, dialect: DialectName) -> _Template:
     query = EventQuery.model_validate_json(query_json)
-    sql = _Renderer(dialect)
+    sql = Renderer(dialect)
     placeholder = datetime(2000, 1, 1, tzinfo=UTC)
     scope = sql.scope(uuid.UUID(int=0), query, placeholder, placeholder)
     select = (
@@ -157,9 +157,32 @@ def _value_template(query_json: str, field_name: str, dialect: DialectName) -> _
 
 
 def _table() -> exp.Table:
+    return event_table()
+
+
+def event_table() -> exp.Table:
+    """``events AS e``: every column of :func:`column` refers to this alias. A statement
+    that reads the table more than once aliases each read ``e`` inside its own SELECT and
+    joins the SELECTs as derived tables, so the allow-listed columns stay unambiguous."""
     return exp.Table(
         this=exp.to_identifier(TABLE), alias=exp.TableAlias(this=exp.to_identifier(_ALIAS))
     )
+
+
+class RelationPlan(Protocol):
+    """A typed plan another domain builds over the event table (workflow reporting's, in
+    :mod:`tallybook.funnels`): its SELECT as one sqlglot tree, built with a
+    :class:`Renderer` so that values are bound parameters and engine differences come from
+    the dialect. Rendered per engine by :func:`render_relation`; the plan itself must put
+    the organisation into every read of the table."""
+
+    def select(self, sql: Renderer) -> exp.Select: ...
+
+
+def render_relation(plan: RelationPlan, dialect: DialectName | Dialect) -> Rendered:
+    sql = Renderer(dialect)
+    select = plan.select(sql)
+    return Rendered(sql.dialect.sql(select), sql.params.values)
 
 
 def aggregation(name: str) -> exp.Expr:
@@ -223,7 +246,12 @@ def _seconds(value: int) -> exp.Interval:
     return exp.Interval(this=exp.Literal.string(str(value)), unit=exp.var("SECOND"))
 
 
-class _Renderer:
+class Renderer:
+    """Builds one statement: binds its parameters (``p0``, ``p1``...) and asks the dialect
+    for what differs between engines. Filters, buckets and scopes of the fetch API come
+    from here, and so do the pieces other plans reuse (:meth:`bind`, :meth:`text`,
+    :meth:`filter`)."""
+
     def __init__(self, dialect: DialectName | Dialect) -> None:
         self.dialect = dialect if isinstance(dialect, Dialect) else dialect_for(dialect)
         self.params = _Params()
@@ -232,6 +260,11 @@ class _Renderer:
 
     def text(self, value: str) -> exp.Placeholder:
         return self.params(value, "text")
+
+    def bind(self, value: Any, kind: str) -> exp.Placeholder:
+        """``value`` as a parameter of the logical type ``kind`` (``text``, ``uuid``,
+        ``timestamp`` as naive UTC, ``double``...)."""
+        return self.params(value, kind)
 
     def scope(
         self, organization_id: uuid.UUID, query: EventQuery, start: datetime, end: datetime

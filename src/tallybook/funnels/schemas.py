@@ -1,0 +1,207 @@
+"""Payloads of workflow reporting (seeds 001 and 002) and the shape of its answer."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from tallybook.events.query.language import MAX_INTERVAL
+from tallybook.funnels.fields import RawField
+from tallybook.kit.schemas import InputModel, InputTimestamp
+
+MAX_LIMIT: Final = 999_999_999
+MAX_STEPS: Final = 1000
+MAX_VALUES: Final = 10_000
+_DIGITS: Final = re.compile(r"0*[1-9][0-9]{0,8}")
+
+
+def _limit(value: Any) -> Any:
+    """A positive integer, or the same written as a string of digits (``"2"``)."""
+    if isinstance(value, bool):
+        raise PydanticCustomError("limit_type", "must be a positive integer, not a boolean")
+    if isinstance(value, str):
+        if not _DIGITS.fullmatch(value):
+            raise PydanticCustomError(
+                "limit_type", f"must be a positive integer (at most {MAX_LIMIT})"
+            )
+        return int(value)
+    return value
+
+
+Limit = Annotated[
+    int,
+    BeforeValidator(_limit),
+    Field(ge=1, le=MAX_LIMIT),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+                {"type": "string", "pattern": f"^{_DIGITS.pattern}$"},
+            ]
+        }
+    ),
+]
+_INSTANT: TypeAdapter[datetime] = TypeAdapter(InputTimestamp)
+
+FilterValue = Annotated[
+    StrictStr | StrictBool | StrictInt | StrictFloat | None, Field(union_mode="left_to_right")
+]
+"""A value as sent: text fields compare it as text (``1`` as ``"1"``, ``true`` as
+``"true"``), ``value`` as a number, ``timestamp`` as an instant."""
+
+
+class PropertyFilter(InputModel):
+    """Rows whose ``property`` has one of ``values`` (see docs/api.md for how each kind of
+    field compares). An unknown property is 406, checked before this model."""
+
+    property: RawField
+    values: list[FilterValue] = Field(min_length=1, max_length=MAX_VALUES)
+
+    @model_validator(mode="after")
+    def _comparable(self) -> PropertyFilter:
+        if self.property == "value":
+            self.numbers()
+        elif self.property == "timestamp":
+            self.instants()
+        return self
+
+    def texts(self) -> list[str | None]:
+        """The values as the stored text of a field is compared with."""
+        return [_text(raw) for raw in self.values]
+
+    def numbers(self) -> list[float]:
+        """``value``: the numbers asked for (null matches nothing: every event has one)."""
+        numbers = []
+        for raw in self.values:
+            if raw is None:
+                continue
+            if isinstance(raw, bool):
+                raise ValueError("values of `value` must be numbers")
+            try:
+                number = float(raw)
+            except ValueError:
+                raise ValueError("values of `value` must be numbers") from None
+            if not math.isfinite(number):
+                raise ValueError("values of `value` must be finite numbers")
+            numbers.append(number)
+        return numbers
+
+    def instants(self) -> list[datetime]:
+        """``timestamp``: the instants asked for, in UTC."""
+        found = []
+        for raw in self.values:
+            if raw is None:
+                continue
+            try:
+                found.append(_INSTANT.validate_python(raw))
+            except ValidationError:
+                raise ValueError(
+                    "values of `timestamp` must be ISO 8601 date-time strings in the "
+                    "supported range"
+                ) from None
+        return found
+
+
+def _text(value: str | bool | int | float | None) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+class StepData(InputModel):
+    """One step of the chart's path: ``actions`` (page URLs, view uids...) that count at
+    that step; absent or empty means every action."""
+
+    actions: list[Annotated[str, Field(max_length=2000)]] | None = Field(
+        default=None, max_length=MAX_VALUES
+    )
+
+
+class ReportInterval(InputModel):
+    """``[start, end)``: any ISO 8601 offset, a naive time is UTC."""
+
+    start: InputTimestamp
+    end: InputTimestamp
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ReportInterval:
+        if self.end <= self.start:
+            raise ValueError("`end` must be after `start`")
+        if self.end - self.start > MAX_INTERVAL:
+            raise ValueError("the interval may span at most 366 days")
+        return self
+
+
+class _SourceDataRequest(InputModel):
+    filters: list[PropertyFilter] = Field(
+        max_length=100, description="Every filter must match (an empty list: no filter)."
+    )
+    step_data: list[StepData] | None = Field(
+        default=None,
+        max_length=MAX_STEPS,
+        description="`step_data[k]` describes step k (0 is the source step, not used).",
+    )
+    interval: ReportInterval
+    limit: Limit | None = Field(default=None, description="At most this many rows.")
+    basic: StrictBool = Field(default=False, description="The 11 human-readable columns.")
+
+
+class StepSourceRequest(_SourceDataRequest):
+    """Seed 001: the events of one step of the funnel, or the goals they triggered."""
+
+    target: Literal["default", "triggered_goal"] = "default"
+
+
+class WorkflowSourceRequest(_SourceDataRequest):
+    """Seed 002: the goal events a workflow affected (interaction workflows only)."""
+
+    target: Literal["affected_goal", "affected_goal_total"] = "affected_goal"
+
+
+Format = Literal["csv", "xlsx"]
+
+
+class StepDownloadRequest(StepSourceRequest):
+    """Step source data as a file: the same rows and columns."""
+
+    format: Format = Field(default="csv", description="`csv` (UTF-8, a header row) or `xlsx`.")
+
+
+class WorkflowSourceDownloadRequest(WorkflowSourceRequest):
+    """Workflow source data as a file: the same rows and columns."""
+
+    format: Format = Field(default="csv", description="`csv` (UTF-8, a header row) or `xlsx`.")
+
+
+class FieldDescription(BaseModel):
+    name: str
+    type: Literal["datetime", "string", "integer", "number"]
+    tz: Literal["UTC"] | None = Field(default=None, description="Only on datetime columns.")
+
+
+class SourceDataResponse(BaseModel):
+    fields: list[FieldDescription]
+    data: list[dict[str, Any]] = Field(
+        description="One object per event, keyed by the names in `fields`, in timestamp order."
+    )

@@ -1,0 +1,198 @@
+"""Workflow reporting: payload checks, the workflow, the plan, and the rows from the store.
+
+Everything that can refuse a request (406, 400, 404) happens in :func:`parse_request` and
+:func:`plan_step_rows` / :func:`plan_source_rows`, before the store runs anything; the
+first batch of rows is fetched before the answer starts (:func:`open_rows`), so a failing
+query is still a clean 500 and not a cut-off body.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar
+
+from sqlalchemy.orm import Session
+
+from tallybook.auth.principal import Principal
+from tallybook.events.store import EventStore
+from tallybook.funnels.fields import RAW_FIELDS, RowShape, columns_for, event_columns
+from tallybook.funnels.paths import StepPath, WorkflowScope
+from tallybook.funnels.plans import SourceRowsPlan
+from tallybook.funnels.schemas import (
+    StepDownloadRequest,
+    StepSourceRequest,
+    WorkflowSourceDownloadRequest,
+    WorkflowSourceRequest,
+)
+from tallybook.funnels.types import Rows, SourceTarget, StepTarget
+from tallybook.kit.body import validate_body
+from tallybook.kit.errors import NotAcceptable, NotFound
+from tallybook.kit.ids import parse_id
+from tallybook.workflows.models import Workflow
+from tallybook.workflows.service import get_workflow
+from tallybook.workflows.types import WorkflowType
+
+STEP_INDEX: Final = re.compile(r"[0-9]{1,9}")
+BATCH_ROWS: Final = 5_000
+
+Request = TypeVar(
+    "Request",
+    StepSourceRequest,
+    WorkflowSourceRequest,
+    StepDownloadRequest,
+    WorkflowSourceDownloadRequest,
+)
+
+
+@dataclass(frozen=True)
+class SourceRows:
+    """A planned answer: the query, how its rows are shown, and a name for it as a file."""
+
+    plan: SourceRowsPlan
+    shape: RowShape
+    file_stem: str
+
+
+@dataclass
+class OpenRows:
+    """An answer whose query has run: its first batch, and the rest to come."""
+
+    shape: RowShape
+    first: list[tuple[Any, ...]]
+    rest: Iterator[list[tuple[Any, ...]]]
+
+    def batches(self) -> Iterator[list[tuple[Any, ...]]]:
+        if self.first:
+            yield self.first
+        yield from self.rest
+
+
+def unknown_properties(raw: Any) -> list[int]:
+    """Positions in ``filters`` whose ``property`` names no raw field (→ 406)."""
+    filters = raw.get("filters") if isinstance(raw, dict) else None
+    if not isinstance(filters, list):
+        return []
+    return [
+        index
+        for index, spec in enumerate(filters)
+        if isinstance(spec, dict)
+        and isinstance(spec.get("property"), str)
+        and spec["property"] not in RAW_FIELDS
+    ]
+
+
+def parse_request(model: type[Request], raw: Any) -> Request:
+    """406 for filtering on a property that is not a raw field, else the payload or 400."""
+    unknown = unknown_properties(raw)
+    if unknown:
+        raise NotAcceptable(
+            "Filtering on that property is not supported; filter on a raw event field: "
+            f"{', '.join(RAW_FIELDS)}.",
+            errors=[
+                {"loc": ["body", "filters", index, "property"], "msg": "Not a raw event field."}
+                for index in unknown
+            ],
+        )
+    return validate_body(model, raw)
+
+
+def parse_step(raw: str) -> int:
+    """A step index in the path: 0 (the source) or more; anything else names no step."""
+    if not STEP_INDEX.fullmatch(raw):
+        raise NotFound("No such step; a step index is a whole number, 0 for the source step.")
+    return int(raw)
+
+
+def plan_step_rows(
+    session: Session,
+    principal: Principal,
+    workflow_id: str,
+    step_index: str,
+    request: StepSourceRequest,
+) -> SourceRows:
+    workflow = _workflow(session, principal, workflow_id)
+    step = parse_step(step_index)
+    triggered = StepTarget(request.target) is StepTarget.TRIGGERED_GOAL
+    rows = Rows.TRIGGERED_GOAL if triggered else Rows.STEP
+    return _source_rows(principal, workflow, request, rows, step)
+
+
+def plan_source_rows(
+    session: Session, principal: Principal, workflow_id: str, request: WorkflowSourceRequest
+) -> SourceRows:
+    workflow = _workflow(session, principal, workflow_id)
+    if workflow.type != WorkflowType.INTERACTION:
+        raise NotAcceptable(
+            "Workflow source data is available for interaction workflows only; "
+            f"this workflow's type is {workflow.type!r}."
+        )
+    if SourceTarget(request.target) is SourceTarget.AFFECTED_GOAL_TOTAL:
+        return _source_rows(principal, workflow, request, Rows.ALL_GOALS, None)
+    return _source_rows(principal, workflow, request, Rows.AFFECTED_GOAL, None)
+
+
+def file_rows(store: EventStore, rows: SourceRows) -> Iterator[list[Any]]:
+    """The rows as file cells, batch by batch from the store's cursor. The plan is
+    rendered now; the query runs when the first row is asked for (the download does that
+    before its headers), and closing the generator closes the cursor."""
+    batches = store.relation_batches(rows.plan, batch_rows=BATCH_ROWS)
+    return _cells(rows.shape, batches)
+
+
+def _cells(shape: RowShape, batches: Iterator[list[tuple[Any, ...]]]) -> Iterator[list[Any]]:
+    try:
+        for batch in batches:
+            yield from shape.cells(batch)
+    finally:
+        close = getattr(batches, "close", None)
+        if callable(close):
+            close()
+
+
+def open_rows(store: EventStore, rows: SourceRows) -> OpenRows:
+    """Runs the query and fetches its first batch; the rest stays in the store's cursor."""
+    batches = store.relation_batches(rows.plan, batch_rows=BATCH_ROWS)
+    first = next(batches, [])
+    return OpenRows(rows.shape, first, batches)
+
+
+def _workflow(session: Session, principal: Principal, workflow_id: str) -> Workflow:
+    return get_workflow(session, principal, parse_id(workflow_id, "workflow"))
+
+
+def _source_rows(
+    principal: Principal,
+    workflow: Workflow,
+    request: StepSourceRequest | WorkflowSourceRequest,
+    rows: Rows,
+    step: int | None,
+) -> SourceRows:
+    steps = None if request.step_data is None else [s.actions for s in request.step_data]
+    columns = columns_for(request.basic)
+    plan = SourceRowsPlan(
+        rows=rows,
+        scope=WorkflowScope(
+            principal.organization_id, workflow.id, request.interval.start, request.interval.end
+        ),
+        path=StepPath.of(workflow.type, steps),
+        columns=tuple(event_columns(columns)),
+        filters=tuple(request.filters),
+        step=step,
+        limit=request.limit,
+    )
+    return SourceRows(plan, RowShape(columns, str(workflow.id)), _file_stem(workflow, rows, step))
+
+
+_STEMS: Final = {
+    Rows.STEP: "step-{step}",
+    Rows.TRIGGERED_GOAL: "step-{step}-triggered-goals",
+    Rows.AFFECTED_GOAL: "affected-goals",
+    Rows.ALL_GOALS: "all-goals",
+}
+
+
+def _file_stem(workflow: Workflow, rows: Rows, step: int | None) -> str:
+    """``workflow-<id>-step-3``, ``workflow-<id>-affected-goals``…: what the file holds."""
+    return f"workflow-{workflow.id}-" + _STEMS[rows].format(step=step)
