@@ -33,9 +33,21 @@ def _worker() -> str:
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
+def postgres_server_url() -> Iterator[str]:
+    """This worker's throwaway PostgreSQL server (no database in the URL)."""
     with postgres_server() as server:
-        yield create_database(server, f"tallybook_test_{_worker()}")
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_server_url: str) -> str:
+    return create_database(postgres_server_url, f"tallybook_test_{_worker()}")
+
+
+@pytest.fixture(scope="session")
+def postgres_events_url(postgres_server_url: str) -> str:
+    """A database of its own for the event store tests of the PostgreSQL engine."""
+    return create_database(postgres_server_url, f"tallybook_events_{_worker()}")
 
 
 @pytest.fixture(scope="session")
@@ -48,6 +60,9 @@ def _settings(data_dir: Path, backend: str, request: pytest.FixtureRequest) -> S
     return Settings(
         data_dir=data_dir / backend,
         database_url=url,
+        # PostgreSQL runs everything, events too (the mid-size installation); SQLite pairs
+        # with the embedded DuckDB file.
+        events_url=url,
         secret_key="test-secret-key-not-for-production",
         outbound_allow_private=True,
         _env_file=None,
@@ -59,7 +74,9 @@ _databases: dict[str, Database] = {}
 
 @pytest.fixture(scope="session", params=BACKENDS)
 def database(request: pytest.FixtureRequest, data_dir: Path) -> Iterator[Database]:
-    """The relational store, migrated; parametrised so each test runs on both backends."""
+    """The relational store, migrated; parametrised so each test runs on both backends
+    (``sqlite``: with the embedded DuckDB event store; ``postgresql``: events in the same
+    PostgreSQL database)."""
     settings = _settings(data_dir, request.param, request)
     db = Database(settings)
     upgrade(db.engine)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from tallybook.events.engines.duckdb.store import DuckDBEventStore
+from tallybook.events.engines.runner import QueryRunner
 from tallybook.events.query.dialects import DialectName
 from tallybook.events.query.language import EventQuery, Interval
 from tallybook.events.query.plan import FetchPlan
@@ -64,7 +64,7 @@ CASES = [(kind, name) for kind in ("not", "and", "or") for name in LEAVES]
 
 
 @pytest.fixture(scope="module")
-def org(store: DuckDBEventStore) -> uuid.UUID:
+def org(store: QueryRunner) -> uuid.UUID:
     organization = uuid.uuid4()
     store.insert(
         [
@@ -78,7 +78,7 @@ def org(store: DuckDBEventStore) -> uuid.UUID:
 
 @pytest.mark.parametrize(("kind", "leaf"), CASES)
 def test_a_query_at_the_limit_renders_and_runs(
-    store: DuckDBEventStore, org: uuid.UUID, kind: str, leaf: str
+    store: QueryRunner, org: uuid.UUID, kind: str, leaf: str
 ) -> None:
     raw, nots = deepest(kind, LEAVES[leaf])
     query = EventQuery.model_validate(raw)

@@ -56,8 +56,8 @@ def test_registry_picks_the_engine_by_scheme(
         open_event_store(settings(tmp_path, "fake://refused"))
 
 
-def test_duckdb_offers_its_capabilities(store: DuckDBEventStore) -> None:
-    assert isinstance(store, PlainInsert) and isinstance(store, BulkLoad)
+def test_duckdb_offers_its_capabilities(duckdb_store: DuckDBEventStore) -> None:
+    assert isinstance(duckdb_store, PlainInsert) and isinstance(duckdb_store, BulkLoad)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tallybook.events.engines.duckdb.store import DuckDBEventStore
+from tallybook.events.engines.runner import QueryRunner
 from tallybook.events.query.language import Interval
 from tallybook.kit.errors import InvalidPayload
 from tests.events.helpers import T0, event, query
@@ -24,7 +24,7 @@ EVENTS: list[dict[str, Any]] = [
 
 
 @pytest.fixture(scope="module")
-def org(store: DuckDBEventStore) -> uuid.UUID:
+def org(store: QueryRunner) -> uuid.UUID:
     organization = uuid.uuid4()
     store.insert(
         [
@@ -35,7 +35,7 @@ def org(store: DuckDBEventStore) -> uuid.UUID:
     return organization
 
 
-def labels(store: DuckDBEventStore, org: uuid.UUID, filters: dict[str, Any]) -> list[str]:
+def labels(store: QueryRunner, org: uuid.UUID, filters: dict[str, Any]) -> list[str]:
     q = query(group_by=["label"], filters=filters)
     rows = store.fetch(org, q, Interval(start=T0, end=T0 + timedelta(days=1)), "UTC").data
     return [row[1] for row in rows]
@@ -158,14 +158,12 @@ CASES = [
 
 @pytest.mark.parametrize(("filters", "expected"), CASES)
 def test_filter(
-    store: DuckDBEventStore, org: uuid.UUID, filters: dict[str, Any], expected: list[str]
+    store: QueryRunner, org: uuid.UUID, filters: dict[str, Any], expected: list[str]
 ) -> None:
     assert labels(store, org, filters) == expected
 
 
-def test_group_by_properties_gives_a_row_per_element(
-    store: DuckDBEventStore, org: uuid.UUID
-) -> None:
+def test_group_by_properties_gives_a_row_per_element(store: QueryRunner, org: uuid.UUID) -> None:
     q = query(group_by=["properties"], aggregations=["count", "sum"])
     rows = store.fetch(org, q, Interval(start=T0, end=T0 + timedelta(days=1)), "UTC").data
     assert [row[1:] for row in rows] == [
@@ -180,7 +178,7 @@ def test_group_by_properties_gives_a_row_per_element(
 
 
 def test_a_filter_on_properties_keeps_all_elements_of_matching_events(
-    store: DuckDBEventStore, org: uuid.UUID
+    store: QueryRunner, org: uuid.UUID
 ) -> None:
     q = query(
         group_by=["properties"],
@@ -190,16 +188,14 @@ def test_a_filter_on_properties_keeps_all_elements_of_matching_events(
     assert [row[1:] for row in rows] == [["red", 1], ["sweet", 1]]
 
 
-def test_metric_types(store: DuckDBEventStore, org: uuid.UUID) -> None:
+def test_metric_types(store: QueryRunner, org: uuid.UUID) -> None:
     q = query(aggregations=["count", "sum", "min", "max", "avg", "label_uniq", "visitor_id_uniq"])
     rows = store.fetch(org, q, Interval(start=T0, end=T0 + timedelta(days=1)), "UTC").data
     assert rows == [["2021-03-28T00:00:00.000+00:00", 6, 21.0, 1.0, 6.0, 3.5, 6, 0]]
     assert [type(v) for v in rows[0][1:]] == [int, float, float, float, float, int, int]
 
 
-def test_regex_that_re2_cannot_run_is_a_bad_request(
-    store: DuckDBEventStore, org: uuid.UUID
-) -> None:
+def test_regex_that_re2_cannot_run_is_a_bad_request(store: QueryRunner, org: uuid.UUID) -> None:
     with pytest.raises(InvalidPayload) as caught:
         labels(store, org, {"type": "regex", "dimension": "dim1", "pattern": "a(?=p)"})
     errors = caught.value.errors

@@ -15,25 +15,29 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import psycopg
 import pytest
 
 from tallybook.events.engines.duckdb.store import DuckDBEventStore
+from tallybook.events.engines.runner import QueryRunner
 from tallybook.events.query.language import Interval
 from tallybook.events.records import InsertResult, StoredEvent
 from tests.events.helpers import T0, event, query
 
 WEEK = timedelta(days=7)
+CONSTRAINT_VIOLATIONS = (duckdb.ConstraintException, psycopg.errors.IntegrityError)
+"""What each engine raises for a batch the table refuses (the API never sends one)."""
 
 
-def count(store: DuckDBEventStore, org: uuid.UUID) -> float:
+def count(store: QueryRunner, org: uuid.UUID) -> float:
     return store.value(org, query(), T0 - WEEK, T0 + WEEK, "count") or 0.0
 
 
-def test_empty_batch(store: DuckDBEventStore) -> None:
+def test_empty_batch(store: QueryRunner) -> None:
     assert store.insert([]) == InsertResult(stored=0, duplicates=0)
 
 
-def test_resending_a_batch_stores_nothing_twice(store: DuckDBEventStore) -> None:
+def test_resending_a_batch_stores_nothing_twice(store: QueryRunner) -> None:
     org = uuid.uuid4()
     batch = [event(org, id=uuid.uuid4()) for _ in range(5)]
     assert store.insert(batch) == InsertResult(stored=5, duplicates=0)
@@ -43,7 +47,7 @@ def test_resending_a_batch_stores_nothing_twice(store: DuckDBEventStore) -> None
     assert count(store, org) == 7
 
 
-def test_events_without_id_are_never_duplicates(store: DuckDBEventStore) -> None:
+def test_events_without_id_are_never_duplicates(store: QueryRunner) -> None:
     org = uuid.uuid4()
     same = event(org)
     assert store.insert([same, same]) == InsertResult(stored=2, duplicates=0)
@@ -51,7 +55,7 @@ def test_events_without_id_are_never_duplicates(store: DuckDBEventStore) -> None
     assert count(store, org) == 3
 
 
-def test_an_id_repeated_within_a_batch_is_stored_once(store: DuckDBEventStore) -> None:
+def test_an_id_repeated_within_a_batch_is_stored_once(store: QueryRunner) -> None:
     org, key = uuid.uuid4(), uuid.uuid4()
     batch = [event(org, id=key, label="first"), event(org, id=key, label="second")]
     assert store.insert(batch) == InsertResult(stored=1, duplicates=1)
@@ -60,18 +64,18 @@ def test_an_id_repeated_within_a_batch_is_stored_once(store: DuckDBEventStore) -
     assert [row[1] for row in rows] == ["first"]
 
 
-def test_ids_are_per_organisation(store: DuckDBEventStore) -> None:
+def test_ids_are_per_organisation(store: QueryRunner) -> None:
     key = uuid.uuid4()
     first, second = uuid.uuid4(), uuid.uuid4()
     assert store.insert([event(first, id=key)]) == InsertResult(stored=1, duplicates=0)
     assert store.insert([event(second, id=key)]) == InsertResult(stored=1, duplicates=0)
 
 
-def test_the_stored_id_is_the_clients(store: DuckDBEventStore) -> None:
+def test_the_stored_id_is_the_clients(store: QueryRunner) -> None:
     org, key = uuid.uuid4(), uuid.uuid4()
     store.insert([event(org, id=key), event(org)])
-    with store.cursor() as cursor:
-        ids = cursor.execute("SELECT id FROM events WHERE organization_id = $1", [org]).fetchall()
+    where = "$org" if store.dialect.name == "duckdb" else "%(org)s"
+    ids = store.execute(f"SELECT id FROM events WHERE organization_id = {where}", {"org": org})
     assert len(ids) == 2 and {row[0] for row in ids} == {key, None}  # none given: null
 
 
@@ -80,23 +84,21 @@ def interval() -> Interval:
 
 
 @pytest.mark.parametrize("with_known_id", [False, True])
-def test_a_batch_failing_midway_stores_nothing(
-    store: DuckDBEventStore, with_known_id: bool
-) -> None:
+def test_a_batch_failing_midway_stores_nothing(store: QueryRunner, with_known_id: bool) -> None:
     org = uuid.uuid4()
     known = event(org, id=uuid.uuid4())
     store.insert([known])
     good = [event(org, id=uuid.uuid4()) for _ in range(3)]
     broken = event(org, id=uuid.uuid4(), category=None)  # NOT NULL
     batch = [*good, broken] + ([known] if with_known_id else [])
-    with pytest.raises(duckdb.ConstraintException):
+    with pytest.raises(CONSTRAINT_VIOLATIONS):
         store.insert(batch)
     assert count(store, org) == 1
     # The ids of the failed batch were not kept: sending it again, fixed, stores it all.
     assert store.insert(good) == InsertResult(stored=3, duplicates=0)
 
 
-def test_concurrent_inserts_and_reads(store: DuckDBEventStore) -> None:
+def test_concurrent_inserts_and_reads(store: QueryRunner) -> None:
     org = uuid.uuid4()
     batches = [[event(org, id=uuid.uuid4()) for _ in range(50)] for _ in range(20)]
 
@@ -121,7 +123,8 @@ def queued_together(store: DuckDBEventStore, batches: list[list[StoredEvent]]) -
     return [future.exception() or future.result() for future in futures]
 
 
-def test_batches_waiting_together_are_appended_together(store: DuckDBEventStore) -> None:
+def test_batches_waiting_together_are_appended_together(duckdb_store: DuckDBEventStore) -> None:
+    store = duckdb_store  # group commit is the embedded engine's
     org = uuid.uuid4()
     batches = [[event(org), event(org, id=uuid.uuid4())] for _ in range(3)]
     results = queued_together(store, [*batches, [event(org)]])
@@ -129,7 +132,8 @@ def test_batches_waiting_together_are_appended_together(store: DuckDBEventStore)
     assert count(store, org) == 7
 
 
-def test_in_a_group_a_bad_batch_fails_alone(store: DuckDBEventStore) -> None:
+def test_in_a_group_a_bad_batch_fails_alone(duckdb_store: DuckDBEventStore) -> None:
+    store = duckdb_store  # group commit is the embedded engine's
     org = uuid.uuid4()
     broken = [event(org), event(org, category=None)]  # NOT NULL
     results = queued_together(store, [[event(org)], broken, [event(org, id=uuid.uuid4())]])
@@ -138,7 +142,8 @@ def test_in_a_group_a_bad_batch_fails_alone(store: DuckDBEventStore) -> None:
     assert count(store, org) == 2
 
 
-def test_in_a_group_an_id_sent_twice_is_stored_once(store: DuckDBEventStore) -> None:
+def test_in_a_group_an_id_sent_twice_is_stored_once(duckdb_store: DuckDBEventStore) -> None:
+    store = duckdb_store  # group commit is the embedded engine's
     org, key = uuid.uuid4(), uuid.uuid4()
     results = queued_together(
         store, [[event(org, id=key, label="first")], [event(org), event(org, id=key)]]

@@ -43,12 +43,17 @@ def test_duckdb_url(tmp_path: Path) -> None:
     assert target.exists()
 
 
-@pytest.mark.parametrize(
-    "url", ["postgresql://db/events", "clickhouse://x", "duckdb:///", "events.duckdb"]
-)
+@pytest.mark.parametrize("url", ["clickhouse://x", "duckdb:///", "events.duckdb"])
 def test_other_urls_are_refused_with_a_sentence(tmp_path: Path, url: str) -> None:
     with pytest.raises(ConfigurationError, match="TALLYBOOK_EVENTS_URL must be unset"):
         open_event_store(settings(tmp_path, url))
+
+
+def test_an_unreachable_postgresql_is_a_sentence_without_the_password(tmp_path: Path) -> None:
+    url = "postgresql://tallybook:s3cret-pw@127.0.0.1:1/events"
+    with pytest.raises(ConfigurationError, match="Cannot connect to the event store") as info:
+        open_event_store(settings(tmp_path, url))
+    assert "s3cret" not in str(info.value)
 
 
 def test_reopening_keeps_events(tmp_path: Path) -> None:

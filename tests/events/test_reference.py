@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from tallybook.events.engines.duckdb.store import DuckDBEventStore
+from tallybook.events.engines.runner import QueryRunner
 from tallybook.events.query.language import (
     AGGREGATIONS,
     GRANULARITIES,
@@ -190,9 +190,7 @@ def intervals(draw: st.DrawFn, stored: list[StoredEvent], zone: str) -> tuple[da
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(data=st.data())
-def test_fetch_and_value_agree_with_the_reference(
-    store: DuckDBEventStore, data: st.DataObject
-) -> None:
+def test_fetch_and_value_agree_with_the_reference(store: QueryRunner, data: st.DataObject) -> None:
     org, other = uuid.uuid4(), uuid.uuid4()
     zone = data.draw(st.sampled_from(ZONES))
     stored = data.draw(st.lists(events(org, zone), min_size=10, max_size=80))

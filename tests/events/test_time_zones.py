@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tallybook.events.engines.duckdb.store import DuckDBEventStore
+from tallybook.events.engines.runner import QueryRunner
 from tallybook.events.query.language import Interval
 from tests.events.helpers import event, query
 
@@ -18,7 +18,7 @@ def utc(
     return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
-def hourly(store: DuckDBEventStore, start: datetime, hours: int) -> uuid.UUID:
+def hourly(store: QueryRunner, start: datetime, hours: int) -> uuid.UUID:
     """One event in the middle of every UTC hour from ``start``."""
     org = uuid.uuid4()
     store.insert([event(org, start + timedelta(hours=h, minutes=30)) for h in range(hours)])
@@ -26,7 +26,7 @@ def hourly(store: DuckDBEventStore, start: datetime, hours: int) -> uuid.UUID:
 
 
 def fetch(
-    store: DuckDBEventStore,
+    store: QueryRunner,
     org: uuid.UUID,
     granularity: str,
     start: datetime,
@@ -37,7 +37,7 @@ def fetch(
     return store.fetch(org, q, Interval(start=start, end=end), zone).data
 
 
-def test_helsinki_spring_forward_day_has_23_hours(store: DuckDBEventStore) -> None:
+def test_helsinki_spring_forward_day_has_23_hours(store: QueryRunner) -> None:
     # 2021-03-28 local runs from 2021-03-27T22:00Z (+02) to 2021-03-28T21:00Z (+03).
     org = hourly(store, utc(2021, 3, 27, 12), 48)
     rows = fetch(store, org, "day", utc(2021, 3, 27, 12), utc(2021, 3, 29, 12), "Europe/Helsinki")
@@ -48,7 +48,7 @@ def test_helsinki_spring_forward_day_has_23_hours(store: DuckDBEventStore) -> No
     ]
 
 
-def test_helsinki_fall_back_day_has_25_hours(store: DuckDBEventStore) -> None:
+def test_helsinki_fall_back_day_has_25_hours(store: QueryRunner) -> None:
     # 2021-10-31 local runs from 2021-10-30T21:00Z (+03) to 2021-10-31T22:00Z (+02).
     org = hourly(store, utc(2021, 10, 30, 12), 48)
     rows = fetch(store, org, "day", utc(2021, 10, 30, 12), utc(2021, 11, 1, 12), "Europe/Helsinki")
@@ -59,7 +59,7 @@ def test_helsinki_fall_back_day_has_25_hours(store: DuckDBEventStore) -> None:
     ]
 
 
-def test_hours_skip_the_missing_hour_in_spring(store: DuckDBEventStore) -> None:
+def test_hours_skip_the_missing_hour_in_spring(store: QueryRunner) -> None:
     org = hourly(store, utc(2021, 3, 27, 23), 4)
     rows = fetch(store, org, "hour", utc(2021, 3, 27, 23), utc(2021, 3, 28, 3), "Europe/Helsinki")
     assert [row[0] for row in rows] == [
@@ -70,7 +70,7 @@ def test_hours_skip_the_missing_hour_in_spring(store: DuckDBEventStore) -> None:
     ]
 
 
-def test_the_repeated_hour_in_autumn_is_two_buckets(store: DuckDBEventStore) -> None:
+def test_the_repeated_hour_in_autumn_is_two_buckets(store: QueryRunner) -> None:
     org = hourly(store, utc(2021, 10, 30, 23), 4)
     rows = fetch(store, org, "hour", utc(2021, 10, 30, 23), utc(2021, 10, 31, 3), "Europe/Helsinki")
     assert rows == [
@@ -81,7 +81,7 @@ def test_the_repeated_hour_in_autumn_is_two_buckets(store: DuckDBEventStore) -> 
     ]
 
 
-def test_new_york_days_and_weeks_across_both_changes(store: DuckDBEventStore) -> None:
+def test_new_york_days_and_weeks_across_both_changes(store: QueryRunner) -> None:
     org = uuid.uuid4()
     store.insert(
         [
@@ -114,7 +114,7 @@ def test_new_york_days_and_weeks_across_both_changes(store: DuckDBEventStore) ->
     assert fetch(store, org, "year", start, end, zone) == [["2021-01-01T00:00:00.000-05:00", 6]]
 
 
-def test_all_is_labelled_with_the_interval_start_in_the_zone(store: DuckDBEventStore) -> None:
+def test_all_is_labelled_with_the_interval_start_in_the_zone(store: QueryRunner) -> None:
     org = hourly(store, utc(2021, 6, 1), 3)
     start = utc(2021, 5, 31, 21, 0, 0) + timedelta(microseconds=123_456)
     rows = fetch(store, org, "all", start, utc(2021, 6, 2), "Europe/Helsinki")
@@ -129,7 +129,7 @@ def test_all_is_labelled_with_the_interval_start_in_the_zone(store: DuckDBEventS
     ],
 )
 def test_quarter_hours_align_to_the_local_hour(
-    store: DuckDBEventStore, zone: str, expected: list[str]
+    store: QueryRunner, zone: str, expected: list[str]
 ) -> None:
     org = uuid.uuid4()
     store.insert([event(org, utc(2021, 6, 1, 0, 1)), event(org, utc(2021, 6, 1, 0, 16))])
@@ -137,7 +137,7 @@ def test_quarter_hours_align_to_the_local_hour(
     assert [row[0] for row in rows] == expected
 
 
-def test_thirty_minute_and_minute_buckets(store: DuckDBEventStore) -> None:
+def test_thirty_minute_and_minute_buckets(store: QueryRunner) -> None:
     org = uuid.uuid4()
     times = [utc(2021, 6, 1, 10, 29, 59), utc(2021, 6, 1, 10, 30), utc(2021, 6, 1, 10, 30, 30)]
     store.insert([event(org, t) for t in times])
@@ -152,7 +152,7 @@ def test_thirty_minute_and_minute_buckets(store: DuckDBEventStore) -> None:
     ]
 
 
-def test_interval_is_half_open(store: DuckDBEventStore) -> None:
+def test_interval_is_half_open(store: QueryRunner) -> None:
     org = uuid.uuid4()
     store.insert([event(org, utc(2021, 6, 1)), event(org, utc(2021, 6, 2))])
     assert fetch(store, org, "all", utc(2021, 6, 1), utc(2021, 6, 2), "UTC") == [
@@ -161,6 +161,6 @@ def test_interval_is_half_open(store: DuckDBEventStore) -> None:
     assert fetch(store, org, "all", utc(2021, 6, 2, 0, 0, 1), utc(2021, 6, 3), "UTC") == []
 
 
-def test_unknown_time_zone_is_refused(store: DuckDBEventStore) -> None:
+def test_unknown_time_zone_is_refused(store: QueryRunner) -> None:
     with pytest.raises(ValueError, match="IANA"):
         fetch(store, uuid.uuid4(), "day", utc(2021, 6, 1), utc(2021, 6, 2), "Mars/Olympus")

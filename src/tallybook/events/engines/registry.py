@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 
 ENGINES: Final[dict[str, str]] = {
     "duckdb": "tallybook.events.engines.duckdb.store",
+    "postgresql": "tallybook.events.engines.postgres.store",
+    "postgres": "tallybook.events.engines.postgres.store",
+    "postgresql+psycopg": "tallybook.events.engines.postgres.store",
 }
 DEFAULT_SCHEME: Final = "duckdb"
 """The engine of an unset ``TALLYBOOK_EVENTS_URL``: a file in the data directory."""
@@ -47,9 +50,9 @@ def open_engine(url: str | None, settings: Settings) -> QueryRunner:
     if store is None:
         assert url is not None  # the default engine opens an unset URL
         raise ConfigurationError(
-            "TALLYBOOK_EVENTS_URL must be unset (a DuckDB file in the data directory) or "
-            "'duckdb:///<path to a file>' (four slashes for an absolute path); this version "
-            f"has no other event store engine ({_got(url)})."
+            "TALLYBOOK_EVENTS_URL must be unset (a DuckDB file in the data directory), "
+            "'duckdb:///<path to a file>' (four slashes for an absolute path) or "
+            f"'postgresql://user:password@host:5432/database' ({_got(url)})."
         )
     return store
 

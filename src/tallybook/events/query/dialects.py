@@ -65,6 +65,13 @@ class Dialect:
         return exp.Cast(this=subject, to=data_type("double"))
 
 
+def _typed_placeholder(node: exp.Expr) -> exp.Expr:
+    kind = node.args.get("kind") if isinstance(node, exp.Placeholder) else None
+    if kind is None:
+        return node
+    return exp.Cast(this=exp.Placeholder(this=node.this), to=kind.copy())
+
+
 def _minutes(minutes: int) -> exp.Interval:
     return exp.Interval(this=exp.Literal.string(str(minutes)), unit=exp.var("MINUTE"))
 
@@ -81,6 +88,11 @@ class DuckDBDialect(Dialect):
 
 class PostgresDialect(Dialect):
     name = DialectName.POSTGRES
+
+    def sql(self, expression: exp.Expr) -> str:
+        """Each parameter cast to its type: PostgreSQL cannot infer the type of one that
+        stands alone (``CASE WHEN $1 IS NULL``)."""
+        return expression.transform(_typed_placeholder).sql(dialect=self.name.value)
 
     def fixed_bucket(self, local: exp.Expr, minutes: int) -> exp.Expr:
         origin = exp.Cast(this=exp.Literal.string("2000-01-01"), to=data_type("timestamp"))

@@ -50,13 +50,13 @@ from tallybook.events.engines.duckdb.schema import (
     table_ddl,
     utc_timestamp,
 )
+from tallybook.events.engines.patterns import check_re2
 from tallybook.events.engines.runner import QueryRunner
 from tallybook.events.query.columns import COLUMN_TYPES, COLUMNS, LIST_COLUMNS, ColumnType
 from tallybook.events.query.dialects import DuckDBDialect
 from tallybook.events.query.language import EventQuery
 from tallybook.events.query.render import regex_patterns
 from tallybook.events.records import EventRow, InsertResult, StoredEvent
-from tallybook.kit.errors import invalid
 from tallybook.settings import ConfigurationError
 
 if TYPE_CHECKING:
@@ -274,11 +274,8 @@ class DuckDBEventStore(QueryRunner):
                 yield rows
 
     def check_query(self, query: EventQuery) -> None:
-        patterns = regex_patterns(query.filters)
-        if patterns:
-            with self.cursor() as cursor:
-                for pattern in patterns:
-                    _check_regex(cursor, pattern)
+        for pattern in regex_patterns(query.filters):
+            check_re2(pattern)
 
     def load_file(self, file: Path, *, default_source: str) -> InsertResult:
         return load(self, file, default_source)
@@ -315,18 +312,6 @@ def _has_table(db: duckdb.DuckDBPyConnection, name: str) -> bool:
         {"name": name},
     ).fetchone()
     return bool(found and found[0])
-
-
-def _check_regex(cursor: duckdb.DuckDBPyConnection, pattern: str) -> None:
-    """DuckDB uses RE2, which lacks a few things Python's ``re`` accepts."""
-    try:
-        cursor.execute("SELECT regexp_matches('', $pattern)", {"pattern": pattern}).fetchall()
-    except duckdb.Error:
-        raise invalid(
-            ["filters"],
-            "A regex pattern uses a feature the event store does not support "
-            "(RE2 syntax: no look-around or back-references).",
-        ) from None
 
 
 Row = TypeVar("Row")

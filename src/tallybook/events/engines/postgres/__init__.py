@@ -1,0 +1,1 @@
+"""The PostgreSQL event engine: monthly partitions, COPY inserts, server-side cursors."""
