@@ -115,7 +115,7 @@ def test_worker_once_as_of_an_instant_evaluates_and_cards_the_demo(tmp_path: Pat
     assert report["targets"] == 3
     assert report["deliveries"].get("sent", 0) >= 1  # yesterday's snapshots, to the demo chat
     code, out, _ = run(tmp_path, "worker", "--once", "--now", tomorrow)
-    assert json.loads(out) == {"deliveries": {}, "targets": 0}  # nothing twice
+    assert json.loads(out) == {"deliveries": {}, "exports": {}, "targets": 0}  # nothing twice
 
 
 def test_worker_refuses_an_ambiguous_or_misplaced_now(tmp_path: Path) -> None:
