@@ -33,7 +33,7 @@ class LocalFileStore:
         final = self.path(key)
         partial = _partial(final)
         final.parent.mkdir(parents=True, exist_ok=True)
-        with open(partial, "w+b") as file:  # truncates what an earlier crash left
+        with open(partial, "wb") as file:  # truncates what an earlier crash left
             try:
                 yield file
                 file.flush()
