@@ -16,6 +16,7 @@ from typing import Any
 import openpyxl
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 from sqlalchemy import select, update
 
@@ -517,3 +518,26 @@ def test_exports_of_other_organisations_stay_apart(
     _header, *rows = _csv(client, export)
     assert len(rows) == 14
     assert rows[2][7] == "'" + FORMULA
+
+
+def test_metrics_count_the_pending_exports_and_the_outcomes(
+    app: Any, client: TestClient, exports: ExportApi, database: Database, event_store: Any
+) -> None:
+    room = exports.room()
+    exports.start(logs(room))
+    exports.start(stats(room))
+
+    def sample(name: str, **labels: str) -> float:
+        response = client.get("/metrics")
+        assert response.status_code == 200
+        for family in text_string_to_metric_families(response.text):
+            for found in family.samples:
+                if found.name == name and found.labels == labels:
+                    return float(found.value)
+        return 0.0
+
+    assert sample("tallybook_exports_pending") == 2
+    worker = Worker(database, event_store, worker_settings(database), metrics=app.state.metrics)
+    assert worker.run_pass().exports == {"completed": 2}
+    assert sample("tallybook_exports_pending") == 0
+    assert sample("tallybook_exports_total", outcome="completed") == 2

@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Request, Response, status
 from fastapi.responses import StreamingResponse
@@ -14,6 +14,7 @@ from tallybook.exports.links import DOWNLOAD_PATH, signer_for
 from tallybook.exports.models import ReportExport as ExportRow
 from tallybook.exports.schemas import ReportExport, ReportExportCreate
 from tallybook.exports.service import Links
+from tallybook.exports.types import MEDIA_TYPES
 from tallybook.files.store import FileStore
 from tallybook.kit.body import json_body
 from tallybook.kit.db import DBSession, utcnow
@@ -113,20 +114,28 @@ def get_export(
     return _view(export, _links(request), utcnow())
 
 
-@downloads.api_route(
-    DOWNLOAD_PATH + "/{token}",
-    methods=["GET", "HEAD"],
-    summary="Download a report export's file (the signed link is the credential)",
-    description="No token is needed: the link is signed and expires with the export. "
+_FILE_CONTENT = {
+    media_type: {"schema": {"type": "string", "format": "binary"}}
+    for media_type in MEDIA_TYPES.values()
+}
+
+
+_DOWNLOAD: dict[str, Any] = {
+    "summary": "Download a report export's file (the signed link is the credential)",
+    "description": "No token is needed: the link is signed and expires with the export. "
     "A single `Range: bytes=…` is answered with 206 (several ranges: the whole file). "
     "403 a link that was altered or not made here; 410 an expired link or a deleted file.",
-    response_class=Response,
-    responses={
-        200: {"description": "The file.", "content": {"application/octet-stream": {}}},
-        206: {"description": "The requested byte range of the file."},
+    "response_class": Response,
+    "responses": {
+        200: {"description": "The file.", "content": _FILE_CONTENT},
+        206: {"description": "The requested byte range of the file.", "content": _FILE_CONTENT},
         **error_responses(403, 404, 410, 416),
     },
-)
+}
+
+
+@downloads.get(DOWNLOAD_PATH + "/{token}", operation_id="download_report_export", **_DOWNLOAD)
+@downloads.head(DOWNLOAD_PATH + "/{token}", operation_id="download_report_export_head", **_DOWNLOAD)
 def download(
     request: Request,
     session: DBSession,
