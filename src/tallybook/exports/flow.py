@@ -101,6 +101,9 @@ class Result:
     export_id: uuid.UUID
     outcome: Outcome
     error: BaseException | None = None  # what made an attempt fail, for the worker's log
+    rows: int = 0  # rows read from the relational store
+    size: int = 0  # bytes of the file
+    seconds: float = 0.0  # writing the file
 
 
 def plan(job: Job, max_attempts: int) -> Decision:
@@ -135,6 +138,7 @@ class ExportFlow:
         if plan(job, self.config.max_attempts) is Decision.GIVE_UP:
             outcome = self._record_failure(job, owner, None, clock)
             return Result(job.id, outcome)
+        started = time.monotonic()
         try:
             rows, size = self._write(job, owner)
         except LeaseLost:
@@ -147,7 +151,7 @@ class ExportFlow:
             self._discard(job.key())
             return Result(job.id, Outcome.LOST)
         self._delete_attempts(job, range(1, job.attempt))
-        return Result(job.id, Outcome.COMPLETED)
+        return Result(job.id, Outcome.COMPLETED, None, rows, size, time.monotonic() - started)
 
     def expire(self, clock: Clock, limit: int = 100) -> int:
         """Delete the files of exports past ``expires_at``; how many."""
@@ -194,7 +198,8 @@ class ExportFlow:
                 job.is_real_conversation,
                 job.min_message_count,
             )
-            return log_rows(session, spec, self.config.batch_rows)
+            as_text = job.format is not ExportFormat.XLSX  # XLSX has date cells
+            return log_rows(session, spec, self.config.batch_rows, times_as_text=as_text)
         stats = StatsSpec(
             job.organization_id, job.room_id, job.starting_at, job.ending_at, job.timezone
         )

@@ -14,10 +14,9 @@ so every line of the file that starts with ``[`` starts a message. UTF-8, ``\\n`
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
 from typing import IO
 
-from tallybook.exports.logs import LogRow
+from tallybook.exports.logs import Instant, LogRow
 from tallybook.kit.schemas import format_timestamp
 
 CHUNK_CHARS = 64 * 1024
@@ -73,5 +72,5 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _time(value: datetime) -> str:
-    return format_timestamp(value)
+def _time(value: Instant) -> str:
+    return value if isinstance(value, str) else format_timestamp(value)

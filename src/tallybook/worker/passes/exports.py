@@ -58,7 +58,15 @@ class ExportPass:
             if result.error is not None:
                 log_failure("report export failed", result.error, export=str(result.export_id))
             elif result.outcome is Outcome.COMPLETED:
-                log.info("report export completed", extra={"export": str(result.export_id)})
+                log.info(
+                    "report export completed",
+                    extra={
+                        "export": str(result.export_id),
+                        "rows": result.rows,
+                        "bytes": result.size,
+                        "seconds": round(result.seconds, 3),
+                    },
+                )
             counts[result.outcome] = counts.get(result.outcome, 0) + 1
         expired = self.flow.expire(clock)
         if expired:
