@@ -198,6 +198,9 @@ UNREACHABLE = "postgresql://tallybook:hunter2@127.0.0.1:1/tallybook"
         (("serve",), {"TALLYBOOK_PORT": "eighty"}, "TALLYBOOK_PORT"),
         (("worker", "--once"), {"TALLYBOOK_SMTP_SECURITY": "ssl"}, "TALLYBOOK_SMTP_SECURITY"),
         (("admin", "create-org", "--name", "A"), {"TALLYBOOK_LEASE_SECONDS": "0"}, "LEASE"),
+        (("worker", "--once"), {"TALLYBOOK_FILES_URL": "s3://bucket/x"}, "TALLYBOOK_FILES_URL"),
+        (("serve",), {"TALLYBOOK_FILES_URL": "file://relative"}, "TALLYBOOK_FILES_URL"),
+        (("worker", "--once"), {"TALLYBOOK_EXPORT_TTL": "0"}, "TALLYBOOK_EXPORT_TTL"),
     ],
 )
 def test_configuration_errors_at_start_are_one_sentence_and_status_2(

@@ -154,7 +154,7 @@ def open_download(
         raise NotFound("No such report export.")
     if export.expires_at is None or not same_instant(export.expires_at, claims.expires_at):
         raise LinkRefused("This download link is not valid.")
-    if not _downloadable(export, now) or export.file_key is None:
+    if not _downloadable(export, now) or export.file_key is None:  # (the latter for mypy)
         raise Gone(FILE_GONE)
     try:
         size = files.size(export.file_key)

@@ -68,7 +68,7 @@ class ExportPass:
                     },
                 )
             counts[result.outcome] = counts.get(result.outcome, 0) + 1
-        expired = self.flow.expire(clock)
+        expired = self.flow.expire()
         if expired:
             counts[EXPIRED] = expired
         return counts
