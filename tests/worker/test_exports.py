@@ -541,3 +541,20 @@ def test_metrics_count_the_pending_exports_and_the_outcomes(
     assert worker.run_pass().exports == {"completed": 2}
     assert sample("tallybook_exports_pending") == 0
     assert sample("tallybook_exports_total", outcome="completed") == 2
+
+
+def test_the_embedded_worker_of_serve_makes_exports(
+    exports: ExportApi, sample: Sample, database: Database, event_store: Any
+) -> None:
+    """`tallybook serve` runs the worker in a thread of the API's process: start an export
+    and poll it, as a client would, until it completes."""
+    settings = worker_settings(database, worker_poll_interval=0.1)
+    with TestClient(create_app(settings, database, event_store, run_worker=True)) as serving:
+        api = ExportApi(serving, exports.tenant)
+        started = api.start(_in_range(sample.room_id, format="txt"))
+        deadline = time.monotonic() + 60
+        while (polled := api.get(started["id"]))["completed_at"] is None:
+            assert time.monotonic() < deadline, "the embedded worker made no export"
+            time.sleep(0.1)
+        assert polled["is_failed"] is False
+        assert serving.get(polled["url"]).text.startswith(f"Chat {sample.id('A')}  started")
