@@ -23,6 +23,7 @@ from starlette.responses import StreamingResponse
 
 from tallybook.kit.errors import NotFound, install_error_handlers
 from tallybook.kit.tabular import FileFormat, chunks_response, download_response
+from tallybook.kit.tabular import response as tabular_response
 from tests.kit.tabular.helpers import RowSource, numbered_rows, read_csv, read_xlsx
 
 HEADER = ["n", "text", "more"]
@@ -344,3 +345,39 @@ def test_the_event_loop_serves_others_while_a_workbook_is_written(
         downloader.join(10)
     assert result == {"timed out": True}
     wait_for(source.closed, "the workbook was still being written after the client left")
+
+
+def test_workbooks_beyond_the_build_limit_wait_for_their_turn(
+    downloads: Downloads, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tabular_response, "XLSX_BUILDS", 1)
+    first = RowSource(endless(pause=0.001))
+    second = RowSource(numbered_rows(10))
+    answers: dict[str, Any] = {}
+
+    def download(name: str, url: str, read_timeout: float) -> None:
+        with httpx.Client() as http:
+            try:
+                answers[name] = http.post(
+                    f"{url}/download/xlsx", timeout=httpx.Timeout(10, read=read_timeout)
+                )
+            except httpx.ReadTimeout:
+                answers[name] = "timed out"
+
+    with serve(downloads.app) as url:
+        downloads.source = first.rows
+        one = threading.Thread(target=download, args=("first", url, 2))
+        one.start()
+        while first.taken == 0:
+            time.sleep(0.01)
+        downloads.source = second.rows
+        two = threading.Thread(target=download, args=("second", url, 10))
+        two.start()
+        time.sleep(0.5)
+        assert second.taken == 0  # waiting: the one build thread is the first's
+        one.join(10)
+        two.join(10)
+    assert answers["first"] == "timed out"
+    assert first.closed.is_set()
+    assert answers["second"].status_code == 200
+    assert len(read_xlsx(answers["second"].content)["Sheet1"]) == 11

@@ -13,6 +13,11 @@ calls it, after the endpoint has returned:
    sees an incomplete transfer, never a truncated file that looks whole.
 3. Whatever happened, it closes the body on a worker thread: the CSV generator (which
    closes the rows, e.g. a database cursor) or the temporary file (which deletes it).
+
+Building a workbook holds a thread for as long as it takes (minutes for a million rows).
+At most ``XLSX_BUILDS`` are built at once per process, on threads of their own limit, so
+they never take all of the thread pool that Starlette shares with synchronous endpoints
+and dependencies; one more waits for its turn (and leaves the queue if its client goes).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import IO, assert_never
 
 import anyio
 import anyio.to_thread
+from anyio.lowlevel import RunVar
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
@@ -32,6 +38,9 @@ from tallybook.kit.tabular.csv_writer import CHUNK_SIZE, csv_chunks
 from tallybook.kit.tabular.formats import MEDIA_TYPES, FileFormat
 from tallybook.kit.tabular.names import content_disposition
 from tallybook.kit.tabular.xlsx_writer import write_xlsx
+
+XLSX_BUILDS = 4
+_xlsx_builds: RunVar[anyio.CapacityLimiter] = RunVar("tallybook_xlsx_builds")
 
 
 def download_response(
@@ -94,6 +103,8 @@ def _until_stopped(
 class _Body:
     """What a download sends; every method runs on a worker thread."""
 
+    slow_open = False  # opening takes long: run it on the threads of XLSX_BUILDS
+
     def open(self) -> None:
         """The slow part before the first byte; raise to fail the request."""
 
@@ -131,6 +142,8 @@ class _ChunksBody(_Body):
 class _SpooledBody(_Body):
     """A file that must be complete before it is sent (a zip): written to an anonymous
     temporary file (no name on disk; its space is freed when it is closed)."""
+
+    slow_open = True
 
     def __init__(self, write: Callable[[IO[bytes]], object]) -> None:
         self._write = write
@@ -199,12 +212,13 @@ class _DownloadResponse(StreamingResponse):
             except BaseException as error:  # re-raised below, outside the task group
                 failure.append(error)
 
+        limiter = _build_limiter() if self._body.slow_open else None
         async with anyio.create_task_group() as group:
             group.start_soon(self._watch, receive, group.cancel_scope)
-            await anyio.to_thread.run_sync(open_body)
+            await anyio.to_thread.run_sync(open_body, limiter=limiter)
             group.cancel_scope.cancel()
         if self._stop.is_set():
-            return False
+            return False  # the client left (perhaps while waiting for a thread)
         if failure:
             raise failure[0]
         return True
@@ -218,6 +232,16 @@ class _DownloadResponse(StreamingResponse):
     async def _chunks(self) -> AsyncIterator[bytes]:
         while chunk := await anyio.to_thread.run_sync(self._body.read):
             yield chunk
+
+
+def _build_limiter() -> anyio.CapacityLimiter:
+    """This event loop's limiter of workbook builds (as anyio keeps its default one)."""
+    try:
+        return _xlsx_builds.get()
+    except LookupError:
+        limiter = anyio.CapacityLimiter(XLSX_BUILDS)
+        _xlsx_builds.set(limiter)
+        return limiter
 
 
 async def _nothing() -> AsyncIterator[bytes]:
