@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -11,9 +14,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from tallybook.app import create_app
 from tallybook.cli import app
+from tallybook.settings import Settings
 
 
 @pytest.fixture(autouse=True)
@@ -115,7 +121,29 @@ def test_worker_once_as_of_an_instant_evaluates_and_cards_the_demo(tmp_path: Pat
     assert report["targets"] == 3
     assert report["deliveries"].get("sent", 0) >= 1  # yesterday's snapshots, to the demo chat
     code, out, _ = run(tmp_path, "worker", "--once", "--now", tomorrow)
-    assert json.loads(out) == {"deliveries": {}, "targets": 0}  # nothing twice
+    assert json.loads(out) == {"deliveries": {}, "exports": {}, "targets": 0}  # nothing twice
+
+
+def test_the_demo_room_exports_as_its_instructions_say(tmp_path: Path) -> None:
+    """Issue 12, item 5: the printed commands start an export of the demo room, which the
+    worker makes, and the link downloads a file with the demo's chats."""
+    code, out, _ = run(tmp_path, "demo")
+    assert code == 0
+    token = re.search(r"API token \(shown only now\): (\S+)", out)
+    start = re.search(r"-X POST http://[^/]+(/api/v5/\S+/reportexports) -d '(.+)'", out)
+    assert token and start, out
+    headers = {"Authorization": f"Token {token[1]}"}
+    settings = Settings(data_dir=tmp_path, _env_file=None)
+    with TestClient(create_app(settings)) as client:
+        created = client.post(start[1], content=start[2], headers=headers)
+        assert created.status_code == 201, created.text
+        code, report, err = run(tmp_path, "worker", "--once")
+        assert code == 0, err
+        assert json.loads(report)["exports"] == {"completed": 1}
+        export = client.get(f"{start[1]}/{created.json()['id']}", headers=headers).json()
+        rows = list(csv.reader(io.StringIO(client.get(export["url"]).text)))
+    assert rows[0][:2] == ["chat_id", "chat_created_at"]
+    assert len({row[0] for row in rows[1:]}) >= 50  # the demo's fortnight of chats
 
 
 def test_worker_refuses_an_ambiguous_or_misplaced_now(tmp_path: Path) -> None:
@@ -170,6 +198,9 @@ UNREACHABLE = "postgresql://tallybook:hunter2@127.0.0.1:1/tallybook"
         (("serve",), {"TALLYBOOK_PORT": "eighty"}, "TALLYBOOK_PORT"),
         (("worker", "--once"), {"TALLYBOOK_SMTP_SECURITY": "ssl"}, "TALLYBOOK_SMTP_SECURITY"),
         (("admin", "create-org", "--name", "A"), {"TALLYBOOK_LEASE_SECONDS": "0"}, "LEASE"),
+        (("worker", "--once"), {"TALLYBOOK_FILES_URL": "s3://bucket/x"}, "TALLYBOOK_FILES_URL"),
+        (("serve",), {"TALLYBOOK_FILES_URL": "file://relative"}, "TALLYBOOK_FILES_URL"),
+        (("worker", "--once"), {"TALLYBOOK_EXPORT_TTL": "0"}, "TALLYBOOK_EXPORT_TTL"),
     ],
 )
 def test_configuration_errors_at_start_are_one_sentence_and_status_2(

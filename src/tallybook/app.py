@@ -14,6 +14,9 @@ from tallybook.evaluations.endpoints import router as evaluations_router
 from tallybook.events.endpoints import BROWSER_PATHS
 from tallybook.events.endpoints import router as events_router
 from tallybook.events.store import EventStore, open_event_store
+from tallybook.exports.endpoints import downloads as export_downloads_router
+from tallybook.exports.endpoints import router as exports_router
+from tallybook.files.store import FileStore, open_file_store
 from tallybook.funnels.endpoints import router as funnels_router
 from tallybook.kit.db import Database
 from tallybook.kit.errors import install_error_handlers
@@ -39,6 +42,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     notification_log_router,
     evaluations_router,
     chats_router,
+    exports_router,
+    export_downloads_router,
     events_router,
     funnels_router,
 )
@@ -56,6 +61,7 @@ def create_app(
     event_store: EventStore | None = None,
     *,
     run_worker: bool = False,
+    files: FileStore | None = None,
 ) -> FastAPI:
     """The app; stores passed in stay the caller's to close, those made here close with it.
 
@@ -63,13 +69,16 @@ def create_app(
     app's lifetime (the embedded mode: DuckDB allows one process to open its file).
     """
     settings = settings or Settings()
-    owned: list[Database | EventStore] = []
+    owned: list[Database | EventStore | FileStore] = []
     if database is None:
         database = Database(settings)
         owned.append(database)
     if event_store is None:
         event_store = open_event_store(settings)
         owned.append(event_store)
+    if files is None:
+        files = open_file_store(settings)
+        owned.append(files)
     measured = metrics.Metrics(database)
 
     @asynccontextmanager
@@ -79,7 +88,7 @@ def create_app(
         if run_worker:
             from tallybook.worker.loop import Worker  # only the serving process needs it
 
-            runner = Worker(database, event_store, settings, metrics=measured)
+            runner = Worker(database, event_store, settings, metrics=measured, files=files)
             thread = threading.Thread(
                 target=runner.run_forever, args=(stop,), name="worker", daemon=True
             )
@@ -100,6 +109,7 @@ def create_app(
     app.state.settings = settings
     app.state.database = database
     app.state.event_store = event_store
+    app.state.files = files
     app.state.metrics = measured
     install_error_handlers(app)
     for router in ROUTERS:

@@ -150,7 +150,8 @@ def worker(
         str, typer.Option(help="The address the metrics port listens on.")
     ] = "127.0.0.1",
 ) -> None:
-    """Run the background work only: evaluations, snapshots, checks and deliveries."""
+    """Run the background work only: evaluations, snapshots, checks, deliveries and report
+    exports."""
     import signal
     import threading
 
@@ -181,7 +182,12 @@ def worker(
             report = runner.run_pass(as_of)
             typer.echo(
                 json.dumps(
-                    {"targets": report.targets, "deliveries": report.deliveries}, sort_keys=True
+                    {
+                        "targets": report.targets,
+                        "deliveries": report.deliveries,
+                        "exports": report.exports,
+                    },
+                    sort_keys=True,
                 )
             )
             return

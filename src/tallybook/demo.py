@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -69,12 +70,13 @@ def load_demo(database: Database, store: EventStore, base_url: str) -> None:
         principal = Principal(user, org)
         workflow_id = _workflow_and_targets(session, principal)
         finder_id = _interaction_workflow(session, principal)
-        chat_id = _room_with_chats(session, principal, now)
-        _cards_to_chat(session, principal, workflow_id, chat_id)
-        org_id = org.id
+        room = _room_with_chats(session, principal, now)
+        _cards_to_chat(session, principal, workflow_id, room.newest_chat_id)
+        org_id, user_id = org.id, user.id
     store.insert(list(_events(org_id, now)))
     store.insert(_funnel_events(org_id, finder_id, now))
     typer.echo(_instructions(base_url, org_id, token, workflow_id, finder_id, now))
+    typer.echo(_export_instructions(base_url, org_id, user_id, token, room.room_id, now))
 
 
 def _instructions(
@@ -130,6 +132,36 @@ def _instructions(
     )
 
 
+def _export_instructions(
+    base_url: str,
+    org_id: uuid.UUID,
+    user_id: uuid.UUID,
+    token: str,
+    room_id: uuid.UUID,
+    now: datetime,
+) -> str:
+    exports = f"{base_url}/api/v5/orgs/{org_id}/users/{user_id}/reportexports"
+    auth = f'-H "Authorization: Token {token}"'
+    start = orjson.dumps(
+        {
+            "type": "logs",
+            "format": "csv",
+            "room_id": str(room_id),
+            "starting_at": f"{now - timedelta(days=14):%Y-%m-%d}T00:00:00Z",
+            "ending_at": f"{now + timedelta(days=1):%Y-%m-%d}T00:00:00Z",
+        }
+    ).decode()
+    return "\n".join(
+        [
+            "Export the demo room's chats (the worker of `tallybook serve` makes the file):",
+            f"  curl {auth} -H 'Content-Type: application/json' -X POST {exports} -d '{start}'",
+            f"  curl {auth} {exports}/<id from the answer>    # until completed_at is set",
+            "  curl -o chats.csv '<url from the answer>'      # no token: the link is signed",
+            "",
+        ]
+    )
+
+
 def _workflow_and_targets(session: Session, principal: Principal) -> uuid.UUID:
     workflow = workflows.create_workflow(
         session,
@@ -176,29 +208,34 @@ def _cards_to_chat(
         )
 
 
-def _room_with_chats(session: Session, principal: Principal, now: datetime) -> uuid.UUID:
+def _room_with_chats(session: Session, principal: Principal, now: datetime) -> DemoRoom:
+    """A fortnight of a webshop's chats, of every shape the statistics count: real
+    conversations, autosuggestions answered or not, missed chats, proactive ones. The
+    newest chat is returned for the BAR cards."""
     room = chats.create_room(
         session,
         principal,
         RoomCreate.model_validate({"name": "Webshop", "domain": "shop.example.com"}),
     )
-    lines = [
-        (SenderType.VISITOR, "Hi, do you ship to Finland?"),
-        (SenderType.USER, "Hello! Yes, delivery takes 2-3 working days."),
-        (SenderType.VISITOR, "Great, thanks."),
-        (SenderType.USER, "You're welcome, have a nice day!"),
-    ]
-    for hours_ago in (30, 5):
-        started = now - timedelta(hours=hours_ago)
+    rng = random.Random(7)
+    chat = None
+    for hours_ago in sorted(rng.sample(range(2, 14 * 24), DEMO_CHATS), reverse=True):
+        started = now - timedelta(hours=hours_ago, minutes=rng.randrange(60))
+        shape = rng.choices(list(_SHAPES), weights=[5, 2, 1, 1, 1])[0]
+        lines = _SHAPES[shape]
         chat = chats.create_chat(
             session,
             principal,
             room.id,
             ChatCreate.model_validate(
-                {"created_at": started, "ended_at": started + timedelta(minutes=10)}
+                {
+                    "created_at": started,
+                    "ended_at": started + timedelta(minutes=len(lines) * 2 + 5),
+                }
             ),
         )
-        for minute, (sender, text) in enumerate(lines):
+        visitor = f"visitor-{rng.randrange(40)}"
+        for minute, (sender, kind, text) in enumerate(lines):
             chats.create_message(
                 session,
                 principal,
@@ -206,14 +243,44 @@ def _room_with_chats(session: Session, principal: Principal, now: datetime) -> u
                 chat.id,
                 MessageCreate.model_validate(
                     {
-                        "created_at": started + timedelta(minutes=minute + 1),
+                        "created_at": started + timedelta(minutes=minute * 2),
+                        "type": kind,
                         "sender_type": sender,
+                        "sender_id": "anna" if sender == SenderType.USER else visitor,
                         "sender_name": "Anna" if sender == SenderType.USER else "Visitor",
                         "message": text,
                     }
                 ),
             )
-    return chat.id
+    assert chat is not None
+    return DemoRoom(room.id, chat.id)
+
+
+DEMO_CHATS = 60
+
+_V, _U = SenderType.VISITOR, SenderType.USER
+_SHAPES: dict[str, list[tuple[SenderType, str, str]]] = {
+    "conversation": [
+        (_V, "msg", "Hi, do you ship to Finland?"),
+        (_U, "msg", "Hello! Yes, delivery takes 2-3 working days."),
+        (_V, "msg", "Great, thanks."),
+        (_U, "msg", "You're welcome, have a nice day!"),
+    ],
+    "autosuggested": [
+        (_U, "autosuggest", "Need help choosing a size?"),
+        (_V, "msg", "Yes, do the shoes run small?"),
+        (_U, "msg", "They run true to size."),
+    ],
+    "unanswered suggestion": [(_U, "autosuggest", "Any questions about delivery?")],
+    "missed": [(_V, "msg", "Is anyone there?"), (_V, "msg", "Hello?")],
+    "proactive": [(_U, "msg", "Hi! Our summer sale ends today.")],
+}
+
+
+@dataclass(frozen=True)
+class DemoRoom:
+    room_id: uuid.UUID
+    newest_chat_id: uuid.UUID
 
 
 def _events(org_id: uuid.UUID, now: datetime) -> list[StoredEvent]:

@@ -20,6 +20,7 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
+from tallybook.exports.models import ReportExport
 from tallybook.kit.db import Database, utcnow
 from tallybook.notifications.models import Notification
 from tallybook.notifications.states import NotificationState
@@ -60,6 +61,13 @@ class Metrics:
             "Targets whose processing failed in this process's worker (each failure).",
             registry=self.registry,
         )
+        self.exports = Counter(
+            "tallybook_exports",
+            "Outcomes of the report exports made by this process's worker (and expired files "
+            "deleted).",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.registry.register(QueueCollector(database))
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
@@ -67,12 +75,18 @@ class Metrics:
         self.latency.labels(method, route).observe(seconds)
 
     def observe_pass(
-        self, targets: int, deliveries: Mapping[str, int], target_failures: int = 0
+        self,
+        targets: int,
+        deliveries: Mapping[str, int],
+        target_failures: int = 0,
+        exports: Mapping[str, int] | None = None,
     ) -> None:
         self.targets.inc(targets)
         self.target_failures.inc(target_failures)
         for outcome, count in deliveries.items():
             self.deliveries.labels(outcome).inc(count)
+        for outcome, count in (exports or {}).items():
+            self.exports.labels(outcome).inc(count)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -102,6 +116,9 @@ class QueueCollector(Collector):
                         func.count().filter(TargetSchedule.failure_count > 0),
                     )
                 ).one()
+                exports = session.scalar(
+                    select(func.count()).where(ReportExport.completed_at.is_(None))
+                )
         except Exception as exc:  # the counters are still worth a scrape; no SQL in logs
             log.warning("cannot read the queues for metrics", extra={"error": type(exc).__name__})
             yield _gauge(READ_OK, READ_OK_HELP, 0)
@@ -127,6 +144,7 @@ class QueueCollector(Collector):
             "Targets whose latest processing by a worker failed.",
             failing or 0,
         )
+        yield _gauge("tallybook_exports_pending", "Report exports not yet completed.", exports or 0)
 
 
 READ_OK = "tallybook_queues_read"

@@ -3,6 +3,7 @@
 from tallybook.auth.models import ApiToken
 from tallybook.chats.models import Chat, ChatMessage, Room
 from tallybook.evaluations.models import Evaluation
+from tallybook.exports.models import ReportExport
 from tallybook.kit.db import Base
 from tallybook.notifications.models import DeliveryAttempt, Notification, NotificationSetting
 from tallybook.organizations.models import Organization, User
@@ -19,6 +20,7 @@ __all__ = [
     "Notification",
     "NotificationSetting",
     "Organization",
+    "ReportExport",
     "Room",
     "Target",
     "TargetSchedule",

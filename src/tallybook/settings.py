@@ -88,6 +88,24 @@ class Settings(BaseSettings):
     delivery_concurrency: int = Field(default=8, ge=1, le=64)
     delivery_timeout: float = Field(default=30.0, gt=0)
 
+    # Report exports (DESIGN §8) and the file store that holds them.
+    files_url: str | None = Field(
+        default=None,
+        description="Where files (report exports) are kept: unset for the `files` folder of "
+        "the data directory, or `file:///absolute/path`.",
+    )
+    export_ttl: float = Field(
+        default=7 * 86400.0,
+        gt=0,
+        description="Seconds an export's download link stays valid after it completes.",
+    )
+    export_max_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=20,
+        description="Tries of an export (a crash counts as one) before it is failed for good.",
+    )
+
     @cached_property
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -35,9 +35,10 @@ from schemathesis.engine import events
 
 from tallybook.app import create_app
 from tallybook.events.store import open_event_store
-from tallybook.kit.db import Database
+from tallybook.kit.db import Database, utcnow
 from tallybook.kit.migrate import upgrade
 from tallybook.settings import Settings
+from tallybook.worker.loop import Worker
 from tests.fixtures.tenants import Tenant, make_tenant
 
 SEED = 9013
@@ -53,6 +54,7 @@ STORE = "/events/v2/store/{source}"
 STORE_V1 = "/events/v1/store/{source}"
 FETCH = "/api/events/v2/orgs/{org_id}/fetch"
 WORKFLOW_REPORTING = "/api/reporting/workflow/v1/orgs/{org_id}/workflows/{workflow_id}"
+EXPORTS = f"{V5}/users/{{user_id}}/reportexports"
 
 POSITIVE = "positive_data_acceptance"
 NEGATIVE = "negative_data_rejection"
@@ -86,6 +88,8 @@ DELIBERATE: dict[tuple[str, str], str] = {
     (NEGATIVE, f"POST {V5}/rooms"): "booleans read laxly (0/1, 'true'): giosg's clients",
     (NEGATIVE, f"POST {CHATS}"): "booleans read laxly (0/1, 'true'): giosg's clients",
     ("allow_header_conformance", f"POST {CHATS}/import"): "GET …/chats/{chat_id} matches 'import'",
+    (POSITIVE, f"POST {EXPORTS}"): "format fits type; range order; room of the org; instants",
+    (POSITIVE, f"GET {EXPORTS}"): "a cursor is one this server signed",
 }
 """The failures docs/api.md documents as deliberate, by check name and operation."""
 
@@ -166,6 +170,26 @@ class World:
             self.settings[kind] = self.post(f"{url}/{kind}", body)
             self.doomed_settings[kind] = self.post(f"{url}/{kind}", body)
         self.ids.update(room_id=room, chat_id=chat)
+        self.ids.update(self.an_export(room))
+
+    def an_export(self, room: str) -> dict[str, str]:
+        """A completed export of the room: its user, its id and its download token."""
+        exports = f"{self.tenant.v5}/users/{self.tenant.user_id}/reportexports"
+        body = {
+            "type": "logs",
+            "format": "csv",
+            "room_id": room,
+            "starting_at": "2021-04-01T00:00:00Z",
+            "ending_at": "2021-04-02T00:00:00Z",
+        }
+        export = self.post(exports, body)
+        Worker(self.database, self.event_store, self.app.state.settings).export(utcnow())
+        url = self.client.get(f"{exports}/{export}", headers=self.tenant.headers).json()["url"]
+        return {
+            "user_id": str(self.tenant.user_id),
+            "export_id": export,
+            "token": url.rsplit("/", 1)[-1],
+        }
 
     def config(self) -> SchemathesisConfig:
         ids, doomed = self.ids, self.doomed

@@ -123,22 +123,25 @@ def chat_cards(client: TestClient, world: World) -> list[dict[str, Any]]:
 
 def worker_process(
     database: Database,
-    slack: SlackServer,
+    slack: SlackServer | None,
     data_dir: Path,
-    now: datetime,
+    now: datetime | None,
     **settings: str,
 ) -> subprocess.Popen[bytes]:
-    """A real ``tallybook worker --once --now`` process on the test's relational database,
-    with its own event store (DuckDB takes one process) and ``TALLYBOOK_<NAME>`` settings."""
+    """A real ``tallybook worker --once [--now]`` process on the test's relational
+    database, with its own event store (DuckDB takes one process), files under
+    ``data_dir`` and ``TALLYBOOK_<NAME>`` settings."""
     env = {
         **os.environ,
         "TALLYBOOK_DATABASE_URL": database.settings.resolved_database_url,
         "TALLYBOOK_DATA_DIR": str(data_dir),
         "TALLYBOOK_SECRET_KEY": "test-secret-key-not-for-production",
-        "TALLYBOOK_SLACK_API_URL": slack.api_url,
         "TALLYBOOK_OUTBOUND_ALLOW_PRIVATE": "1",
         "TALLYBOOK_LOG_LEVEL": "warning",
+        **({"TALLYBOOK_SLACK_API_URL": slack.api_url} if slack else {}),
         **{f"TALLYBOOK_{name.upper()}": value for name, value in settings.items()},
     }
-    command = [sys.executable, "-m", "tallybook", "worker", "--once", "--now", now.isoformat()]
+    command = [sys.executable, "-m", "tallybook", "worker", "--once"]
+    if now is not None:
+        command += ["--now", now.isoformat()]
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -34,10 +34,17 @@ class TallybookError(Exception):
     status_code = 500
     code = "internal_error"
 
-    def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = errors
+        self.headers = headers
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"detail": self.detail, "code": self.code}
@@ -92,6 +99,11 @@ class NotAcceptable(TallybookError):
     code = "not_acceptable"
 
 
+class Gone(TallybookError):
+    status_code = 410
+    code = "gone"
+
+
 class PayloadTooLarge(TallybookError):
     status_code = 413
     code = "payload_too_large"
@@ -100,6 +112,11 @@ class PayloadTooLarge(TallybookError):
 class UnsupportedMediaType(TallybookError):
     status_code = 415
     code = "unsupported_media_type"
+
+
+class RangeNotSatisfiable(TallybookError):
+    status_code = 416
+    code = "range_not_satisfiable"
 
 
 def invalid(loc: list[str | int], msg: str) -> InvalidPayload:
@@ -147,7 +164,7 @@ def _respond(status: int, body: dict[str, Any], headers: Mapping[str, str] | Non
 
 async def _tallybook_error(_request: Request, exc: Exception) -> Any:
     assert isinstance(exc, TallybookError)
-    return _respond(exc.status_code, exc.body())
+    return _respond(exc.status_code, exc.body(), exc.headers)
 
 
 async def _request_validation(_request: Request, exc: Exception) -> Any:
@@ -244,8 +261,10 @@ _DESCRIPTIONS = {
     403: "Subscription inactive, not the caller's organisation, or missing permission.",
     404: "No such resource in this organisation.",
     406: "Not acceptable: an unsupported filter type or property.",
+    410: "Gone: the download link has expired, or its file has been deleted.",
     413: "The request is too large.",
     415: "The body's content type is not one this endpoint takes.",
+    416: "The requested byte range is outside the file (see `Content-Range`).",
 }
 
 

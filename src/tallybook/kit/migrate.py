@@ -40,9 +40,19 @@ def _run(engine: Engine, step: Callable[[Config, str], None], revision: str) -> 
         _foreign_keys_deferred_to_the_end(connection),
         connection.begin(),
     ):
+        _begin_ddl_too(connection)
         config.attributes["connection"] = connection
         step(config, revision)
         _check_foreign_keys(connection)
+
+
+def _begin_ddl_too(connection: Connection) -> None:
+    """SQLite can undo a schema change, but Python's sqlite3 opens its transaction only
+    before the first INSERT/UPDATE/DELETE: a CREATE or DROP before it would be committed
+    on its own, and a later revision that fails would leave the earlier ones half undone.
+    An explicit BEGIN puts every statement of the run into the one transaction."""
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN")
 
 
 @contextmanager

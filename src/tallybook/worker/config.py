@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from tallybook.evaluations.planning import Timing
+from tallybook.kit.tabular import MAX_SHEET_ROWS
 from tallybook.settings import Settings
 
 SCHEDULE_BATCH = 50  # target schedules claimed, and processed in one transaction, at once
@@ -22,6 +23,7 @@ class WorkerConfig:
     poll_interval: float  # seconds between two passes of a running worker
     schedule_batch: int = SCHEDULE_BATCH
     delivery_batch: int = DELIVERY_BATCH
+    export_sheet_rows: int = MAX_SHEET_ROWS  # rows of an XLSX sheet (tests make it small)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WorkerConfig:

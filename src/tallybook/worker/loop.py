@@ -1,8 +1,9 @@
-"""The worker's loop: passes over due targets and the notification outbox (DESIGN §6).
+"""The worker's loop: passes over due targets, the notification outbox and report
+exports (DESIGN §6, §8).
 
 A pass, as of an instant, does everything due then: the target pass
-(``passes.targets``), then the delivery pass (``passes.deliveries``). Any number of
-workers may run passes at once against one database.
+(``passes.targets``), the delivery pass (``passes.deliveries``), then the export pass
+(``passes.exports``). Any number of workers may run passes at once against one database.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from tallybook.events.store import EventStore
+from tallybook.files.store import FileStore, open_file_store
 from tallybook.kit.db import Database, utcnow
 from tallybook.metrics import Metrics
 from tallybook.settings import Settings
 from tallybook.worker.config import WorkerConfig
 from tallybook.worker.failures import log, log_failure
 from tallybook.worker.passes.deliveries import DeliveryPass, moving
+from tallybook.worker.passes.exports import ExportPass
 from tallybook.worker.passes.targets import TargetPass
 
 
@@ -30,6 +33,7 @@ class PassReport:
     targets: int = 0
     target_failures: int = 0
     deliveries: dict[str, int] = field(default_factory=dict)
+    exports: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
 
@@ -42,15 +46,19 @@ class Worker:
         name: str | None = None,
         *,
         metrics: Metrics | None = None,
+        files: FileStore | None = None,
+        config: WorkerConfig | None = None,
     ) -> None:
         self.database = database
         self.metrics = metrics
         self.store = store
         self.settings = settings
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self.config = WorkerConfig.from_settings(settings)
+        self.config = config or WorkerConfig.from_settings(settings)
+        self.files = files or open_file_store(settings)
         self.targets = TargetPass(database, store, self.config, self.name)
         self.deliveries = DeliveryPass(database, settings, self.config, self.name)
+        self.exports = ExportPass(database, self.files, settings, self.config, self.name)
 
     def run_pass(self, as_of: datetime | None = None) -> PassReport:
         """Everything due as of ``as_of`` (default: now); returns what was done."""
@@ -63,16 +71,20 @@ class Worker:
             target_failures=self.targets.failed,
             deliveries=self.deliveries.run(clock),
         )
+        report.exports = self.exports.run(as_of, clock)
         report.seconds = time.monotonic() - started
         if self.metrics is not None:
-            self.metrics.observe_pass(report.targets, report.deliveries, report.target_failures)
-        if report.targets or report.deliveries:
+            self.metrics.observe_pass(
+                report.targets, report.deliveries, report.target_failures, report.exports
+            )
+        if report.targets or report.deliveries or report.exports:
             log.info(
                 "worker pass",
                 extra={
                     "targets": report.targets,
                     "target_failures": report.target_failures,
                     "deliveries": report.deliveries,
+                    "exports": report.exports,
                     "seconds": round(report.seconds, 3),
                 },
             )
@@ -85,6 +97,10 @@ class Worker:
     def deliver(self, as_of: datetime) -> dict[str, int]:
         """The outbox half of a pass: delivery outcomes by name."""
         return self.deliveries.run(moving(as_of))
+
+    def export(self, as_of: datetime) -> dict[str, int]:
+        """The export part of a pass: outcomes by name."""
+        return self.exports.run(as_of, moving(as_of))
 
     def run_forever(self, stop: threading.Event) -> None:
         log.info("worker started", extra={"worker": self.name})

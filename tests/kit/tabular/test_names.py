@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tallybook.kit.tabular import FileFormat, content_disposition, safe_stem
-from tallybook.kit.tabular.names import MAX_STEM_BYTES
+from tallybook.kit.tabular.names import MAX_STEM_BYTES, attachment
 
 _HEADER = re.compile(
     r"""attachment; filename="([^"\\]*)"(?:; filename\*=UTF-8''([A-Za-z0-9%._~-]+))?"""
@@ -33,6 +33,17 @@ def test_a_plain_stem_needs_no_extended_name() -> None:
 def test_a_unicode_stem_has_an_ascii_fallback_and_a_utf8_name() -> None:
     header = content_disposition("Työpaja raportti 数据", FileFormat.XLSX)
     assert parse(header) == ("Tyopaja raportti.xlsx", "Työpaja raportti 数据.xlsx")
+
+
+def test_a_file_of_another_kind_gets_the_same_names() -> None:
+    """Report exports' text transcripts are not tables, but are named the same way."""
+    assert (
+        attachment("Tuki logs 2024-03-01", "txt")
+        == 'attachment; filename="Tuki logs 2024-03-01.txt"'
+    )
+    header = attachment("Työpaja / logs", "txt")
+    assert parse(header) == ("Tyopaja _ logs.txt", "Työpaja _ logs.txt")
+    assert attachment("x", "csv") == content_disposition("x", FileFormat.CSV)
 
 
 @pytest.mark.parametrize(

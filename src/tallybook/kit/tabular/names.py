@@ -11,7 +11,7 @@ import re
 import unicodedata
 from urllib.parse import quote
 
-from tallybook.kit.tabular.formats import FileFormat, file_name
+from tallybook.kit.tabular.formats import FileFormat
 
 FALLBACK_STEM = "download"
 MAX_STEM_BYTES = 150  # UTF-8; with the extension well under the 255 most file systems allow
@@ -53,10 +53,16 @@ def ascii_stem(stem: str) -> str:
 
 
 def content_disposition(stem: str, file_format: FileFormat) -> str:
+    return attachment(stem, file_format.value)
+
+
+def attachment(stem: str, extension: str) -> str:
+    """``Content-Disposition`` for a file of any kind (a text transcript, say) named
+    ``<safe stem>.<extension>``; ``extension`` is the caller's own, plain ASCII."""
     safe = safe_stem(stem)
-    fallback = file_name(ascii_stem(safe), file_format)
+    fallback = f"{ascii_stem(safe)}.{extension}"
     header = f'attachment; filename="{fallback}"'
-    full = file_name(safe, file_format)
+    full = f"{safe}.{extension}"
     if full != fallback:
         header += f"; filename*=UTF-8''{quote(full, safe='')}"
     return header
