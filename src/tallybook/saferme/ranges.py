@@ -1,0 +1,78 @@
+"""SaferMe's pagination: ``Range: objects=A-B`` in, ``Content-Range: <resource> A-B/TOTAL``
+out (``<resource> */TOTAL`` when the page is empty)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Final, TypeVar
+
+from fastapi import Depends, Header, Response
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from tallybook.kit.errors import BadRequest
+
+DEFAULT_SIZE: Final = 60
+MAX_SIZE: Final = 100
+_RANGE: Final = re.compile(r"^\s*objects\s*=\s*(\d{1,9})\s*-\s*(\d{1,9})?\s*$", re.IGNORECASE)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ObjectRange:
+    offset: int
+    limit: int
+
+
+def object_range(
+    range_: Annotated[
+        str | None,
+        Header(
+            alias="Range",
+            description="`objects=A-B` (from 0, inclusive): items A to B, at most "
+            f"{MAX_SIZE}; default `objects=0-{DEFAULT_SIZE - 1}`.",
+        ),
+    ] = None,
+) -> ObjectRange:
+    """The requested items; a range of more than :data:`MAX_SIZE` is cut to that many."""
+    if range_ is None or not range_.strip():
+        return ObjectRange(0, DEFAULT_SIZE)
+    match = _RANGE.match(range_)
+    if match is None:
+        raise BadRequest("The Range header must look like objects=0-59.")
+    first = int(match.group(1))
+    last = int(match.group(2)) if match.group(2) is not None else first + DEFAULT_SIZE - 1
+    if last < first:
+        raise BadRequest("The Range header's last item comes before its first.")
+    return ObjectRange(first, min(last - first + 1, MAX_SIZE))
+
+
+RangeHeader = Annotated[ObjectRange, Depends(object_range)]
+"""List it after the route's auth parameter: a bad Range is a 400 only for a caller who
+may call the route."""
+
+
+def fetch_page(
+    session: Session, stmt: Select[Any], order: Sequence[Any], page: ObjectRange
+) -> tuple[list[Any], int]:
+    """One page of ``stmt`` in ``order`` and the number of rows in all."""
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    rows = list(session.execute(stmt.order_by(*order).offset(page.offset).limit(page.limit)))
+    return rows, int(total or 0)
+
+
+def content_range(resource: str, offset: int, count: int, total: int) -> str:
+    if count == 0:
+        return f"{resource} */{total}"
+    return f"{resource} {offset}-{offset + count - 1}/{total}"
+
+
+def ranged(
+    response: Response, resource: str, page: ObjectRange, items: list[T], total: int
+) -> list[T]:
+    """``items`` as the body, with the ``Content-Range`` header set on ``response``."""
+    response.headers["Content-Range"] = content_range(resource, page.offset, len(items), total)
+    return items
