@@ -26,7 +26,7 @@ from tallybook.kit.openapi import build_openapi
 from tallybook.notifications.outbox.endpoints import router as notification_log_router
 from tallybook.notifications.settings.endpoints import router as notifications_router
 from tallybook.saferme import web as v4
-from tallybook.saferme.endpoints import router as v4_router
+from tallybook.saferme.endpoints import ROUTERS as V4_ROUTERS
 from tallybook.settings import Settings
 from tallybook.targets.endpoints import router as targets_router
 from tallybook.workflows.endpoints import router as workflows_router
@@ -41,7 +41,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     evaluations_router,
     chats_router,
     events_router,
-    v4_router,
+    *V4_ROUTERS,
 )
 
 DESCRIPTION = """

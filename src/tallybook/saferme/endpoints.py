@@ -1,4 +1,4 @@
-"""Every v4 route, as one router for the app."""
+"""Every v4 router, for the app's ROUTERS."""
 
 from __future__ import annotations
 
@@ -10,6 +10,10 @@ from tallybook.saferme.files.endpoints import router as files_router
 from tallybook.saferme.forms.endpoints import router as forms_router
 from tallybook.saferme.reports.endpoints import router as reports_router
 
-router = APIRouter()
-for part in (channels_router, forms_router, files_router, reports_router, alerts_router):
-    router.include_router(part)
+ROUTERS: tuple[APIRouter, ...] = (
+    channels_router,
+    forms_router,
+    files_router,
+    reports_router,
+    alerts_router,
+)

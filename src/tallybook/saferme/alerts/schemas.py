@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from tallybook.kit.schemas import InputModel, InputTimestamp, OutputModel, ReadOnly, Timestamp
 from tallybook.saferme.ids import IntId
@@ -12,7 +12,7 @@ class AlertCreate(InputModel):
     created_at: InputTimestamp | None = Field(
         default=None, description="For importing history; default now."
     )
-    read: bool = Field(default=False, description="For importing history: already opened.")
+    read: StrictBool = Field(default=False, description="For importing history: already opened.")
     id: ReadOnly
     archived: ReadOnly
     archived_at: ReadOnly
@@ -23,8 +23,8 @@ class AlertCreateBody(InputModel):
 
 
 class AlertUpdate(InputModel):
-    read: bool | None = None
-    archived: bool | None = None
+    read: StrictBool | None = None
+    archived: StrictBool | None = None
     id: ReadOnly
     user_id: ReadOnly
     report_id: ReadOnly

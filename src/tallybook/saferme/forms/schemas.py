@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from tallybook.kit.schemas import InputModel, OutputModel, ReadOnly, Timestamp
 from tallybook.saferme.schemas import Name
@@ -41,15 +41,15 @@ MAX_OPTIONS = 200
 
 class OptionCreate(InputModel):
     label: Name
-    enabled: bool = True
-    is_default: bool = False
+    enabled: StrictBool = True
+    is_default: StrictBool = False
     value: ReadOnly
     display_order: ReadOnly
     multi_option_id: ReadOnly
 
 
 class FieldData(InputModel):
-    multi_select: bool | None = Field(
+    multi_select: StrictBool | None = Field(
         default=None, description="CheckBox: default true; DropDown: default false."
     )
     options: list[OptionCreate] | None = Field(default=None, max_length=MAX_OPTIONS)
@@ -58,7 +58,7 @@ class FieldData(InputModel):
 class FieldCreate(InputModel):
     label: Annotated[str, Field(min_length=1, max_length=2000)]
     field_type: FieldTypeName
-    mandatory: bool | None = None
+    mandatory: StrictBool | None = None
     data: FieldData | None = None
     id: ReadOnly
     key: ReadOnly
@@ -90,8 +90,8 @@ class FormFieldOut(OutputModel):
     visibility: str = "public"
     field_visibility: str = "public"
     value: Any = None
-    editable: bool = True
-    is_summary: bool = False
+    editable: StrictBool = True
+    is_summary: StrictBool = False
 
 
 class Form(OutputModel):

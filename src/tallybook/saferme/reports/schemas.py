@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from tallybook.kit.schemas import InputModel, InputTimestamp, OutputModel, ReadOnly, Timestamp
 from tallybook.saferme.ids import IntId
@@ -41,7 +41,7 @@ class ReportCreate(_ReportReadOnly):
         default=None, description="WKT point `Point(<longitude> <latitude>)`."
     )
     address: LongText | None = None
-    is_anonymous: bool = False
+    is_anonymous: StrictBool = False
     shape_id: int | None = Field(default=None, description="Accepted and not stored.")
     form_fields: list[FormFieldValue] = Field(default_factory=list, max_length=MAX_FORM_FIELDS)
     created_at: InputTimestamp | None = Field(
@@ -84,7 +84,7 @@ class ReportFormField(OutputModel):
     visibility: str = "public"
     field_visibility: str = "public"
     value: Any
-    editable: bool = True
+    editable: StrictBool = True
 
 
 class ReportSummary(OutputModel):
