@@ -34,10 +34,12 @@ def object_range(
             alias="Range",
             description="`objects=A-B` (from 0, inclusive): items A to B, at most "
             f"{MAX_SIZE}; default `objects=0-{DEFAULT_SIZE - 1}`.",
+            json_schema_extra={"pattern": "^objects=[0-9]{1,9}-[0-9]{0,9}$"},
         ),
     ] = None,
 ) -> ObjectRange:
-    """The requested items; a range of more than :data:`MAX_SIZE` is cut to that many."""
+    """The requested items; a range of more than :data:`MAX_SIZE` is cut to that many, and
+    one whose last item comes before its first selects none (an empty page)."""
     if range_ is None or not range_.strip():
         return ObjectRange(0, DEFAULT_SIZE)
     match = _RANGE.match(range_)
@@ -45,9 +47,7 @@ def object_range(
         raise BadRequest("The Range header must look like objects=0-59.")
     first = int(match.group(1))
     last = int(match.group(2)) if match.group(2) is not None else first + DEFAULT_SIZE - 1
-    if last < first:
-        raise BadRequest("The Range header's last item comes before its first.")
-    return ObjectRange(first, min(last - first + 1, MAX_SIZE))
+    return ObjectRange(first, max(0, min(last - first + 1, MAX_SIZE)))
 
 
 RangeHeader = Annotated[ObjectRange, Depends(object_range)]

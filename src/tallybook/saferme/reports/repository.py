@@ -61,9 +61,9 @@ def channel_by_uuid(session: Session, organization_id: UUID, uuid: UUID) -> Chan
     )
 
 
-def first_state_id(session: Session, channel_id: int) -> int | None:
+def first_state(session: Session, channel_id: int) -> ReportState | None:
     return session.scalar(
-        select(ReportState.id)
+        select(ReportState)
         .where(ReportState.channel_id == channel_id)
         .order_by(ReportState.position, ReportState.id)
         .limit(1)
@@ -92,10 +92,14 @@ def replace_derived(
     report: Report,
     selections: list[tuple[int, int]],
     attachments: list[tuple[int, int]],
+    *,
+    new: bool = False,
 ) -> None:
-    """The report's selection and image rows, made anew from its values."""
-    session.execute(delete(ReportSelection).where(ReportSelection.report_id == report.id))
-    session.execute(delete(ReportImage).where(ReportImage.report_id == report.id))
+    """The report's selection and image rows, made anew from its values (a ``new``
+    report has none yet)."""
+    if not new:
+        session.execute(delete(ReportSelection).where(ReportSelection.report_id == report.id))
+        session.execute(delete(ReportImage).where(ReportImage.report_id == report.id))
     common = {"channel_id": report.channel_id, "created_at": report.created_at}
     if selections:
         session.execute(

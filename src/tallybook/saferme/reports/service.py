@@ -21,6 +21,7 @@ from tallybook.saferme.forms.repository import FieldDef
 from tallybook.saferme.forms.service import field_data
 from tallybook.saferme.models import Channel
 from tallybook.saferme.models import Report as ReportRowModel
+from tallybook.saferme.models import ReportState as ReportStateRow
 from tallybook.saferme.ranges import ObjectRange
 from tallybook.saferme.reports import repository, values
 from tallybook.saferme.reports.repository import ReportRow, SearchFilter
@@ -100,10 +101,13 @@ def _resolve_channel(session: Session, member: TeamMember, account: int | UUID) 
     return found
 
 
-def _check_state(session: Session, member: TeamMember, channel_id: int, state_id: int) -> None:
+def _check_state(
+    session: Session, member: TeamMember, channel_id: int, state_id: int
+) -> ReportStateRow:
     state = channels.state(session, member.organization_id, state_id)
     if state is None or state.channel_id != channel_id:
         raise invalid(["report", "report_state_id"], "No such report state in this channel.")
+    return state
 
 
 def _fields_of(session: Session, member: TeamMember, channel: Channel) -> list[FieldDef]:
@@ -138,11 +142,11 @@ def _checked(
 def create_report(session: Session, member: TeamMember, data: ReportCreate) -> ReportSummary:
     """Every check comes before the first write, so a 400 leaves nothing behind."""
     channel = _resolve_channel(session, member, data.account_id)
+    state: ReportStateRow | None
     if data.report_state_id is not None:
-        _check_state(session, member, channel.id, data.report_state_id)
-        state_id: int | None = data.report_state_id
+        state = _check_state(session, member, channel.id, data.report_state_id)
     else:
-        state_id = repository.first_state_id(session, channel.id)
+        state = repository.first_state(session, channel.id)
     latitude, longitude = parse_geom(data.geom)
     created_at = data.created_at or utcnow()
     _not_ahead(created_at, ["report", "created_at"])
@@ -154,7 +158,7 @@ def create_report(session: Session, member: TeamMember, data: ReportCreate) -> R
         uuid=data.uuid or uuid4(),
         organization_id=member.organization_id,
         channel_id=channel.id,
-        report_state_id=state_id,
+        report_state_id=state.id if state else None,
         user_number=member.user_number,
         address=data.address,
         latitude=latitude,
@@ -166,11 +170,8 @@ def create_report(session: Session, member: TeamMember, data: ReportCreate) -> R
     )
     session.add(row)
     session.flush()
-    repository.replace_derived(session, row, checked.selections, checked.attachments)
-    state_name = channels.state(session, member.organization_id, state_id) if state_id else None
-    return summary_out(
-        ReportRow(row, channel.name, channel.uuid, state_name.name if state_name else None)
-    )
+    repository.replace_derived(session, row, checked.selections, checked.attachments, new=True)
+    return summary_out(ReportRow(row, channel.name, channel.uuid, state.name if state else None))
 
 
 def _report_row(session: Session, member: TeamMember, report_id: int) -> ReportRow:
