@@ -2,17 +2,44 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Final
+import re
+from typing import Annotated, Any, Final
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 from tallybook.kit.errors import InvalidPayload, NotFound
-from tallybook.kit.schemas import NotBoolean
 
 MAX_ID: Final = 2**31 - 1
 """The largest id an integer column holds; a larger one names nothing."""
 
-IntId = Annotated[int, NotBoolean, Field(ge=1, le=MAX_ID)]
+_DIGITS: Final = re.compile(r"[1-9][0-9]{0,8}")
+
+
+def _id_value(value: Any) -> Any:
+    """A number, or text of digits exactly (what the OpenAPI pattern says)."""
+    if isinstance(value, bool):
+        raise PydanticCustomError("int_type", "must be an integer id, not a boolean")
+    if isinstance(value, str):
+        if not _DIGITS.fullmatch(value):
+            raise PydanticCustomError("int_type", "must be a positive integer id")
+        return int(value)
+    return value
+
+
+IntId = Annotated[
+    int,
+    BeforeValidator(_id_value),
+    Field(ge=1, le=MAX_ID),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+                {"type": "string", "pattern": "^[1-9][0-9]{0,8}$"},
+            ]
+        }
+    ),
+]
 """An id in a body: a positive integer (a numeric string such as ``"12"`` is taken too,
 as SaferMe's own examples send ``"account_id": "2222"``)."""
 
@@ -28,7 +55,7 @@ def query_int_id(raw: str | None, name: str, what: str) -> int | None:
     """An id in the query string: not an integer is 400; one no row can have is 404."""
     if raw is None:
         return None
-    text = raw.strip()
+    text = raw
     if not (text.isascii() and text.isdigit()):
         raise InvalidPayload([{"loc": ["query", name], "msg": "must be an integer id"}])
     return parse_int_id(text, what)
@@ -38,5 +65,12 @@ def query_int_ids(raw: list[str] | None, name: str, what: str) -> list[int] | No
     """Ids given as ``name[]=1&name[]=2``, ``name=1&name=2`` or ``name=1,2``."""
     if raw is None:
         return None
-    parts = [part for item in raw for part in item.split(",") if part.strip()]
+    parts = [part for item in raw for part in item.split(",")]
     return [i for part in parts if (i := query_int_id(part, name, what)) is not None]
+
+
+ID_QUERY: Final = {"pattern": "^[0-9]+$"}
+"""The OpenAPI pattern of an id in a query string."""
+
+IDS_QUERY: Final = {"pattern": "^[0-9]+(,[0-9]+)*$"}
+"""The OpenAPI pattern of ids in a query string (comma-separated)."""

@@ -16,7 +16,7 @@ from tallybook.kit.errors import BadRequest
 
 DEFAULT_SIZE: Final = 60
 MAX_SIZE: Final = 100
-_RANGE: Final = re.compile(r"^\s*objects\s*=\s*(\d{1,9})\s*-\s*(\d{1,9})?\s*$", re.IGNORECASE)
+_RANGE: Final = re.compile(r"objects=([0-9]{1,9})-([0-9]{1,9})?")
 
 T = TypeVar("T")
 
@@ -34,7 +34,7 @@ def object_range(
             alias="Range",
             description="`objects=A-B` (from 0, inclusive): items A to B, at most "
             f"{MAX_SIZE}; default `objects=0-{DEFAULT_SIZE - 1}`.",
-            json_schema_extra={"pattern": "^objects=[0-9]{1,9}-[0-9]{0,9}$"},
+            json_schema_extra={"pattern": f"^{_RANGE.pattern}$"},
         ),
     ] = None,
 ) -> ObjectRange:
@@ -42,7 +42,7 @@ def object_range(
     one whose last item comes before its first selects none (an empty page)."""
     if range_ is None or not range_.strip():
         return ObjectRange(0, DEFAULT_SIZE)
-    match = _RANGE.match(range_)
+    match = _RANGE.fullmatch(range_)
     if match is None:
         raise BadRequest("The Range header must look like objects=0-59.")
     first = int(match.group(1))

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field
+from pydantic import Field
+from pydantic.json_schema import SkipJsonSchema
 
 from tallybook.kit.errors import InvalidPayload
 
+NOT_BLANK = "^[^\\x00]*\\S[^\\x00]*$"
+"""Some character that is not a space, and no NUL."""
 
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be blank")
-    return value
-
-
-Name = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_not_blank)]
+Name = Annotated[str, Field(min_length=1, max_length=255, pattern=NOT_BLANK)]
 """A name: 1 to 255 characters, not only spaces."""
+
+NotNull = SkipJsonSchema[None]
+"""``X | NotNull = None`` in a PATCH: the field may be left out but not set to null."""
 
 LongText = Annotated[str, Field(max_length=10_000)]
 

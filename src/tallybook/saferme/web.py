@@ -35,3 +35,10 @@ def app_settings(request: Request) -> Settings:
 
 
 AppSettings = Annotated[Settings, Depends(app_settings)]
+
+
+def orderby_pattern(fields: tuple[str, ...]) -> str:
+    """The OpenAPI pattern of an ``orderby`` of ``<field> <direction>`` clauses."""
+    names = "|".join(name.replace(".", "\\.") for name in fields)
+    clause = f"({names}) (asc|desc)"
+    return f"^{clause}(,{clause})*$"

@@ -9,11 +9,12 @@ from tallybook.kit.db import DBSession
 from tallybook.kit.errors import InvalidPayload
 from tallybook.kit.openapi import raw_json_body
 from tallybook.saferme.alerts import service
+from tallybook.saferme.alerts.repository import ORDERABLE
 from tallybook.saferme.alerts.schemas import AlertCreateBody, AlertUpdateBody, Notification
 from tallybook.saferme.auth import TeamSettingsUser, TeamUser
 from tallybook.saferme.ids import parse_int_id
 from tallybook.saferme.ranges import RangeHeader, ranged
-from tallybook.saferme.web import V4_ERRORS
+from tallybook.saferme.web import V4_ERRORS, orderby_pattern
 
 router = APIRouter(
     prefix="/api/v4/notifications", tags=["v4: notifications (alerts)"], responses=V4_ERRORS
@@ -23,8 +24,8 @@ router = APIRouter(
 def _archived(raw: str | None) -> bool | None:
     if raw is None:
         return None
-    if raw.lower() in ("true", "false"):
-        return raw.lower() == "true"
+    if raw in ("true", "false"):
+        return raw == "true"
     raise InvalidPayload([{"loc": ["query", "archived"], "msg": "must be true or false"}])
 
 
@@ -34,12 +35,16 @@ def list_notifications(
     member: TeamUser,
     page: RangeHeader,
     response: Response,
-    archived: Annotated[str | None, Query(description="`true` or `false`.")] = None,
+    archived: Annotated[
+        str | None,
+        Query(description="`true` or `false`.", json_schema_extra={"enum": ["true", "false"]}),
+    ] = None,
     orderby: Annotated[
         str | None,
         Query(
             description="`read asc,archived_at desc`; fields archived_at, read, "
-            "created_at, updated_at, report.updated_at. Default `created_at desc`."
+            "created_at, updated_at, report.updated_at. Default `created_at desc`.",
+            json_schema_extra={"pattern": orderby_pattern(tuple(ORDERABLE))},
         ),
     ] = None,
 ) -> object:

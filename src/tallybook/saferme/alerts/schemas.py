@@ -4,6 +4,7 @@ from pydantic import Field, StrictBool
 
 from tallybook.kit.schemas import InputModel, InputTimestamp, OutputModel, ReadOnly, Timestamp
 from tallybook.saferme.ids import IntId
+from tallybook.saferme.schemas import NotNull
 
 
 class AlertCreate(InputModel):
@@ -23,8 +24,8 @@ class AlertCreateBody(InputModel):
 
 
 class AlertUpdate(InputModel):
-    read: StrictBool | None = None
-    archived: StrictBool | None = None
+    read: StrictBool | NotNull = None
+    archived: StrictBool | NotNull = None
     id: ReadOnly
     user_id: ReadOnly
     report_id: ReadOnly

@@ -94,7 +94,7 @@ def parse_orderby(raw: str | None) -> list[Any]:
     (``archived_at`` of an alert not archived) sort as the largest, on both stores."""
     order: list[Any] = []
     for clause in (raw or "created_at desc").split(","):
-        parts = clause.split()
+        parts = clause.split(" ")
         if (
             len(parts) != 2
             or parts[0] not in repository.ORDERABLE

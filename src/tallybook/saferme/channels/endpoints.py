@@ -16,7 +16,13 @@ from tallybook.saferme.channels.schemas import (
     ReportState,
     ReportStateCreateBody,
 )
-from tallybook.saferme.ids import parse_int_id, query_int_id, query_int_ids
+from tallybook.saferme.ids import (
+    ID_QUERY,
+    IDS_QUERY,
+    parse_int_id,
+    query_int_id,
+    query_int_ids,
+)
 from tallybook.saferme.ranges import RangeHeader, ranged
 from tallybook.saferme.web import V4_ERRORS
 
@@ -30,7 +36,8 @@ def list_channels(
     page: RangeHeader,
     response: Response,
     ids: Annotated[
-        list[str] | None, Query(description="Only these ids (`1,2` or repeated).")
+        list[str] | None,
+        Query(description="Only these ids (`1,2` or repeated).", json_schema_extra=IDS_QUERY),
     ] = None,
 ) -> object:
     wanted = query_int_ids(ids, "ids", "channel")
@@ -94,8 +101,12 @@ def list_report_states(
     member: TeamUser,
     page: RangeHeader,
     response: Response,
-    account_id: Annotated[str | None, Query(description="A channel of the team.")] = None,
-    channel_id: Annotated[str | None, Query(description="The same as account_id.")] = None,
+    account_id: Annotated[
+        str | None, Query(description="A channel of the team.", json_schema_extra=ID_QUERY)
+    ] = None,
+    channel_id: Annotated[
+        str | None, Query(description="The same as account_id.", json_schema_extra=ID_QUERY)
+    ] = None,
 ) -> object:
     chosen = query_int_id(account_id, "account_id", "channel")
     if chosen is None:

@@ -7,7 +7,7 @@ from pydantic import Field
 
 from tallybook.kit.schemas import InputModel, OutputModel, ReadOnly, Timestamp
 from tallybook.saferme.ids import IntId
-from tallybook.saferme.schemas import LongText, Name
+from tallybook.saferme.schemas import LongText, Name, NotNull
 
 
 class ChannelCreate(InputModel):
@@ -27,7 +27,7 @@ class ChannelCreateBody(InputModel):
 
 
 class ChannelUpdate(InputModel):
-    name: Name | None = None
+    name: Name | NotNull = None
     description: LongText | None = None
     form_id: IntId | None = None
     id: ReadOnly

@@ -10,7 +10,7 @@ from tallybook.kit.openapi import raw_json_body
 from tallybook.saferme.auth import TeamSettingsUser, TeamUser
 from tallybook.saferme.forms import service
 from tallybook.saferme.forms.schemas import Form, FormCreateBody
-from tallybook.saferme.ids import parse_int_id, query_int_ids
+from tallybook.saferme.ids import IDS_QUERY, parse_int_id, query_int_ids
 from tallybook.saferme.ranges import RangeHeader, ranged
 from tallybook.saferme.web import V4_ERRORS
 
@@ -24,7 +24,8 @@ def list_forms(
     page: RangeHeader,
     response: Response,
     ids: Annotated[
-        list[str] | None, Query(description="Only these ids (`1,2` or repeated).")
+        list[str] | None,
+        Query(description="Only these ids (`1,2` or repeated).", json_schema_extra=IDS_QUERY),
     ] = None,
 ) -> object:
     rows, total = service.list_forms(session, member, page, query_int_ids(ids, "ids", "form"))

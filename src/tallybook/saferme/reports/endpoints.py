@@ -12,7 +12,13 @@ from tallybook.kit.errors import InvalidPayload, validation_errors
 from tallybook.kit.openapi import raw_json_body
 from tallybook.kit.schemas import InputTimestamp
 from tallybook.saferme.auth import TeamUser
-from tallybook.saferme.ids import parse_int_id, query_int_id, query_int_ids
+from tallybook.saferme.ids import (
+    ID_QUERY,
+    IDS_QUERY,
+    parse_int_id,
+    query_int_id,
+    query_int_ids,
+)
 from tallybook.saferme.ranges import RangeHeader, ranged
 from tallybook.saferme.reports import service
 from tallybook.saferme.reports.repository import SearchFilter
@@ -25,7 +31,7 @@ from tallybook.saferme.reports.schemas import (
     ReportSummary,
     ReportUpdateBody,
 )
-from tallybook.saferme.web import V4_ERRORS, BaseUrl
+from tallybook.saferme.web import V4_ERRORS, BaseUrl, orderby_pattern
 
 router = APIRouter(prefix="/api/v4/reports", tags=["v4: reports and reads"], responses=V4_ERRORS)
 
@@ -54,11 +60,14 @@ class _Window(BaseModel):
     updated_before: InputTimestamp | None = None
 
 
+_TIMESTAMP = {"format": "date-time"}
+
+
 def _window(
-    created_after: Annotated[str | None, Query()] = None,
-    created_before: Annotated[str | None, Query()] = None,
-    updated_after: Annotated[str | None, Query()] = None,
-    updated_before: Annotated[str | None, Query()] = None,
+    created_after: Annotated[str | None, Query(json_schema_extra=_TIMESTAMP)] = None,
+    created_before: Annotated[str | None, Query(json_schema_extra=_TIMESTAMP)] = None,
+    updated_after: Annotated[str | None, Query(json_schema_extra=_TIMESTAMP)] = None,
+    updated_before: Annotated[str | None, Query(json_schema_extra=_TIMESTAMP)] = None,
 ) -> dict[str, str | None]:
     return {
         "created_after": created_after,
@@ -79,17 +88,23 @@ def search_reports(
     page: RangeHeader,
     response: Response,
     window: Annotated[dict[str, str | None], Depends(_window)],
-    channel_ids_brackets: Annotated[list[str] | None, Query(alias="channel_ids[]")] = None,
-    channel_ids: Annotated[list[str] | None, Query()] = None,
-    channel_id: Annotated[str | None, Query()] = None,
-    report_state_ids_brackets: Annotated[
-        list[str] | None, Query(alias="report_state_ids[]")
+    channel_ids_brackets: Annotated[
+        list[str] | None, Query(alias="channel_ids[]", json_schema_extra=IDS_QUERY)
     ] = None,
-    report_state_ids: Annotated[list[str] | None, Query()] = None,
-    report_state_id: Annotated[str | None, Query()] = None,
-    user_id: Annotated[str | None, Query()] = None,
+    channel_ids: Annotated[list[str] | None, Query(json_schema_extra=IDS_QUERY)] = None,
+    channel_id: Annotated[str | None, Query(json_schema_extra=ID_QUERY)] = None,
+    report_state_ids_brackets: Annotated[
+        list[str] | None, Query(alias="report_state_ids[]", json_schema_extra=IDS_QUERY)
+    ] = None,
+    report_state_ids: Annotated[list[str] | None, Query(json_schema_extra=IDS_QUERY)] = None,
+    report_state_id: Annotated[str | None, Query(json_schema_extra=ID_QUERY)] = None,
+    user_id: Annotated[str | None, Query(json_schema_extra=ID_QUERY)] = None,
     orderby: Annotated[
-        str | None, Query(description="`created_at desc` (default), `updated_at asc`, `id` …")
+        str | None,
+        Query(
+            description="`created_at desc` (default), `updated_at asc`, `id asc` …",
+            json_schema_extra={"pattern": orderby_pattern(service.ORDERABLE_NAMES)},
+        ),
     ] = None,
 ) -> object:
     channels = _ids("channel_ids", "channel", channel_ids_brackets, channel_ids, channel_id)

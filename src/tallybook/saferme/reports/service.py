@@ -243,24 +243,25 @@ def update_report(session: Session, member: TeamMember, report_id: int, data: Re
 
 
 ORDER_DIRECTIONS = ("asc", "desc")
+ORDERABLE_NAMES = tuple(repository.ORDERABLE)
 
 
 def parse_orderby(raw: str | None) -> list[Any]:
     """``<field> <direction>`` clauses, comma-separated; the id breaks ties."""
     order: list[Any] = []
     for clause in (raw or "created_at desc").split(","):
-        parts = clause.split()
+        parts = clause.split(" ")
         if (
             len(parts) != 2
             or parts[0] not in repository.ORDERABLE
-            or parts[1].lower() not in ORDER_DIRECTIONS
+            or parts[1] not in ORDER_DIRECTIONS
         ):
             names = ", ".join(repository.ORDERABLE)
             raise InvalidPayload(
                 [{"loc": ["query", "orderby"], "msg": f"must be '<field> asc|desc' with {names}"}]
             )
         column = repository.ORDERABLE[parts[0]]
-        order.append(column.asc() if parts[1].lower() == "asc" else column.desc())
+        order.append(column.asc() if parts[1] == "asc" else column.desc())
     order.append(ReportRowModel.id.desc())
     return order
 
