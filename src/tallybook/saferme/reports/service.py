@@ -8,10 +8,11 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tallybook.kit.db import utcnow
-from tallybook.kit.errors import InvalidPayload, NotFound, invalid
+from tallybook.kit.errors import BadRequest, InvalidPayload, NotFound, invalid
 from tallybook.saferme.auth import TeamMember
 from tallybook.saferme.channels import repository as channels
 from tallybook.saferme.files import repository as files
@@ -169,8 +170,13 @@ def create_report(session: Session, member: TeamMember, data: ReportCreate) -> R
         updated_at=created_at,
     )
     session.add(row)
-    session.flush()
-    repository.replace_derived(session, row, checked.selections, checked.attachments, new=True)
+    try:
+        session.flush()
+        repository.replace_derived(session, row, checked.selections, checked.attachments, new=True)
+    except IntegrityError:  # a report with the same uuid or attachment, made at the same time
+        raise BadRequest(
+            "Another report with this uuid or these attachments was made at the same time."
+        ) from None
     return summary_out(ReportRow(row, channel.name, channel.uuid, state.name if state else None))
 
 
@@ -233,7 +239,10 @@ def update_report(session: Session, member: TeamMember, report_id: int, data: Re
         fields = _fields_of(session, member, channel)
         checked = _checked(session, member, fields, data.form_fields, row.form_values, row.id)
         row.form_values = checked.values
-        repository.replace_derived(session, row, checked.selections, checked.attachments)
+        try:
+            repository.replace_derived(session, row, checked.selections, checked.attachments)
+        except IntegrityError:  # an attachment placed by another request at the same time
+            raise BadRequest("These attachments were placed in another report meanwhile.") from None
     if "report_state_id" in changes:
         row.report_state_id = changes["report_state_id"]
     if "address" in changes:
