@@ -18,6 +18,7 @@ from tallybook.auth.principal import Principal
 from tallybook.kit.db import DBSession
 from tallybook.kit.errors import OrganizationForbidden, PermissionDenied
 from tallybook.organizations.models import User
+from tallybook.saferme.schemas import NotNull
 from tallybook.saferme.teams import team_id_of
 
 
@@ -48,7 +49,7 @@ def _team_member(
     session: DBSession,
     principal: Authenticated,
     x_team_id: Annotated[
-        str | None,
+        str | NotNull,
         Header(
             alias="X-TeamId",
             description="The caller's team id (or organisation id); any other is 403.",

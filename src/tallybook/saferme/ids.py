@@ -72,5 +72,5 @@ def query_int_ids(raw: list[str] | None, name: str, what: str) -> list[int] | No
 ID_QUERY: Final = {"pattern": "^[0-9]+$"}
 """The OpenAPI pattern of an id in a query string."""
 
-IDS_QUERY: Final = {"pattern": "^[0-9]+(,[0-9]+)*$"}
-"""The OpenAPI pattern of ids in a query string (comma-separated)."""
+IDS_QUERY: Final = {"items": {"type": "string", "pattern": "^[0-9]+(,[0-9]+)*$"}}
+"""The OpenAPI schema of repeated ids in a query string (each may be comma-separated)."""

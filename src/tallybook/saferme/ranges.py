@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Final, TypeVar
 
 from fastapi import Depends, Header, Response
+from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
@@ -29,7 +30,7 @@ class ObjectRange:
 
 def object_range(
     range_: Annotated[
-        str | None,
+        str | SkipJsonSchema[None],
         Header(
             alias="Range",
             description="`objects=A-B` (from 0, inclusive): items A to B, at most "
@@ -40,7 +41,7 @@ def object_range(
 ) -> ObjectRange:
     """The requested items; a range of more than :data:`MAX_SIZE` is cut to that many, and
     one whose last item comes before its first selects none (an empty page)."""
-    if range_ is None or not range_.strip():
+    if range_ is None:
         return ObjectRange(0, DEFAULT_SIZE)
     match = _RANGE.fullmatch(range_)
     if match is None:

@@ -14,6 +14,7 @@ from tallybook.saferme.alerts.schemas import AlertCreateBody, AlertUpdateBody, N
 from tallybook.saferme.auth import TeamSettingsUser, TeamUser
 from tallybook.saferme.ids import parse_int_id
 from tallybook.saferme.ranges import RangeHeader, ranged
+from tallybook.saferme.schemas import NotNull
 from tallybook.saferme.web import V4_ERRORS, orderby_pattern
 
 router = APIRouter(
@@ -36,11 +37,11 @@ def list_notifications(
     page: RangeHeader,
     response: Response,
     archived: Annotated[
-        str | None,
+        str | NotNull,
         Query(description="`true` or `false`.", json_schema_extra={"enum": ["true", "false"]}),
     ] = None,
     orderby: Annotated[
-        str | None,
+        str | NotNull,
         Query(
             description="`read asc,archived_at desc`; fields archived_at, read, "
             "created_at, updated_at, report.updated_at. Default `created_at desc`.",

@@ -24,6 +24,7 @@ from tallybook.saferme.ids import (
     query_int_ids,
 )
 from tallybook.saferme.ranges import RangeHeader, ranged
+from tallybook.saferme.schemas import NotNull
 from tallybook.saferme.web import V4_ERRORS
 
 router = APIRouter(prefix="/api/v4", tags=["v4: channels and report states"], responses=V4_ERRORS)
@@ -36,7 +37,7 @@ def list_channels(
     page: RangeHeader,
     response: Response,
     ids: Annotated[
-        list[str] | None,
+        list[str] | NotNull,
         Query(description="Only these ids (`1,2` or repeated).", json_schema_extra=IDS_QUERY),
     ] = None,
 ) -> object:
@@ -102,10 +103,10 @@ def list_report_states(
     page: RangeHeader,
     response: Response,
     account_id: Annotated[
-        str | None, Query(description="A channel of the team.", json_schema_extra=ID_QUERY)
+        str | NotNull, Query(description="A channel of the team.", json_schema_extra=ID_QUERY)
     ] = None,
     channel_id: Annotated[
-        str | None, Query(description="The same as account_id.", json_schema_extra=ID_QUERY)
+        str | NotNull, Query(description="The same as account_id.", json_schema_extra=ID_QUERY)
     ] = None,
 ) -> object:
     chosen = query_int_id(account_id, "account_id", "channel")

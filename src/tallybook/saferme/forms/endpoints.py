@@ -12,6 +12,7 @@ from tallybook.saferme.forms import service
 from tallybook.saferme.forms.schemas import Form, FormCreateBody
 from tallybook.saferme.ids import IDS_QUERY, parse_int_id, query_int_ids
 from tallybook.saferme.ranges import RangeHeader, ranged
+from tallybook.saferme.schemas import NotNull
 from tallybook.saferme.web import V4_ERRORS
 
 router = APIRouter(prefix="/api/v4/forms", tags=["v4: forms"], responses=V4_ERRORS)
@@ -24,7 +25,7 @@ def list_forms(
     page: RangeHeader,
     response: Response,
     ids: Annotated[
-        list[str] | None,
+        list[str] | NotNull,
         Query(description="Only these ids (`1,2` or repeated).", json_schema_extra=IDS_QUERY),
     ] = None,
 ) -> object:

@@ -31,6 +31,7 @@ from tallybook.saferme.reports.schemas import (
     ReportSummary,
     ReportUpdateBody,
 )
+from tallybook.saferme.schemas import NotNull
 from tallybook.saferme.web import V4_ERRORS, BaseUrl, orderby_pattern
 
 router = APIRouter(prefix="/api/v4/reports", tags=["v4: reports and reads"], responses=V4_ERRORS)
@@ -64,10 +65,10 @@ _TIMESTAMP = {"format": "date-time"}
 
 
 def _window(
-    created_after: Annotated[str | None, Query(json_schema_extra=_TIMESTAMP)] = None,
-    created_before: Annotated[str | None, Query(json_schema_extra=_TIMESTAMP)] = None,
-    updated_after: Annotated[str | None, Query(json_schema_extra=_TIMESTAMP)] = None,
-    updated_before: Annotated[str | None, Query(json_schema_extra=_TIMESTAMP)] = None,
+    created_after: Annotated[str | NotNull, Query(json_schema_extra=_TIMESTAMP)] = None,
+    created_before: Annotated[str | NotNull, Query(json_schema_extra=_TIMESTAMP)] = None,
+    updated_after: Annotated[str | NotNull, Query(json_schema_extra=_TIMESTAMP)] = None,
+    updated_before: Annotated[str | NotNull, Query(json_schema_extra=_TIMESTAMP)] = None,
 ) -> dict[str, str | None]:
     return {
         "created_after": created_after,
@@ -89,18 +90,18 @@ def search_reports(
     response: Response,
     window: Annotated[dict[str, str | None], Depends(_window)],
     channel_ids_brackets: Annotated[
-        list[str] | None, Query(alias="channel_ids[]", json_schema_extra=IDS_QUERY)
+        list[str] | NotNull, Query(alias="channel_ids[]", json_schema_extra=IDS_QUERY)
     ] = None,
-    channel_ids: Annotated[list[str] | None, Query(json_schema_extra=IDS_QUERY)] = None,
-    channel_id: Annotated[str | None, Query(json_schema_extra=ID_QUERY)] = None,
+    channel_ids: Annotated[list[str] | NotNull, Query(json_schema_extra=IDS_QUERY)] = None,
+    channel_id: Annotated[str | NotNull, Query(json_schema_extra=ID_QUERY)] = None,
     report_state_ids_brackets: Annotated[
-        list[str] | None, Query(alias="report_state_ids[]", json_schema_extra=IDS_QUERY)
+        list[str] | NotNull, Query(alias="report_state_ids[]", json_schema_extra=IDS_QUERY)
     ] = None,
-    report_state_ids: Annotated[list[str] | None, Query(json_schema_extra=IDS_QUERY)] = None,
-    report_state_id: Annotated[str | None, Query(json_schema_extra=ID_QUERY)] = None,
-    user_id: Annotated[str | None, Query(json_schema_extra=ID_QUERY)] = None,
+    report_state_ids: Annotated[list[str] | NotNull, Query(json_schema_extra=IDS_QUERY)] = None,
+    report_state_id: Annotated[str | NotNull, Query(json_schema_extra=ID_QUERY)] = None,
+    user_id: Annotated[str | NotNull, Query(json_schema_extra=ID_QUERY)] = None,
     orderby: Annotated[
-        str | None,
+        str | NotNull,
         Query(
             description="`created_at desc` (default), `updated_at asc`, `id asc` …",
             json_schema_extra={"pattern": orderby_pattern(service.ORDERABLE_NAMES)},
