@@ -29,6 +29,8 @@ from tallybook.kit.middleware import (
 from tallybook.kit.openapi import build_openapi
 from tallybook.notifications.outbox.endpoints import router as notification_log_router
 from tallybook.notifications.settings.endpoints import router as notifications_router
+from tallybook.saferme import web as v4
+from tallybook.saferme.endpoints import ROUTERS as V4_ROUTERS
 from tallybook.settings import Settings
 from tallybook.targets.endpoints import router as targets_router
 from tallybook.workflows.endpoints import router as workflows_router
@@ -46,12 +48,14 @@ ROUTERS: tuple[APIRouter, ...] = (
     export_downloads_router,
     events_router,
     funnels_router,
+    *V4_ROUTERS,
 )
 
 DESCRIPTION = """
 Tallybook is a self-hosted reporting backend, compatible with giosg's Conversational
-Reporting API. Authenticate with `Authorization: Token <key>` (or `Bearer <key>`, or
-`?token=<key>`). Every error is JSON: `{"detail", "code", "errors"?}`.
+Reporting API and SaferMe's API v4. Authenticate with `Authorization: Token <key>` (or
+`Token token=<key>`, `Bearer <key>`, or `?token=<key>`). Every error is JSON:
+`{"detail", "code", "errors"?}` (under `/api/v4/` also `error`, the same sentence).
 """
 
 
@@ -111,13 +115,15 @@ def create_app(
     app.state.event_store = event_store
     app.state.files = files
     app.state.metrics = measured
-    install_error_handlers(app)
+    install_error_handlers(app, error_key_prefixes=(v4.PREFIX,))
     for router in ROUTERS:
         app.include_router(router)
 
     def limit_for(path: str) -> int:
         if path.rstrip("/").endswith("/chats/import"):
             return settings.import_max_bytes
+        if path.rstrip("/") == v4.UPLOAD_PATH:
+            return settings.attachment_max_bytes + v4.MULTIPART_ALLOWANCE
         return settings.max_request_bytes
 
     # Added last runs first: the slash is trimmed before anything looks at the path.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import random
 import uuid
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from typing import Any
 
 import orjson
 import typer
+from PIL import Image, ImageDraw
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -26,6 +28,18 @@ from tallybook.notifications.settings.schemas import BarSettingCreate
 from tallybook.notifications.settings.service import TargetRef
 from tallybook.organizations.models import Organization
 from tallybook.organizations.service import create_organization, create_user
+from tallybook.saferme.alerts import service as v4_alerts
+from tallybook.saferme.alerts.schemas import AlertCreate
+from tallybook.saferme.auth import TeamMember
+from tallybook.saferme.channels import service as v4_channels
+from tallybook.saferme.channels.schemas import ChannelCreate, ReportStateCreate
+from tallybook.saferme.files import service as v4_files
+from tallybook.saferme.forms import service as v4_forms
+from tallybook.saferme.forms.schemas import Form, FormCreate
+from tallybook.saferme.reports import service as v4_reports
+from tallybook.saferme.reports.schemas import ReadCreate, ReportCreate, ReportUpdate
+from tallybook.saferme.teams import team_id_of
+from tallybook.settings import Settings
 from tallybook.targets import service as targets
 from tallybook.targets.schemas import TargetCreate
 from tallybook.workflows import service as workflows
@@ -72,10 +86,11 @@ def load_demo(database: Database, store: EventStore, base_url: str) -> None:
         finder_id = _interaction_workflow(session, principal)
         room = _room_with_chats(session, principal, now)
         _cards_to_chat(session, principal, workflow_id, room.newest_chat_id)
+        channel_id = _saferme_channel(session, principal, database.settings, base_url, now)
         org_id, user_id = org.id, user.id
     store.insert(list(_events(org_id, now)))
     store.insert(_funnel_events(org_id, finder_id, now))
-    typer.echo(_instructions(base_url, org_id, token, workflow_id, finder_id, now))
+    typer.echo(_instructions(base_url, org_id, token, workflow_id, finder_id, channel_id, now))
     typer.echo(_export_instructions(base_url, org_id, user_id, token, room.room_id, now))
 
 
@@ -85,6 +100,7 @@ def _instructions(
     token: str,
     workflow_id: uuid.UUID,
     finder_id: uuid.UUID,
+    channel_id: int,
     now: datetime,
 ) -> str:
     api = f"{base_url}/api/objectives/v1/orgs/{org_id}"
@@ -127,6 +143,8 @@ def _instructions(
             f"  curl {auth} {api}/workflows/{workflow_id}/targets",
             f"  curl {auth} -H 'Content-Type: application/json' -X POST {fetch} -d '{query}'",
             f"  curl {auth} -H 'Content-Type: application/json' -X POST {step} -d '{step_query}'",
+            f"  curl -g -H 'Authorization: Token token={token}' -H 'Range: objects=0-9' "
+            f"'{base_url}/api/v4/reports/search?channel_ids[]={channel_id}'",
             "",
         ]
     )
@@ -389,3 +407,196 @@ def _funnel_events(org_id: uuid.UUID, workflow_id: uuid.UUID, now: datetime) -> 
                 )
             )
     return events
+
+
+DEMO_FORM = {
+    "name": "Site hazard",
+    "fields": [
+        {
+            "label": "Category",
+            "field_type": "Category",
+            "mandatory": True,
+            "data": {
+                "options": [
+                    {"label": "Slip or trip"},
+                    {"label": "Machinery"},
+                    {"label": "Electrical"},
+                    {"label": "Vehicle"},
+                ]
+            },
+        },
+        {
+            "label": "Severity",
+            "field_type": "DropDown",
+            "data": {"options": [{"label": "Low"}, {"label": "Medium"}, {"label": "High"}]},
+        },
+        {
+            "label": "Area fenced off",
+            "field_type": "Radio",
+            "data": {"options": [{"label": "Yes"}, {"label": "No"}]},
+        },
+        {
+            "label": "Actions taken",
+            "field_type": "CheckBox",
+            "data": {
+                "options": [
+                    {"label": "Supervisor told"},
+                    {"label": "Sign put up"},
+                    {"label": "Repair booked"},
+                ]
+            },
+        },
+        {"label": "Photos", "field_type": "Image"},
+        {"label": "What happened", "field_type": "ShortTextBox"},
+    ],
+}
+
+V4_STATES = ("New", "Assigned", "In progress", "Resolved")
+V4_REPORTERS = (("Aroha", "Ngata"), ("Ben", "Clarke"), ("Mei", "Wong"), ("Sam", "Patel"))
+
+
+@dataclass(frozen=True)
+class _DemoForm:
+    form: Form
+
+    def key(self, label: str) -> str:
+        return next(f.key for f in self.form.fields if f.label == label)
+
+    def options(self, label: str) -> list[str]:
+        field = next(f for f in self.form.fields if f.label == label)
+        return [o["value"] for o in orjson.loads(field.data)["options"]]
+
+
+def _saferme_channel(
+    session: Session, principal: Principal, settings: Settings, base_url: str, now: datetime
+) -> int:
+    """A SaferMe channel with its form and states, and a few hundred reports of the last
+    four months with photos, reads and alerts (issue 11): what the v4 analytics count."""
+    rng = random.Random(11)
+    admin = TeamMember(principal, team_id_of(session, principal.organization_id))
+    form = _DemoForm(v4_forms.create_form(session, admin, FormCreate.model_validate(DEMO_FORM)))
+    channel = v4_channels.create_channel(
+        session,
+        admin,
+        ChannelCreate.model_validate(
+            {"name": "Site hazards", "description": "Hazards on our sites", "form_id": form.form.id}
+        ),
+    )
+    states = [
+        v4_channels.create_state(
+            session,
+            admin,
+            ReportStateCreate.model_validate(
+                {"account_id": channel.id, "name": name, "position": position}
+            ),
+        ).id
+        for position, name in enumerate(V4_STATES, 1)
+    ]
+    team = [admin]
+    for first, last in V4_REPORTERS:
+        user = create_user(
+            session,
+            principal.organization_id,
+            f"{first.lower()}@example.com",
+            first_name=first,
+            last_name=last,
+        )
+        team.append(TeamMember(Principal(user, principal.organization), admin.team_id))
+    for _ in range(320):
+        _demo_report(session, rng, team, form, channel.id, states, settings, base_url, now)
+    return channel.id
+
+
+def _demo_report(
+    session: Session,
+    rng: random.Random,
+    team: list[TeamMember],
+    form: _DemoForm,
+    channel_id: int,
+    states: list[int],
+    settings: Settings,
+    base_url: str,
+    now: datetime,
+) -> None:
+    reporter = rng.choice(team)
+    # Working hours of New Zealand sites, more often on weekdays.
+    day = now - timedelta(days=rng.randrange(120))
+    created_at = day.replace(hour=rng.randrange(24), minute=rng.randrange(60)) - timedelta(
+        hours=13 * rng.random()
+    )
+    created_at = min(created_at, now - timedelta(minutes=5))
+    values: list[dict[str, object]] = [
+        {"key": form.key("Category"), "value": rng.choice(form.options("Category"))},
+        {"key": form.key("Severity"), "value": rng.choice(form.options("Severity"))},
+        {"key": form.key("Area fenced off"), "value": rng.choice(form.options("Area fenced off"))},
+        {
+            "key": form.key("Actions taken"),
+            "value": rng.sample(form.options("Actions taken"), rng.randrange(4)),
+        },
+        {"key": form.key("What happened"), "value": rng.choice(_DEMO_TEXTS)},
+    ]
+    if rng.random() < 0.12:
+        photo = v4_files.upload(
+            session, reporter, settings, base_url, _demo_photo(rng), "site-photo.jpg"
+        )
+        values.append({"key": form.key("Photos"), "value": [photo.id]})
+    report = v4_reports.create_report(
+        session,
+        reporter,
+        ReportCreate.model_validate(
+            {
+                "account_id": channel_id,
+                "geom": f"Point({174.7 + rng.random() / 10:.6f} {-41.3 + rng.random() / 10:.6f})",
+                "form_fields": values,
+                "created_at": created_at,
+            }
+        ),
+    )
+    age = (now - created_at).total_seconds()
+    state = min(len(states) - 1, int(age / 86400 / 10))  # older reports got further
+    if state:
+        v4_reports.update_report(
+            session,
+            reporter,
+            report.id,
+            ReportUpdate.model_validate({"report_state_id": states[state]}),
+        )
+    for reader in rng.sample(team, rng.randrange(len(team) + 1)):
+        for _ in range(rng.choice((1, 1, 2))):
+            at = created_at + timedelta(seconds=rng.random() * min(age, 7 * 86400))
+            read = ReadCreate.model_validate({"created_at": at})
+            v4_reports.create_read(session, reader, report.id, read)
+    for alerted in rng.sample(team, rng.randrange(3)):
+        at = created_at + timedelta(seconds=rng.random() * min(age, 3600))
+        v4_alerts.create_alert(
+            session,
+            team[0],
+            AlertCreate.model_validate(
+                {
+                    "user_id": alerted.user_number,
+                    "report_id": report.id,
+                    "created_at": at,
+                    "read": rng.random() < 0.6,
+                }
+            ),
+        )
+
+
+_DEMO_TEXTS = (
+    "Loose railing on the stairs",
+    "Oil spill near the loading bay",
+    "Forklift reversing without a spotter",
+    "Exposed wiring in the workshop",
+    "Pallets stacked too high",
+)
+
+
+def _demo_photo(rng: random.Random) -> bytes:
+    image = Image.new("RGB", (1024, 768), (rng.randrange(256), rng.randrange(256), 200))
+    draw = ImageDraw.Draw(image)
+    for _ in range(6):
+        x, y = rng.randrange(900), rng.randrange(650)
+        draw.rectangle((x, y, x + 120, y + 100), fill=(255, 200, rng.randrange(256)))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=80)
+    return out.getvalue()

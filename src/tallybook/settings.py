@@ -57,6 +57,9 @@ class Settings(BaseSettings):
         "may call the API from; none by default. Browser ingestion is open to any origin.",
     )
     import_max_bytes: int = 200 * 1024 * 1024
+    attachment_max_bytes: int = Field(
+        default=20 * 1024 * 1024, gt=0, description="Largest v4 file attachment (an image)."
+    )
 
     smtp_host: str = "localhost"
     smtp_port: int = 25
@@ -138,6 +141,11 @@ class Settings(BaseSettings):
                 f"TALLYBOOK_DATA_DIR ({self.data_dir}) must be a directory this process can "
                 "create and write."
             )
+
+    @property
+    def files_dir(self) -> Path:
+        """Where local files live (v4 attachments and their renditions)."""
+        return self.data_dir / "files"
 
     def signing_key(self) -> str:
         """The secret used to sign links; generated once into the data dir when embedded."""

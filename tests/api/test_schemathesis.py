@@ -18,6 +18,7 @@ else fails the test with schemathesis' own description of the request.
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ import orjson
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
+from PIL import Image
 from schemathesis import engine
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import events
@@ -55,6 +57,7 @@ STORE_V1 = "/events/v1/store/{source}"
 FETCH = "/api/events/v2/orgs/{org_id}/fetch"
 WORKFLOW_REPORTING = "/api/reporting/workflow/v1/orgs/{org_id}/workflows/{workflow_id}"
 EXPORTS = f"{V5}/users/{{user_id}}/reportexports"
+V4 = "/api/v4"
 
 POSITIVE = "positive_data_acceptance"
 NEGATIVE = "negative_data_rejection"
@@ -90,6 +93,17 @@ DELIBERATE: dict[tuple[str, str], str] = {
     ("allow_header_conformance", f"POST {CHATS}/import"): "GET …/chats/{chat_id} matches 'import'",
     (POSITIVE, f"POST {EXPORTS}"): "format fits type; range order; room of the org; instants",
     (POSITIVE, f"GET {EXPORTS}"): "a cursor is one this server signed",
+    (POSITIVE, f"POST {V4}/forms"): "choice fields need options, other fields have none",
+    (POSITIVE, f"POST {V4}/channels"): "form_id must be a form of the team",
+    (POSITIVE, f"PATCH {V4}/channels/{{channel_id}}"): "form_id must be a form of the team",
+    (POSITIVE, f"POST {V4}/report_states"): "account_id must be a channel of the team",
+    (POSITIVE, f"POST {V4}/reports"): "channel, state and form_fields of the team; instants",
+    (POSITIVE, f"PATCH {V4}/reports/{{report_id}}"): "a state of its channel; its form's fields",
+    (POSITIVE, f"POST {V4}/reports/{{report_id}}/reads"): "not before the report; instants",
+    (POSITIVE, f"POST {V4}/notifications"): "user and report of the team; instants",
+    (POSITIVE, f"POST {V4}/file_attachments"): "the file must be an image Pillow can read",
+    (POSITIVE, f"GET {V4}/reports/search"): "instants in the supported range",
+    ("allow_header_conformance", f"GET {V4}/reports/search"): "PATCH …/{report_id} matches it",
 }
 """The failures docs/api.md documents as deliberate, by check name and operation."""
 
@@ -171,6 +185,7 @@ class World:
             self.doomed_settings[kind] = self.post(f"{url}/{kind}", body)
         self.ids.update(room_id=room, chat_id=chat)
         self.ids.update(self.an_export(room))
+        self.seed_v4()
 
     def an_export(self, room: str) -> dict[str, str]:
         """A completed export of the room: its user, its id and its download token."""
@@ -191,6 +206,37 @@ class World:
             "token": url.rsplit("/", 1)[-1],
         }
 
+    def seed_v4(self) -> None:
+        """A form, a channel with a state, an image, a report and an alert of the v4 API."""
+        field = {"label": "Kind", "field_type": "DropDown", "data": {"options": [{"label": "a"}]}}
+        form = self.post(f"{V4}/forms", {"form": {"name": "f", "fields": [field]}})
+        for ids in (self.ids, self.doomed):
+            ids["channel_id"] = self.post(f"{V4}/channels", {"channel": {"name": "c"}})
+        channel = self.ids["channel_id"]
+        state = self.post(
+            f"{V4}/report_states", {"report_state": {"account_id": channel, "name": "New"}}
+        )
+        image = io.BytesIO()
+        Image.new("RGB", (8, 8)).save(image, "PNG")
+        uploaded = self.client.post(
+            f"{V4}/file_attachments",
+            headers=self.tenant.headers,
+            files={"file": ("a.png", image.getvalue(), "image/png")},
+        )
+        assert uploaded.status_code == 201, uploaded.text
+        report = self.post(f"{V4}/reports", {"report": {"account_id": channel}})
+        user = self.tenant.user_number
+        for ids in (self.ids, self.doomed):
+            alert = {"notification": {"user_id": user, "report_id": report}}
+            ids["alert_id"] = self.post(f"{V4}/notifications", alert)
+        self.ids.update(
+            form_id=form,
+            state_id=state,
+            report_id=report,
+            attachment_id=str(uploaded.json()["id"]),
+            style="thumb",
+        )
+
     def config(self) -> SchemathesisConfig:
         ids, doomed = self.ids, self.doomed
         operations: list[dict[str, Any]] = [
@@ -205,6 +251,17 @@ class World:
                 "parameters": {"target_id": doomed["target_in_real_workflow"]},
             },
         ]
+        for path, name in (
+            (f"{V4}/channels/{{channel_id}}", "channel_id"),
+            (f"{V4}/notifications/{{alert_id}}", "alert_id"),
+        ):
+            operations.append(
+                {
+                    "include-method": "DELETE",
+                    "include-path": path,
+                    "parameters": {name: doomed[name]},
+                }
+            )
         for kind in ("bar", "slack", "email"):
             path = f"{TARGET}/notifications/{kind}/{{setting_id}}"
             operations += [

@@ -158,18 +158,32 @@ def validation_errors(raw: list[Any]) -> list[dict[str, Any]]:
     return errors
 
 
-def _respond(status: int, body: dict[str, Any], headers: Mapping[str, str] | None = None) -> Any:
+def error_response(
+    scope: Scope, status: int, body: dict[str, Any], headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    """The JSON answer of an error; every error answer of the app is made here.
+
+    Under the path prefixes given to :func:`install_error_handlers` (SaferMe's v4 API,
+    whose clients read an error's text from ``error``), the body also carries ``error``,
+    the same sentence as ``detail``.
+    """
+    app = scope.get("app")
+    prefixes: tuple[str, ...] = getattr(getattr(app, "state", None), "error_key_prefixes", ())
+    path = scope.get("path", "")
+    if any(path == p.rstrip("/") or path.startswith(p) for p in prefixes):
+        body = {**body, "error": body["detail"]}
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-async def _tallybook_error(_request: Request, exc: Exception) -> Any:
+async def _tallybook_error(request: Request, exc: Exception) -> Any:
     assert isinstance(exc, TallybookError)
-    return _respond(exc.status_code, exc.body(), exc.headers)
+    return error_response(request.scope, exc.status_code, exc.body(), exc.headers)
 
 
-async def _request_validation(_request: Request, exc: Exception) -> Any:
+async def _request_validation(request: Request, exc: Exception) -> Any:
     assert isinstance(exc, RequestValidationError)
-    return _respond(400, InvalidPayload(validation_errors(list(exc.errors()))).body())
+    body = InvalidPayload(validation_errors(list(exc.errors()))).body()
+    return error_response(request.scope, 400, body)
 
 
 _HTTP_CODES = {
@@ -184,7 +198,7 @@ async def _http_error(request: Request, exc: Exception) -> Any:
     headers = dict(exc.headers or {})
     if exc.status_code == 405:
         headers["Allow"] = ", ".join(allowed_methods(request.app, request.scope))
-    return _respond(exc.status_code, {"detail": detail, "code": code}, headers)
+    return error_response(request.scope, exc.status_code, {"detail": detail, "code": code}, headers)
 
 
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -244,10 +258,12 @@ class UnhandledErrorMiddleware:
                 "detail": f"Internal error; the operators can trace it with error id {error_id}.",
                 "code": "internal_error",
             }
-            await JSONResponse(body, status_code=500)(scope, receive, send)
+            await error_response(scope, 500, body)(scope, receive, send)
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, *, error_key_prefixes: tuple[str, ...] = ()) -> None:
+    """``error_key_prefixes``: path prefixes whose error bodies also carry ``error``."""
+    app.state.error_key_prefixes = error_key_prefixes
     app.add_exception_handler(TallybookError, _tallybook_error)
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -9,10 +9,9 @@ from typing import Final
 
 from starlette.datastructures import MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tallybook.kit.errors import PayloadTooLarge
+from tallybook.kit.errors import PayloadTooLarge, error_response
 
 log = logging.getLogger("tallybook.http")
 
@@ -51,7 +50,7 @@ class BodyLimitMiddleware:
         limit = self.limit_for(scope.get("path", ""))
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _too_large(limit)(scope, receive, send)
+            await _too_large(scope, limit)(scope, receive, send)
             return
         received = 0
         started = False
@@ -74,15 +73,15 @@ class BodyLimitMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except PayloadTooLarge:
             if not started:
-                await _too_large(limit)(scope, receive, send)
+                await _too_large(scope, limit)(scope, receive, send)
 
 
 def _too_large_detail(limit: int) -> str:
     return f"The request body is larger than the limit of {limit} bytes."
 
 
-def _too_large(limit: int) -> JSONResponse:
-    return JSONResponse(PayloadTooLarge(_too_large_detail(limit)).body(), status_code=413)
+def _too_large(scope: Scope, limit: int) -> ASGIApp:
+    return error_response(scope, 413, PayloadTooLarge(_too_large_detail(limit)).body())
 
 
 PUBLIC_CORS_HEADERS: Final = {

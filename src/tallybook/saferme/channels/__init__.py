@@ -1,0 +1,1 @@
+"""Channels (SaferMe's *accounts*) and the report states of a channel."""

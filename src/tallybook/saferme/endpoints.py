@@ -1,0 +1,19 @@
+"""Every v4 router, for the app's ROUTERS."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from tallybook.saferme.alerts.endpoints import router as alerts_router
+from tallybook.saferme.channels.endpoints import router as channels_router
+from tallybook.saferme.files.endpoints import router as files_router
+from tallybook.saferme.forms.endpoints import router as forms_router
+from tallybook.saferme.reports.endpoints import router as reports_router
+
+ROUTERS: tuple[APIRouter, ...] = (
+    channels_router,
+    forms_router,
+    files_router,
+    reports_router,
+    alerts_router,
+)

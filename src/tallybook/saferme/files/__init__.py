@@ -1,0 +1,1 @@
+"""File attachments: uploaded images, their renditions made with Pillow, and serving them."""

@@ -1,0 +1,1 @@
+"""Forms of a team: fields with their keys, types and options."""

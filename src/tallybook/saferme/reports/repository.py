@@ -1,0 +1,178 @@
+"""All SQL of reports and reads, scoped to the organisation in the query."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Select, delete, insert, select
+from sqlalchemy.orm import Session
+
+from tallybook.saferme.models import (
+    Channel,
+    Report,
+    ReportImage,
+    ReportRead,
+    ReportSelection,
+    ReportState,
+)
+from tallybook.saferme.ranges import ObjectRange, fetch_page
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    """A report with what its summary shows of its channel and state."""
+
+    report: Report
+    channel_name: str
+    channel_uuid: UUID
+    state_name: str | None
+
+
+def _with_names() -> Select[Any]:
+    stmt: Any
+    stmt = (
+        select(Report, Channel.name, Channel.uuid, ReportState.name)
+        .join(Channel, Channel.id == Report.channel_id)
+        .outerjoin(ReportState, ReportState.id == Report.report_state_id)
+    )
+    return stmt  # type: ignore[no-any-return]
+
+
+def report_row(session: Session, organization_id: UUID, report_id: int) -> ReportRow | None:
+    row = session.execute(
+        _with_names().where(Report.organization_id == organization_id, Report.id == report_id)
+    ).first()
+    return ReportRow(row[0], row[1], row[2], row[3]) if row else None
+
+
+def report(session: Session, organization_id: UUID, report_id: int) -> Report | None:
+    return session.scalar(
+        select(Report).where(Report.organization_id == organization_id, Report.id == report_id)
+    )
+
+
+def channel_by_uuid(session: Session, organization_id: UUID, uuid: UUID) -> Channel | None:
+    return session.scalar(
+        select(Channel).where(Channel.organization_id == organization_id, Channel.uuid == uuid)
+    )
+
+
+def first_state(session: Session, channel_id: int) -> ReportState | None:
+    return session.scalar(
+        select(ReportState)
+        .where(ReportState.channel_id == channel_id)
+        .order_by(ReportState.position, ReportState.id)
+        .limit(1)
+    )
+
+
+def uuid_taken(session: Session, organization_id: UUID, uuid: UUID) -> bool:
+    found = session.scalar(
+        select(Report.id).where(Report.organization_id == organization_id, Report.uuid == uuid)
+    )
+    return found is not None
+
+
+def channels_of_team(session: Session, organization_id: UUID, ids: Sequence[int]) -> set[int]:
+    return set(
+        session.scalars(
+            select(Channel.id).where(
+                Channel.organization_id == organization_id, Channel.id.in_(ids)
+            )
+        )
+    )
+
+
+def replace_derived(
+    session: Session,
+    report: Report,
+    selections: list[tuple[int, int]],
+    attachments: list[tuple[int, int]],
+    *,
+    new: bool = False,
+) -> None:
+    """The report's selection and image rows, made anew from its values (a ``new``
+    report has none yet)."""
+    if not new:
+        session.execute(delete(ReportSelection).where(ReportSelection.report_id == report.id))
+        session.execute(delete(ReportImage).where(ReportImage.report_id == report.id))
+    common = {"channel_id": report.channel_id, "created_at": report.created_at}
+    if selections:
+        session.execute(
+            insert(ReportSelection),
+            [
+                {"report_id": report.id, "field_id": f, "option_id": o, **common}
+                for f, o in selections
+            ],
+        )
+    if attachments:
+        session.execute(
+            insert(ReportImage),
+            [
+                {
+                    "organization_id": report.organization_id,
+                    "report_id": report.id,
+                    "field_id": f,
+                    "attachment_id": a,
+                    **common,
+                }
+                for f, a in attachments
+            ],
+        )
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    channel_ids: list[int] | None = None
+    state_ids: list[int] | None = None
+    user_number: int | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    updated_after: datetime | None = None
+    updated_before: datetime | None = None
+
+
+ORDERABLE = {"created_at": Report.created_at, "updated_at": Report.updated_at, "id": Report.id}
+
+
+def search(
+    session: Session,
+    organization_id: UUID,
+    where: SearchFilter,
+    order: Sequence[Any],
+    page: ObjectRange,
+) -> tuple[list[ReportRow], int]:
+    stmt = _with_names().where(Report.organization_id == organization_id)
+    if where.channel_ids is not None:
+        stmt = stmt.where(Report.channel_id.in_(where.channel_ids))
+    if where.state_ids is not None:
+        stmt = stmt.where(Report.report_state_id.in_(where.state_ids))
+    if where.user_number is not None:
+        stmt = stmt.where(Report.user_number == where.user_number)
+    for column, bound, after in (
+        (Report.created_at, where.created_after, True),
+        (Report.created_at, where.created_before, False),
+        (Report.updated_at, where.updated_after, True),
+        (Report.updated_at, where.updated_before, False),
+    ):
+        if bound is not None:
+            stmt = stmt.where(column > bound if after else column < bound)
+    rows, total = fetch_page(session, stmt, order, page)
+    return [ReportRow(row[0], row[1], row[2], row[3]) for row in rows], total
+
+
+def add_read(session: Session, report: Report, user_number: int, at: datetime) -> ReportRead:
+    read = ReportRead(
+        organization_id=report.organization_id,
+        report_id=report.id,
+        user_number=user_number,
+        channel_id=report.channel_id,
+        created_at=at,
+    )
+    session.add(read)
+    session.flush()
+    return read
