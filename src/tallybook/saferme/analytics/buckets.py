@@ -107,10 +107,12 @@ def boundaries(start: datetime, end: datetime, width: Width, zone: ZoneInfo) -> 
                 found.append(instant)
         if found[-1] >= end:
             break
-        if len(found) > MAX_BUCKETS + 1:
+        if len(found) > MAX_BUCKETS + 2:  # (one may come before start)
             raise TooManyBuckets(f"more than {MAX_BUCKETS} buckets")
     first = max(i for i, instant in enumerate(found) if instant <= start)
     last = next(i for i, instant in enumerate(found) if instant >= end)
+    if last - first > MAX_BUCKETS:
+        raise TooManyBuckets(f"more than {MAX_BUCKETS} buckets")
     return found[first : last + 1]
 
 

@@ -95,14 +95,18 @@ def reports_over_time(
     member: TeamReportingUser,
     window: AnalyticsWindow,
     width: Annotated[
-        Width | NotNull,
-        Query(description="Default: hour up to 2 days, day up to 31, week up to 366, else month."),
+        str | NotNull,
+        Query(
+            description="Default: hour up to 2 days, day up to 31, week up to 366, else month.",
+            json_schema_extra={"enum": [str(w) for w in Width]},
+        ),
     ] = None,
     time_zone: TimeZone = None,
 ) -> object:
-    zone, error = params.parse_zone(time_zone)
-    params.check([error])
-    return service.reports_over_time(session, member, window, width, zone)
+    chosen, width_error = params.parse_width(width)
+    zone, zone_error = params.parse_zone(time_zone)
+    params.check([width_error, zone_error])
+    return service.reports_over_time(session, member, window, chosen, zone)
 
 
 @router.get(

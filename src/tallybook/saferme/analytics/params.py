@@ -16,6 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 from tallybook.kit.errors import InvalidPayload
 from tallybook.kit.schemas import InputTimestamp
 from tallybook.kit.timezones import check_timezone
+from tallybook.saferme.analytics.buckets import Width
 from tallybook.saferme.ids import MAX_ID
 
 _ISO: Final = re.compile(
@@ -69,6 +70,16 @@ def parse_zone(raw: str | None) -> tuple[ZoneInfo, dict[str, object] | None]:
         return check_timezone(raw), None
     except ValueError as exc:
         return UTC_ZONE, _query_error("time_zone", str(exc))
+
+
+def parse_width(raw: str | None) -> tuple[Width | None, dict[str, object] | None]:
+    if raw is None:
+        return None, None
+    try:
+        return Width(raw), None
+    except ValueError:
+        choices = ", ".join(Width)
+        return None, _query_error("width", f"must be one of {choices}")
 
 
 def parse_fields(
