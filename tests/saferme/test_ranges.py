@@ -79,19 +79,14 @@ def test_an_empty_list_is_star_zero(client: TestClient, tenant: Tenant) -> None:
 
 @pytest.mark.parametrize(
     "range_",
-    [
-        "bytes=0-10",
-        "objects=a-b",
-        "objects",
-        "0-10",
-        "objects=-5",
-        "objects=1-2,4-5",
-        "objects = 5 - 6",
-        "Objects=0-1",
-    ],
+    ["bytes=0-10", "objects=a-b", "objects", "0-10", "objects=-5", "objects=1-2,4-5", "", "0"],
 )
-def test_malformed_ranges_are_400(client: TestClient, tenant: Tenant, range_: str) -> None:
+def test_a_range_of_another_form_is_ignored(
+    client: TestClient, tenant: Tenant, range_: str
+) -> None:
+    for name in ("B", "A"):
+        make_channel(client, tenant, name=name)
     response = client.get(f"{V4}/channels", headers=v4_headers(tenant, Range=range_))
-    assert response.status_code == 400
-    body = response.json()
-    assert body["code"] == "bad_request" and body["error"] == body["detail"]
+    assert response.status_code == 200
+    assert [c["name"] for c in response.json()] == ["A", "B"]
+    assert response.headers["Content-Range"] == "channels 0-1/2"

@@ -13,8 +13,6 @@ from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from tallybook.kit.errors import BadRequest
-
 DEFAULT_SIZE: Final = 60
 MAX_SIZE: Final = 100
 _RANGE: Final = re.compile(r"objects=([0-9]{1,9})-([0-9]{1,9})?")
@@ -34,26 +32,25 @@ def object_range(
         Header(
             alias="Range",
             description="`objects=A-B` (from 0, inclusive): items A to B, at most "
-            f"{MAX_SIZE}; default `objects=0-{DEFAULT_SIZE - 1}`.",
-            json_schema_extra={"pattern": f"^{_RANGE.pattern}$"},
+            f"{MAX_SIZE}; default (and for a Range of any other form) "
+            f"`objects=0-{DEFAULT_SIZE - 1}`.",
         ),
     ] = None,
 ) -> ObjectRange:
     """The requested items; a range of more than :data:`MAX_SIZE` is cut to that many, and
-    one whose last item comes before its first selects none (an empty page)."""
-    if range_ is None:
-        return ObjectRange(0, DEFAULT_SIZE)
-    match = _RANGE.fullmatch(range_)
+    one whose last item comes before its first selects none (an empty page).
+
+    A ``Range`` that is not ``objects=A-B`` (another unit, several ranges) is ignored, as
+    HTTP has servers do with a range they do not understand: the first page is sent."""
+    match = _RANGE.fullmatch(range_) if range_ is not None else None
     if match is None:
-        raise BadRequest("The Range header must look like objects=0-59.")
+        return ObjectRange(0, DEFAULT_SIZE)
     first = int(match.group(1))
     last = int(match.group(2)) if match.group(2) is not None else first + DEFAULT_SIZE - 1
     return ObjectRange(first, max(0, min(last - first + 1, MAX_SIZE)))
 
 
 RangeHeader = Annotated[ObjectRange, Depends(object_range)]
-"""List it after the route's auth parameter: a bad Range is a 400 only for a caller who
-may call the route."""
 
 
 def fetch_page(
