@@ -13,12 +13,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tallybook.saferme.analytics.buckets import (
+    HOURS,
     MAX_BUCKETS,
+    WEEKDAYS,
+    Cycle,
+    SlotRun,
     TooManyBuckets,
     Width,
     boundaries,
     choose_width,
     offset_periods,
+    slot_runs,
 )
 
 ZONES = [
@@ -183,3 +188,43 @@ def test_too_many_buckets() -> None:
     # Local January 1970 (from 1969-12-31T12:00Z) to local January 3000: 12,361 months.
     assert len(everything) == 12_362
     assert everything[0] == datetime(1969, 12, 31, 12, tzinfo=UTC)
+
+
+def _pieces(runs: list[SlotRun], cycle: Cycle) -> list[tuple[datetime, datetime, int]]:
+    """The pieces the SQL makes of the runs (``reports_per_slot``), in Python."""
+    pieces = []
+    for run in runs:
+        pieces.append((run.start, min(run.first, run.end), run.head))
+        for k in range(run.steps):
+            low = run.first + timedelta(seconds=k * cycle.step)
+            high = min(run.first + timedelta(seconds=(k + 1) * cycle.step), run.end)
+            pieces.append((low, high, (run.first_slot + k) % cycle.size))
+    return pieces
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    name=st.sampled_from(ZONES),
+    cycle=st.sampled_from([HOURS, WEEKDAYS]),
+    start=st.datetimes(datetime(1970, 1, 1), datetime(2060, 1, 1), timezones=st.just(UTC)),
+    length=st.timedeltas(timedelta(seconds=1), timedelta(days=60)),
+    probes=st.lists(st.integers(0, 2**62), min_size=1, max_size=20),
+)
+def test_slot_pieces_tile_the_window_with_the_local_hour_or_weekday(
+    name: str,
+    cycle: Cycle,
+    start: datetime,
+    length: timedelta,
+    probes: list[int],
+) -> None:
+    zone, end = ZoneInfo(name), start + length
+    pieces = _pieces(slot_runs(offset_periods(start, end, zone), cycle), cycle)
+    nonempty = [p for p in pieces if p[0] < p[1]]
+    assert nonempty[0][0] == start and nonempty[-1][1] == end
+    for before, after in pairwise(nonempty):
+        assert before[1] == after[0]
+    for probe in probes:
+        instant = start + timedelta(microseconds=probe % (length // timedelta(microseconds=1)))
+        (slot,) = [s for low, high, s in nonempty if low <= instant < high]
+        local = instant.astimezone(zone)
+        assert slot == (local.hour if cycle is HOURS else local.isoweekday() % 7), instant

@@ -174,3 +174,51 @@ def offset_periods(start: datetime, end: datetime, zone: ZoneInfo) -> list[Offse
             period_start, offset = change, _offset(change, zone)
     periods.append(OffsetPeriod(period_start, end, offset))
     return periods
+
+
+@dataclass(frozen=True)
+class SlotRun:
+    """The local hours (or days) of one offset period, as the SQL makes them: a head
+    ``[start, min(first, end))`` in slot ``head``, then ``steps`` slots of ``step`` seconds
+    from ``first`` (the last one cut at ``end``), numbered from ``first_slot`` round the
+    cycle. Within a slot the local hour (or weekday) does not change."""
+
+    start: datetime
+    end: datetime
+    first: datetime
+    head: int
+    first_slot: int
+    steps: int
+
+
+@dataclass(frozen=True)
+class Cycle:
+    """Local hours of the day (``HOURS``) or days of the week (``WEEKDAYS``)."""
+
+    step: int  # seconds
+    size: int  # slots in the cycle
+    phase: int  # the slot of the step that starts at 1970-01-01T00:00 local
+
+
+HOURS: Final = Cycle(step=3600, size=24, phase=0)
+WEEKDAYS: Final = Cycle(step=86_400, size=7, phase=4)  # 1970-01-01 was a Thursday; 0 is Sunday
+
+
+def slot_runs(periods: list[OffsetPeriod], cycle: Cycle) -> list[SlotRun]:
+    runs = []
+    for period in periods:
+        start, end = period.start.timestamp(), period.end.timestamp()
+        local = start + period.offset
+        first_local = math.ceil(local / cycle.step) * cycle.step
+        first = first_local - period.offset
+        runs.append(
+            SlotRun(
+                start=period.start,
+                end=period.end,
+                first=datetime.fromtimestamp(first, UTC),
+                head=(math.floor(local / cycle.step) + cycle.phase) % cycle.size,
+                first_slot=(first_local // cycle.step + cycle.phase) % cycle.size,
+                steps=max(0, math.ceil((end - first) / cycle.step)),
+            )
+        )
+    return runs

@@ -1,10 +1,14 @@
 """All SQL of the analytics: each answer is one statement, counted in the store.
 
 Every statement names the channel through :func:`_channel`, a subquery that finds it only
-in the caller's organisation, so the counts are scoped to the team in the query itself;
-and each reads one range of one index led by ``(channel_id, created_at)`` (the rows
-counted carry their channel, see ``saferme/models.py``). Counts are of a column of that
-index, so PostgreSQL answers from the index alone.
+in the caller's organisation, so the counts are scoped to the team in the query itself.
+
+No statement sorts or hashes the rows it counts (SQLite has no hash aggregation, and a
+year of a busy channel is half a million reports): each row of an answer — a state, a
+user, an option, a time bucket — is ``count(*)`` over one range of an index, in a
+correlated subquery, and distinct reads and alerts are counted as the rows whose previous
+one (kept by triggers, see migration 0006) falls outside the window. So a statement
+costs one index step per row counted, and a seek per row of the answer.
 """
 
 from __future__ import annotations
@@ -19,11 +23,13 @@ from uuid import UUID
 from sqlalchemy import (
     ColumnElement,
     Integer,
-    Select,
     and_,
     case,
     column,
+    exists,
     func,
+    literal,
+    or_,
     select,
     true,
     values,
@@ -32,9 +38,9 @@ from sqlalchemy.orm import Session
 
 from tallybook.kit.db import UTCDateTime
 from tallybook.organizations.models import User
-from tallybook.saferme.analytics.buckets import OffsetPeriod
+from tallybook.saferme.analytics.buckets import Cycle, SlotRun
 from tallybook.saferme.analytics.schemas import AwarenessField, ReadField
-from tallybook.saferme.analytics.sql import epoch_seconds
+from tallybook.saferme.analytics.sql import shifted
 from tallybook.saferme.models import (
     Alert,
     Channel,
@@ -46,13 +52,6 @@ from tallybook.saferme.models import (
     ReportSelection,
     ReportState,
 )
-
-SHIFT = 28 * 86_400
-"""Added to every local instant so it stays positive (integer division and ``%`` then
-floor on both stores); four weeks, so that weekdays count from 1970-01-01 still."""
-
-THURSDAY = 4
-"""1970-01-01 was a Thursday (0 is Sunday)."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +77,12 @@ def _in(created_at: Any, window: Window) -> ColumnElement[bool]:
     return and_(created_at >= window.start, created_at < window.end)
 
 
+def _first_in(previous: Any, window: Window) -> ColumnElement[bool]:
+    """The row is the first of its kind in the window: its previous one is not in it (the
+    previous one is never later than the row)."""
+    return or_(previous.is_(None), previous < window.start)
+
+
 def field(session: Session, organization_id: UUID, field_id: int) -> FormField | None:
     return session.scalar(
         select(FormField).where(
@@ -86,45 +91,51 @@ def field(session: Session, organization_id: UUID, field_id: int) -> FormField |
     )
 
 
+def _reports_between(window: Window, low: Any, high: Any) -> Any:
+    return (
+        select(func.count())
+        .select_from(Report)
+        .where(
+            Report.channel_id == _channel(window),
+            Report.created_at >= low,
+            Report.created_at < high,
+        )
+        .scalar_subquery()
+    )
+
+
 def reports_over_time(
     session: Session, window: Window, bounds: Sequence[datetime]
 ) -> list[tuple[datetime, int]]:
     """``(bucket start, reports)`` for each bucket ``[bounds[i], bounds[i + 1])``, empty
-    ones included: the buckets are a table of the statement, joined to the reports."""
+    ones included; the first and last buckets count only what lies in the window."""
+    clipped = [(max(low, window.start), min(high, window.end)) for low, high in pairwise(bounds)]
     buckets = (
         values(column("lo", UTCDateTime()), column("hi", UTCDateTime()), name="buckets")
-        .data(list(pairwise(bounds)))
+        .data(clipped)
         .cte("buckets")
     )
-    counted = (
-        select(buckets.c.lo, func.count(Report.created_at))
-        .select_from(buckets)
-        .outerjoin(
-            Report,
-            and_(
-                Report.channel_id == _channel(window),
-                Report.created_at >= buckets.c.lo,
-                Report.created_at < buckets.c.hi,
-                _in(Report.created_at, window),
-            ),
-        )
-        .group_by(buckets.c.lo)
-        .order_by(buckets.c.lo)
+    stmt = select(buckets.c.lo, _reports_between(window, buckets.c.lo, buckets.c.hi)).order_by(
+        buckets.c.lo
     )
-    return [(row[0], int(row[1])) for row in session.execute(counted)]
+    counts = [int(row[1]) for row in session.execute(stmt)]
+    return list(zip(bounds, counts, strict=False))
 
 
 def reports_per_state(session: Session, window: Window) -> list[tuple[int, str, int]]:
     """``(state id, name, reports)`` for every state of the channel, by position."""
-    counts = (
-        select(Report.report_state_id.label("state_id"), func.count().label("n"))
-        .where(Report.channel_id == _channel(window), _in(Report.created_at, window))
-        .group_by(Report.report_state_id)
-        .subquery("counts")
+    count = (
+        select(func.count())
+        .select_from(Report)
+        .where(
+            Report.channel_id == ReportState.channel_id,
+            Report.report_state_id == ReportState.id,
+            _in(Report.created_at, window),
+        )
+        .scalar_subquery()
     )
     stmt = (
-        select(ReportState.id, ReportState.name, func.coalesce(counts.c.n, 0))
-        .outerjoin(counts, counts.c.state_id == ReportState.id)
+        select(ReportState.id, ReportState.name, count)
         .where(ReportState.channel_id == _channel(window))
         .order_by(ReportState.position, ReportState.id)
     )
@@ -132,36 +143,45 @@ def reports_per_state(session: Session, window: Window) -> list[tuple[int, str, 
 
 
 def reports_per_user(session: Session, window: Window) -> list[tuple[int, int]]:
-    """``(user number, reports)`` of each user with a report, most reports first. An
-    anonymous report is nobody's."""
-    count = func.count().label("n")
-    stmt = (
-        select(Report.user_number, count)
+    """``(user number, reports)`` of each user of the team with a report, most reports
+    first. An anonymous report is nobody's."""
+    count = (
+        select(func.count())
+        .select_from(Report)
         .where(
             Report.channel_id == _channel(window),
-            _in(Report.created_at, window),
-            Report.user_number.is_not(None),
+            Report.user_number == User.number,
             Report.is_anonymous == False,  # noqa: E712 (SQL, not Python)
+            _in(Report.created_at, window),
         )
-        .group_by(Report.user_number)
-        .order_by(count.desc(), Report.user_number)
+        .scalar_subquery()
     )
-    return [(number, int(count)) for number, count in session.execute(stmt) if number is not None]
+    per_user = (
+        select(User.number.label("number"), count.label("n"))
+        .where(User.organization_id == window.organization_id)
+        .subquery("per_user")
+    )
+    stmt = (
+        select(per_user.c.number, per_user.c.n)
+        .where(per_user.c.n > 0)
+        .order_by(per_user.c.n.desc(), per_user.c.number)
+    )
+    return [(int(row[0]), int(row[1])) for row in session.execute(stmt)]
 
 
 def reports_per_field_selection(
     session: Session, window: Window, field_id: int
 ) -> list[tuple[str, str, int]]:
     """``(label, value, reports)`` for every option of the field, in display order."""
-    counts = (
-        select(ReportSelection.option_id, func.count().label("n"))
+    count = (
+        select(func.count())
+        .select_from(ReportSelection)
         .where(
-            ReportSelection.field_id == field_id,
             ReportSelection.channel_id == _channel(window),
+            ReportSelection.option_id == FieldOption.id,
             _in(ReportSelection.created_at, window),
         )
-        .group_by(ReportSelection.option_id)
-        .subquery("counts")
+        .scalar_subquery()
     )
     team_field = (
         select(FormField.id)
@@ -169,102 +189,108 @@ def reports_per_field_selection(
         .scalar_subquery()
     )
     stmt = (
-        select(FieldOption.label, FieldOption.value, func.coalesce(counts.c.n, 0))
-        .outerjoin(counts, counts.c.option_id == FieldOption.id)
+        select(FieldOption.label, FieldOption.value, count)
         .where(FieldOption.field_id == team_field)
         .order_by(FieldOption.display_order, FieldOption.id)
     )
     return [(row[0], row[1], int(row[2])) for row in session.execute(stmt)]
 
 
-def _local_seconds(periods: Sequence[OffsetPeriod], window: Window, unit: int) -> Select[Any]:
-    """Each report's local time, in whole ``unit``s since 1970 (plus :data:`SHIFT`): the
-    report's instant plus the UTC offset of its period (the periods cover the window)."""
+def reports_per_slot(
+    session: Session, window: Window, runs: Sequence[SlotRun], cycle: Cycle
+) -> list[tuple[int, int]]:
+    """``(slot, reports)`` for every slot of the cycle (local hour, or weekday): the
+    window cut into the slots of each run, each slot counted by its range of the index,
+    the counts summed per slot number."""
     table = (
         values(
             column("lo", UTCDateTime()),
             column("hi", UTCDateTime()),
-            column("shift", Integer()),
-            name="periods",
+            column("first", UTCDateTime()),
+            column("head", Integer()),
+            column("first_slot", Integer()),
+            column("steps", Integer()),
+            name="runs",
         )
-        .data([(p.start, p.end, p.offset + SHIFT) for p in periods])
-        .cte("periods")
+        .data([(r.start, r.end, r.first, r.head, r.first_slot, r.steps) for r in runs])
+        .cte("runs")
     )
-    local = (epoch_seconds(Report.created_at) + table.c.shift) // unit
-    return (
-        select(local.label("units"))
-        .select_from(table)
-        .join(
-            Report,
-            and_(
-                Report.channel_id == _channel(window),
-                Report.created_at >= table.c.lo,
-                Report.created_at < table.c.hi,
-            ),
-        )
+    most = max((r.steps for r in runs), default=0)
+    counter = (
+        select(literal(0, Integer()).label("k"))
+        .where(literal(0, Integer()) < most)
+        .cte("counter", recursive=True)
     )
+    counter = counter.union_all(select(counter.c.k + 1).where(counter.c.k + 1 < most))
+    step = cycle.step
 
+    def earlier(a: Any, b: Any) -> Any:
+        return case((a < b, a), else_=b)
 
-def _cyclic(session: Session, local: Select[Any], size: int, phase: int) -> list[tuple[int, int]]:
-    """``(slot, reports)`` for every slot ``0 … size - 1`` of ``(units + phase) % size``."""
-    units = local.subquery("local")
-    slot = (units.c.units + phase) % size
-    counts = select(slot.label("slot"), func.count().label("n")).group_by(slot).subquery("counts")
-    slots = values(column("slot", Integer()), name="slots").data([(i,) for i in range(size)])
-    every = slots.cte("slots")
+    heads = select(
+        table.c.lo.label("lo"),
+        earlier(table.c.first, table.c.hi).label("hi"),
+        table.c.head.label("slot"),
+    )
+    slots = select(
+        shifted(table.c.first, counter.c.k * step),
+        earlier(shifted(table.c.first, (counter.c.k + 1) * step), table.c.hi),
+        (table.c.first_slot + counter.c.k) % cycle.size,
+    ).join_from(table, counter, counter.c.k < table.c.steps)
+    pieces = heads.union_all(slots).cte("pieces")
+    counted = select(
+        pieces.c.slot, _reports_between(window, pieces.c.lo, pieces.c.hi).label("n")
+    ).cte("counted")
+    every = (
+        values(column("slot", Integer()), name="every")
+        .data([(i,) for i in range(cycle.size)])
+        .cte("every")
+    )
     stmt = (
-        select(every.c.slot, func.coalesce(counts.c.n, 0))
+        select(every.c.slot, func.coalesce(func.sum(counted.c.n), 0))
         .select_from(every)
-        .outerjoin(counts, counts.c.slot == every.c.slot)
+        .outerjoin(counted, counted.c.slot == every.c.slot)
+        .group_by(every.c.slot)
         .order_by(every.c.slot)
     )
     return [(int(row[0]), int(row[1])) for row in session.execute(stmt)]
 
 
-def reports_per_day_hour(
-    session: Session, window: Window, periods: Sequence[OffsetPeriod]
-) -> list[tuple[int, int]]:
-    """``(hour, reports)`` for the 24 local hours."""
-    return _cyclic(session, _local_seconds(periods, window, 3600), 24, 0)
-
-
-def reports_per_week_day(
-    session: Session, window: Window, periods: Sequence[OffsetPeriod]
-) -> list[tuple[int, int]]:
-    """``(weekday, reports)`` for the 7 local weekdays, 0 Sunday."""
-    return _cyclic(session, _local_seconds(periods, window, 86_400), 7, THURSDAY)
-
-
 def reports_read(session: Session, window: Window, fields: Sequence[ReadField]) -> dict[str, int]:
-    """The requested counts of the reads made in the window, of the channel's reports."""
-    in_window = (ReportRead.channel_id == _channel(window), _in(ReportRead.created_at, window))
-    columns: dict[str, Any]
-    if ReadField.UNIQUE_READS in fields:
-        pairs = (
-            select(ReportRead.user_number, ReportRead.report_id, func.count().label("n"))
-            .where(*in_window)
-            .group_by(ReportRead.user_number, ReportRead.report_id)
-            .subquery("pairs")
+    """The requested counts of the reads made in the window, of the channel's reports:
+    a pair's (or report's) first read in the window is one whose previous read is not in
+    it; a reader is a user of the team with a read in the window."""
+
+    def first(previous: Any) -> Any:
+        return func.coalesce(func.sum(case((_first_in(previous, window), 1), else_=0)), 0)
+
+    readers = (
+        select(func.count())
+        .select_from(User)
+        .where(
+            User.organization_id == window.organization_id,
+            exists().where(
+                ReportRead.channel_id == _channel(window),
+                ReportRead.user_number == User.number,
+                _in(ReportRead.created_at, window),
+            ),
         )
-        columns = {
-            ReadField.TOTAL_READS: func.coalesce(func.sum(pairs.c.n), 0),
-            ReadField.UNIQUE_READS: func.count(),
-            ReadField.REPORT_READERS: func.count(pairs.c.user_number.distinct()),
-            ReadField.REPORTS_SEEN: func.count(pairs.c.report_id.distinct()),
-        }
-    else:
-        columns = {
-            ReadField.TOTAL_READS: func.count(),
-            ReadField.REPORT_READERS: func.count(ReportRead.user_number.distinct()),
-            ReadField.REPORTS_SEEN: func.count(ReportRead.report_id.distinct()),
-        }
-    wanted = [columns[f].label(f) for f in fields]
-    if ReadField.UNIQUE_READS in fields:
-        stmt = select(*wanted).select_from(pairs)
-    else:
-        stmt = select(*wanted).select_from(ReportRead).where(*in_window)
+        .scalar_subquery()
+    )
+    columns: dict[ReadField, Any] = {
+        ReadField.TOTAL_READS: func.count(),
+        ReadField.UNIQUE_READS: first(ReportRead.previous_pair_read_at),
+        ReadField.REPORT_READERS: readers,
+        ReadField.REPORTS_SEEN: first(ReportRead.previous_report_read_at),
+    }
+    # count(*) always, so that the statement aggregates to one row whatever is asked.
+    stmt = (
+        select(func.count(), *(columns[f].label(f) for f in fields))
+        .select_from(ReportRead)
+        .where(ReportRead.channel_id == _channel(window), _in(ReportRead.created_at, window))
+    )
     row = session.execute(stmt).one()
-    return {str(f): int(row[i]) for i, f in enumerate(fields)}
+    return {str(f): int(row[i + 1]) for i, f in enumerate(fields)}
 
 
 @dataclass(frozen=True)
@@ -278,40 +304,49 @@ class AwarenessCounts:
 def user_awareness(
     session: Session, window: Window, fields: Sequence[AwarenessField]
 ) -> list[AwarenessCounts]:
-    """Per user alerted in the window (of the channel's reports), the requested counts;
-    most alerts first."""
-    pairs = (
-        select(
-            Alert.user_number,
-            Alert.report_id,
-            func.count().label("n"),
-            func.sum(case((Alert.read == True, 1), else_=0)).label("opened"),  # noqa: E712
+    """Per user of the team alerted in the window (about the channel's reports), the
+    requested counts; most alerts first."""
+
+    def alerts(*more: Any) -> Any:
+        return (
+            select(func.count())
+            .select_from(Alert)
+            .where(
+                Alert.channel_id == _channel(window),
+                Alert.user_number == User.number,
+                _in(Alert.created_at, window),
+                *more,
+            )
+            .scalar_subquery()
         )
-        .where(Alert.channel_id == _channel(window), _in(Alert.created_at, window))
-        .group_by(Alert.user_number, Alert.report_id)
-        .subquery("pairs")
-    )
-    total = func.sum(pairs.c.n)
+
+    first = _first_in(Alert.previous_pair_alert_at, window)
     columns: dict[AwarenessField, Any] = {
-        AwarenessField.TOTAL_ALERTS: total,
-        AwarenessField.ALERT_SOURCE_REPORTS: func.count(),
-        AwarenessField.UNIQUE_ALERTS: func.count(),
-        AwarenessField.ALERTS_OPENED: func.sum(pairs.c.opened),
+        AwarenessField.TOTAL_ALERTS: None,  # the total, below
+        AwarenessField.ALERT_SOURCE_REPORTS: alerts(first),
+        AwarenessField.UNIQUE_ALERTS: alerts(first),
+        AwarenessField.ALERTS_OPENED: alerts(Alert.read == True),  # noqa: E712
     }
+    wanted = [f for f in fields if f is not AwarenessField.TOTAL_ALERTS]
     per_user = (
-        select(pairs.c.user_number, *(columns[f].label(f) for f in fields), total.label("_total"))
-        .group_by(pairs.c.user_number)
+        select(
+            User.number.label("number"),
+            User.first_name.label("first_name"),
+            User.last_name.label("last_name"),
+            alerts().label(AwarenessField.TOTAL_ALERTS),
+            *(columns[f].label(f) for f in wanted),
+        )
+        .where(User.organization_id == window.organization_id)
         .subquery("per_user")
     )
-    stmt = (
-        select(User.number, User.first_name, User.last_name, *(per_user.c[f] for f in fields))
-        .join(per_user, per_user.c.user_number == User.number)
-        .where(User.organization_id == window.organization_id)
-        .order_by(per_user.c._total.desc(), User.number)
-    )
+    total = per_user.c[AwarenessField.TOTAL_ALERTS]
+    stmt = select(per_user).where(total > 0).order_by(total.desc(), per_user.c.number)
     return [
         AwarenessCounts(
-            row[0], row[1] or "", row[2] or "", {f: int(row[3 + i]) for i, f in enumerate(fields)}
+            row.number,
+            row.first_name or "",
+            row.last_name or "",
+            {f: int(row._mapping[f]) for f in fields},
         )
         for row in session.execute(stmt)
     ]

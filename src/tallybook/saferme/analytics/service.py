@@ -129,14 +129,18 @@ def reports_per_user(session: Session, member: TeamMember, window: Window) -> li
     ]
 
 
+def _runs(window: Window, zone: ZoneInfo, cycle: buckets.Cycle) -> list[buckets.SlotRun]:
+    return buckets.slot_runs(buckets.offset_periods(window.start, window.end, zone), cycle)
+
+
 def reports_per_day_hour(
     session: Session, member: TeamMember, window: Window, zone: ZoneInfo
 ) -> list[DayHourRow]:
     scoped = _scoped(session, member, window)
-    periods = buckets.offset_periods(window.start, window.end, zone)
+    runs = _runs(window, zone, buckets.HOURS)
     return [
         DayHourRow(account_id=scoped.channel_id, hour=hour, report_count=count)
-        for hour, count in repository.reports_per_day_hour(session, scoped, periods)
+        for hour, count in repository.reports_per_slot(session, scoped, runs, buckets.HOURS)
     ]
 
 
@@ -144,10 +148,10 @@ def reports_per_week_day(
     session: Session, member: TeamMember, window: Window, zone: ZoneInfo
 ) -> list[WeekDayRow]:
     scoped = _scoped(session, member, window)
-    periods = buckets.offset_periods(window.start, window.end, zone)
+    runs = _runs(window, zone, buckets.WEEKDAYS)
     return [
         WeekDayRow(account_id=scoped.channel_id, dow=dow, report_count=count)
-        for dow, count in repository.reports_per_week_day(session, scoped, periods)
+        for dow, count in repository.reports_per_slot(session, scoped, runs, buckets.WEEKDAYS)
     ]
 
 

@@ -1,30 +1,36 @@
-"""The one SQL function the stores spell differently: an instant as whole seconds since
-1970 (floored). Every other part of the analytics' statements is common SQL."""
+"""The one SQL expression the stores spell differently: an instant some seconds later.
+Every other part of the analytics' statements is common SQL."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 
-class epoch_seconds(FunctionElement[int]):
-    """``epoch_seconds(instant)``: whole seconds since 1970-01-01T00:00:00Z."""
+class shifted(FunctionElement[Any]):
+    """``shifted(instant, seconds)``: the instant that many seconds later, in the store's
+    own timestamp form (so that it compares with stored timestamps, and uses their index)."""
 
-    type = BigInteger()
-    name = "epoch_seconds"
+    name = "shifted"
     inherit_cache = True
 
-
-@compiles(epoch_seconds, "sqlite")
-def _sqlite(element: epoch_seconds, compiler: SQLCompiler, **kw: Any) -> str:
-    # Timestamps are stored as UTC text; '%s' truncates the fraction (a floor after 1970).
-    return f"CAST(strftime('%s', {compiler.process(element.clauses, **kw)}) AS INTEGER)"
+    def __init__(self, instant: Any, seconds: Any) -> None:
+        super().__init__(instant, seconds)
+        self.type = instant.type
 
 
-@compiles(epoch_seconds, "postgresql")
-def _postgresql(element: epoch_seconds, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"CAST(floor(extract(epoch FROM {compiler.process(element.clauses, **kw)})) AS BIGINT)"
+@compiles(shifted, "sqlite")
+def _sqlite(element: shifted, compiler: SQLCompiler, **kw: Any) -> str:
+    # SQLAlchemy stores SQLite timestamps as 'YYYY-MM-DD HH:MM:SS.ffffff'; strftime's %f
+    # has milliseconds, so three zeros make the same form (the instants are whole seconds).
+    instant, seconds = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(strftime('%Y-%m-%d %H:%M:%f', {instant}, '+' || ({seconds}) || ' seconds') || '000')"
+
+
+@compiles(shifted, "postgresql")
+def _postgresql(element: shifted, compiler: SQLCompiler, **kw: Any) -> str:
+    instant, seconds = (compiler.process(c, **kw) for c in element.clauses)
+    return f"({instant} + make_interval(secs => {seconds}))"
