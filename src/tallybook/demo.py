@@ -145,6 +145,10 @@ def _instructions(
             f"  curl {auth} -H 'Content-Type: application/json' -X POST {step} -d '{step_query}'",
             f"  curl -g -H 'Authorization: Token token={token}' -H 'Range: objects=0-9' "
             f"'{base_url}/api/v4/reports/search?channel_ids[]={channel_id}'",
+            f"  curl -H 'Authorization: Token token={token}' "
+            f"'{base_url}/api/v4/analytics/reports_over_time?channel_id={channel_id}"
+            f"&start_date={now - timedelta(days=120):%Y-%m-%d}T00:00:00Z"
+            f"&end_date={now + timedelta(days=1):%Y-%m-%d}T00:00:00Z&time_zone=Pacific/Auckland'",
             "",
         ]
     )

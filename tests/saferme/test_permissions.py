@@ -57,6 +57,20 @@ EXPECTED_ACCESS = {
     ("POST", "/api/v4/forms"): ("settings",),
     ("POST", "/api/v4/report_states"): ("settings",),
     ("POST", "/api/v4/notifications"): ("settings",),
+    **{
+        ("GET", f"/api/v4/analytics/{name}"): ("reporting",)
+        for name in (
+            "reports_images",
+            "reports_over_time",
+            "reports_per_field_selection",
+            "reports_per_state",
+            "reports_per_user",
+            "reports_per_day_hour",
+            "reports_per_week_day",
+            "reports_read",
+            "user_awareness",
+        )
+    },
 }
 """Routes that need a permission; every other v4 route is open to any user of the team."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from tallybook.saferme.alerts.endpoints import router as alerts_router
+from tallybook.saferme.analytics.endpoints import router as analytics_router
 from tallybook.saferme.channels.endpoints import router as channels_router
 from tallybook.saferme.files.endpoints import router as files_router
 from tallybook.saferme.forms.endpoints import router as forms_router
@@ -16,4 +17,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     files_router,
     reports_router,
     alerts_router,
+    analytics_router,
 )

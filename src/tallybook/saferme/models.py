@@ -145,6 +145,16 @@ class Report(Base):
             "report_state_id",
             "user_number",
         ),
+        # reports_per_state and reports_per_user count each state's, or each user's,
+        # reports of a time range as one range of an index (migration 0006).
+        Index("ix_v4_reports_channel_state_created", "channel_id", "report_state_id", "created_at"),
+        Index(
+            "ix_v4_reports_channel_user_created",
+            "channel_id",
+            "user_number",
+            "is_anonymous",
+            "created_at",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -170,13 +180,13 @@ class ReportSelection(Base):
 
     __tablename__ = "v4_report_selections"
     __table_args__ = (
-        # reports_per_field_selection: a field's selections in a channel and time range.
+        # reports_per_field_selection: each option's selections in a channel and time
+        # range, one range of the index per option (migration 0006).
         Index(
-            "ix_v4_report_selections_field_channel_created",
-            "field_id",
+            "ix_v4_report_selections_channel_option_created",
             "channel_id",
-            "created_at",
             "option_id",
+            "created_at",
         ),
     )
 
@@ -240,15 +250,16 @@ class ReportRead(Base):
     __tablename__ = "v4_report_reads"
     __table_args__ = (
         Index(None, "report_id", "created_at"),
-        # reports_read: a channel's reads in a time range, distinct users and reports
-        # counted from the index alone.
+        # reports_read: a channel's reads in a time range with their previous ones (first
+        # reads of a pair or report counted in one pass), and each user's (migration 0006).
         Index(
-            "ix_v4_report_reads_channel_created",
+            "ix_v4_report_reads_channel_created_previous",
             "channel_id",
             "created_at",
-            "user_number",
-            "report_id",
+            "previous_pair_read_at",
+            "previous_report_read_at",
         ),
+        Index("ix_v4_report_reads_channel_user_created", "channel_id", "user_number", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -257,6 +268,10 @@ class ReportRead(Base):
     user_number: Mapped[int] = mapped_column(ForeignKey("users.number", ondelete="CASCADE"))
     channel_id: Mapped[int] = mapped_column(ForeignKey("v4_channels.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set by the database (triggers of migration 0006), never by the code: when the same
+    # user last read the same report before this read, and when anyone last read it.
+    previous_pair_read_at: Mapped[datetime | None]
+    previous_report_read_at: Mapped[datetime | None]
 
 
 class Alert(Base):
@@ -266,13 +281,15 @@ class Alert(Base):
     __table_args__ = (
         Index(None, "user_number", "created_at", "id"),
         Index(None, "report_id", "created_at"),
-        # user_awareness: a channel's alerts in a time range, grouped by user.
+        # user_awareness: each user's alerts of a channel in a time range, with what the
+        # counts need (migration 0006).
         Index(
-            "ix_v4_alerts_channel_created",
+            "ix_v4_alerts_channel_user_created",
             "channel_id",
-            "created_at",
             "user_number",
-            "report_id",
+            "created_at",
+            "previous_pair_alert_at",
+            "read",
         ),
     )
 
@@ -287,3 +304,6 @@ class Alert(Base):
     archived_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Set by the database (triggers of migration 0006): when the same user was last
+    # alerted to the same report before this alert.
+    previous_pair_alert_at: Mapped[datetime | None]

@@ -1,0 +1,605 @@
+"""Benchmark the v4 analytics on a large channel, and report creation through the API.
+
+Makes one SaferMe channel (form, states and users through the API) and bulk-loads
+``--reports`` reports into it over ``--years`` years ending at ``--end``, with their option
+selections, images, reads and alerts at the ratios below (plain SQL inserts: executemany
+on SQLite, COPY on PostgreSQL). Then times each of the nine analytics endpoints over the
+last ``--query-days`` days through the ASGI app (every middleware, token auth; FastAPI's
+TestClient), ``--repeat`` times after two warm-up calls, and prints p50 and p95. Last it
+times ``--api-reports`` report creations (``POST /api/v4/reports`` with form fields) into
+another channel, one request after the other.
+
+The data, per report: a Category, a DropDown and a Radio option and 0–3 CheckBox options;
+a state (older reports further along); 2 % anonymous; an image on 12 %; reads by 0–5
+users of the team (2.3 on average, a fifth of them a second read by the same user) within
+hours; alerts to 0–3 users (1.1 on average) within minutes, 60 % of them read. Reporters
+are skewed (a few users report most); weekdays and working hours are busier.
+
+    .venv/bin/python bench/v4_analytics.py --reports 1000000 --start-postgres
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _common import machine, peak_rss_mb  # noqa: E402
+from tests.fixtures.postgres import create_database, postgres_server  # noqa: E402
+from tests.fixtures.tenants import Tenant, add_user, make_tenant  # noqa: E402
+
+from tallybook.app import create_app  # noqa: E402
+from tallybook.events.store import open_event_store  # noqa: E402
+from tallybook.kit.db import Database  # noqa: E402
+from tallybook.kit.migrate import upgrade  # noqa: E402
+from tallybook.settings import Settings  # noqa: E402
+
+V4 = "/api/v4"
+STATES = ("New", "Assigned", "In progress", "Resolved")
+FORM: dict[str, Any] = {
+    "name": "Site hazard",
+    "fields": [
+        {
+            "label": "Category",
+            "field_type": "Category",
+            "mandatory": True,
+            "data": {
+                "options": [{"label": x} for x in ("Slip", "Machinery", "Electrical", "Vehicle")]
+            },
+        },
+        {
+            "label": "Severity",
+            "field_type": "DropDown",
+            "data": {"options": [{"label": x} for x in ("Low", "Medium", "High")]},
+        },
+        {
+            "label": "Fenced off",
+            "field_type": "Radio",
+            "data": {"options": [{"label": "Yes"}, {"label": "No"}]},
+        },
+        {
+            "label": "Actions",
+            "field_type": "CheckBox",
+            "data": {"options": [{"label": x} for x in ("Told", "Signed", "Booked")]},
+        },
+        {"label": "Photos", "field_type": "Image"},
+    ],
+}
+BATCH = 20_000
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
+    parser.add_argument("--reports", type=int, default=1_000_000, help="reports in the channel")
+    parser.add_argument("--years", type=float, default=2.0, help="years the reports span")
+    parser.add_argument(
+        "--end", default="2026-12-01T00:00:00+00:00", help="the instant the data ends at"
+    )
+    parser.add_argument("--users", type=int, default=200, help="users of the team")
+    parser.add_argument("--query-days", type=int, default=365, help="days each query covers")
+    parser.add_argument("--time-zone", default="Pacific/Auckland", help="time_zone of queries")
+    parser.add_argument("--repeat", type=int, default=20, help="timed calls per endpoint")
+    parser.add_argument("--api-reports", type=int, default=5_000, help="reports created by POST")
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--postgres-url", help="use this PostgreSQL server (a new database)")
+    parser.add_argument("--start-postgres", action="store_true", help="start a throwaway one")
+    parser.add_argument("--skip-sqlite", action="store_true", help="PostgreSQL only")
+    return parser.parse_args()
+
+
+@dataclass
+class World:
+    """What the API made: the team, its users and the channel's form, states and options."""
+
+    client: TestClient
+    owner: Tenant
+    users: list[int]
+    organization_id: uuid.UUID
+    channel_id: int
+    form: dict[str, Any]
+    states: list[int]
+    options: dict[str, list[int]] = field(default_factory=dict)
+    values: dict[str, list[str]] = field(default_factory=dict)
+    fields: dict[str, int] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Token token={self.owner.token}"}
+
+
+def _post(client: TestClient, tenant: Tenant, path: str, body: dict[str, Any]) -> Any:
+    response = client.post(
+        f"{V4}/{path}", json=body, headers={"Authorization": f"Token token={tenant.token}"}
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def make_world(client: TestClient, database: Database, users: int) -> World:
+    owner = make_tenant(database)
+    team = [owner.user_number] + [
+        add_user(database, owner).user_number for _ in range(max(0, users - 1))
+    ]
+    form = _post(client, owner, "forms", {"form": FORM})
+    channel = _post(
+        client, owner, "channels", {"channel": {"name": "Sites", "form_id": form["id"]}}
+    )
+    states = [
+        _post(
+            client,
+            owner,
+            "report_states",
+            {"report_state": {"account_id": channel["id"], "name": name, "position": i}},
+        )["id"]
+        for i, name in enumerate(STATES)
+    ]
+    world = World(client, owner, team, owner.org_id, channel["id"], form, states)
+    with database.engine.connect() as connection:
+        options = {
+            str(value): int(option_id)
+            for value, option_id in connection.execute(
+                text("SELECT value, id FROM v4_field_options")
+            )
+        }
+    for f in form["fields"]:
+        world.fields[f["label"]] = f["id"]
+        world.keys[f["label"]] = f["key"]
+        values = [o["value"] for o in orjson.loads(f["data"])["options"]] if f["data"] else []
+        world.values[f["label"]] = values
+        world.options[f["label"]] = [options[v] for v in values]
+    return world
+
+
+# --- generating the rows -------------------------------------------------------------------
+
+
+@dataclass
+class Rows:
+    """Rows of each table, as tuples in the column order of :data:`COLUMNS`."""
+
+    reports: list[tuple[Any, ...]] = field(default_factory=list)
+    selections: list[tuple[Any, ...]] = field(default_factory=list)
+    attachments: list[tuple[Any, ...]] = field(default_factory=list)
+    images: list[tuple[Any, ...]] = field(default_factory=list)
+    reads: list[tuple[Any, ...]] = field(default_factory=list)
+    alerts: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def size(self) -> int:
+        return sum(len(rows) for rows in self.__dict__.values())
+
+
+COLUMNS: dict[str, tuple[str, Sequence[str]]] = {
+    "reports": (
+        "v4_reports",
+        (
+            "id",
+            "uuid",
+            "organization_id",
+            "channel_id",
+            "report_state_id",
+            "user_number",
+            "latitude",
+            "longitude",
+            "is_anonymous",
+            "form_values",
+            "created_at",
+            "updated_at",
+        ),
+    ),
+    "selections": (
+        "v4_report_selections",
+        ("report_id", "option_id", "field_id", "channel_id", "created_at"),
+    ),
+    "attachments": (
+        "v4_file_attachments",
+        (
+            "id",
+            "organization_id",
+            "user_number",
+            "filename",
+            "content_type",
+            "extension",
+            "rendition_type",
+            "rendition_extension",
+            "byte_size",
+            "width",
+            "height",
+            "created_at",
+        ),
+    ),
+    "images": (
+        "v4_report_images",
+        (
+            "id",
+            "organization_id",
+            "report_id",
+            "field_id",
+            "attachment_id",
+            "channel_id",
+            "created_at",
+        ),
+    ),
+    "reads": (
+        "v4_report_reads",
+        ("id", "organization_id", "report_id", "user_number", "channel_id", "created_at"),
+    ),
+    "alerts": (
+        "v4_alerts",
+        (
+            "id",
+            "organization_id",
+            "report_id",
+            "user_number",
+            "channel_id",
+            "read",
+            "read_at",
+            "archived",
+            "created_at",
+            "updated_at",
+        ),
+    ),
+}
+
+PHOTO = ("image/jpeg", "jpg", "image/jpeg", "jpg", 250_000, 1600, 1200)
+"""An attachment's content type, extension, rendition type and extension, size and pixels."""
+HOUR_WEIGHTS = [1, 1, 1, 1, 1, 2, 4, 8, 10, 10, 10, 9, 8, 9, 10, 10, 9, 7, 4, 3, 2, 2, 1, 1]
+READS = (0, 1, 1, 2, 2, 2, 3, 3, 4, 5)  # 2.3 on average
+ALERTS = (0, 0, 1, 1, 1, 2, 3)  # 1.14 on average
+
+
+class Generator:
+    """The reports of the channel, oldest first (ids grow with time, as they would)."""
+
+    def __init__(self, world: World, args: argparse.Namespace) -> None:
+        self.world = world
+        self.rng = random.Random(args.seed)
+        self.end = datetime.fromisoformat(args.end)
+        self.start = self.end - timedelta(days=365 * args.years)
+        self.total = args.reports
+        # A few users report most (Zipf-like weights).
+        self.reporter_weights = [1 / (i + 1) for i in range(len(world.users))]
+        self.next_id = {"attachments": 1, "images": 1, "reads": 1, "alerts": 1}
+
+    def instants(self) -> list[datetime]:
+        rng, days = self.rng, (self.end - self.start).days
+        weekdays = [d for d in range(days) if (self.start + timedelta(d)).weekday() < 5]
+        weekend = [d for d in range(days) if (self.start + timedelta(d)).weekday() >= 5]
+        out = []
+        for _ in range(self.total):
+            day = rng.choice(weekdays) if rng.random() < 0.85 else rng.choice(weekend)
+            hour = rng.choices(range(24), HOUR_WEIGHTS)[0]
+            out.append(self.start + timedelta(days=day, hours=hour, seconds=rng.random() * 3600))
+        out.sort()
+        return out
+
+    def batches(self) -> Iterator[Rows]:
+        rows = Rows()
+        for report_id, created in enumerate(self.instants(), 1):
+            self.report(rows, report_id, created)
+            if len(rows.reports) >= BATCH:
+                yield rows
+                rows = Rows()
+        yield rows
+
+    def report(self, rows: Rows, report_id: int, created: datetime) -> None:
+        w, rng = self.world, self.rng
+        org, channel = w.organization_id, w.channel_id
+        reporter = rng.choices(w.users, self.reporter_weights)[0]
+        age_days = (self.end - created).total_seconds() / 86400
+        state = w.states[min(len(w.states) - 1, int(age_days / 10))]
+        picks = {
+            label: [rng.randrange(len(w.options[label]))]
+            for label in ("Category", "Severity", "Fenced off")
+        }
+        picks["Actions"] = rng.sample(range(3), rng.choice((0, 0, 1, 1, 2, 3)))
+        form_values: dict[str, Any] = {
+            w.keys[label]: (
+                w.values[label][i[0]] if label != "Actions" else [w.values[label][x] for x in i]
+            )
+            for label, i in picks.items()
+        }
+        for label, chosen in picks.items():
+            for index in chosen:
+                option = w.options[label][index]
+                rows.selections.append((report_id, option, w.fields[label], channel, created))
+        if rng.random() < 0.12:
+            attachment_ids = []
+            for _ in range(rng.choice((1, 1, 1, 2))):
+                attachment = self._next("attachments")
+                attachment_ids.append(attachment)
+                rows.attachments.append((attachment, org, reporter, "site.jpg", *PHOTO, created))
+                image = self._next("images")
+                rows.images.append(
+                    (image, org, report_id, w.fields["Photos"], attachment, channel, created)
+                )
+            form_values[w.keys["Photos"]] = attachment_ids
+        report_uuid = uuid.UUID(int=rng.getrandbits(128), version=4)
+        place = (-41.3 + rng.random() / 10, 174.7 + rng.random() / 10)
+        anonymous = rng.random() < 0.02
+        values = orjson.dumps(form_values).decode()
+        rows.reports.append(
+            (
+                report_id,
+                report_uuid,
+                org,
+                channel,
+                state,
+                reporter,
+                *place,
+                anonymous,
+                values,
+                created,
+                created,
+            )
+        )
+        self._reads(rows, report_id, created)
+        self._alerts(rows, report_id, created)
+
+    def _reads(self, rows: Rows, report_id: int, created: datetime) -> None:
+        rng, w = self.rng, self.world
+        readers = rng.sample(w.users, rng.choice(READS))
+        for reader in readers:
+            for _ in range(2 if rng.random() < 0.2 else 1):
+                at = min(created + timedelta(hours=rng.expovariate(1 / 6)), self.end)
+                rows.reads.append(
+                    (self._next("reads"), w.organization_id, report_id, reader, w.channel_id, at)
+                )
+
+    def _alerts(self, rows: Rows, report_id: int, created: datetime) -> None:
+        rng, w = self.rng, self.world
+        for user in rng.sample(w.users, rng.choice(ALERTS)):
+            at = min(created + timedelta(minutes=rng.expovariate(1 / 5)), self.end)
+            read = rng.random() < 0.6
+            read_at = min(at + timedelta(hours=rng.expovariate(1)), self.end) if read else None
+            alert = self._next("alerts")
+            rows.alerts.append(
+                (
+                    alert,
+                    w.organization_id,
+                    report_id,
+                    user,
+                    w.channel_id,
+                    read,
+                    read_at,
+                    False,
+                    at,
+                    read_at or at,
+                )
+            )
+
+    def _next(self, table: str) -> int:
+        value = self.next_id[table]
+        self.next_id[table] = value + 1
+        return value
+
+
+# --- loading -------------------------------------------------------------------------------
+
+
+def _sqlite_value(value: Any) -> Any:
+    """As SQLAlchemy stores it in SQLite: naive UTC text, UUIDs as hex, booleans as 0/1."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, uuid.UUID):
+        return value.hex
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def load_sqlite(engine: Engine, batches: Iterator[Rows]) -> int:
+    raw = engine.raw_connection()
+    loaded = 0
+    try:
+        cursor: sqlite3.Cursor = raw.cursor()  # type: ignore[assignment]
+        for rows in batches:
+            for name, (table, columns) in COLUMNS.items():
+                marks = ", ".join("?" for _ in columns)
+                cursor.executemany(
+                    f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",
+                    [tuple(_sqlite_value(v) for v in row) for row in getattr(rows, name)],
+                )
+            loaded += rows.size()
+            raw.commit()
+        cursor.execute("ANALYZE")
+        raw.commit()
+    finally:
+        raw.close()
+    return loaded
+
+
+def load_postgres(engine: Engine, batches: Iterator[Rows]) -> int:
+    raw = engine.raw_connection()
+    loaded = 0
+    try:
+        cursor: Any = raw.cursor()
+        for rows in batches:
+            for name, (table, columns) in COLUMNS.items():
+                with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                    for row in getattr(rows, name):
+                        copy.write_row(row)
+            loaded += rows.size()
+            raw.commit()
+        for table in ("v4_reports", "v4_file_attachments", "v4_report_images"):
+            cursor.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"(SELECT max(id) FROM {table}))"
+            )
+        for table in ("v4_report_reads", "v4_alerts"):
+            cursor.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"(SELECT max(id) FROM {table}))"
+            )
+        raw.commit()
+        raw.dbapi_connection.autocommit = True  # type: ignore[union-attr]
+        cursor.execute("VACUUM ANALYZE")
+    finally:
+        raw.close()
+    return loaded
+
+
+# --- timing --------------------------------------------------------------------------------
+
+
+def queries(world: World, args: argparse.Namespace) -> dict[str, str]:
+    end = datetime.fromisoformat(args.end)
+    start = end - timedelta(days=args.query_days)
+    window = (
+        f"channel_id={world.channel_id}&start_date={start:%Y-%m-%dT%H:%M:%SZ}"
+        f"&end_date={end:%Y-%m-%dT%H:%M:%SZ}"
+    )
+    zone = f"&time_zone={args.time_zone}"
+    return {
+        "reports_images": window,
+        "reports_over_time": window + zone,
+        "reports_per_field_selection": f"{window}&field_id={world.fields['Category']}",
+        "reports_per_state": window,
+        "reports_per_user": window,
+        "reports_per_day_hour": window + zone,
+        "reports_per_week_day": window + zone,
+        "reports_read": window + "&fields=total_reads,unique_reads,report_readers,reports_seen",
+        "user_awareness": window
+        + "&fields=total_alerts,alert_source_reports,unique_alerts,alerts_opened",
+    }
+
+
+def time_endpoints(world: World, args: argparse.Namespace) -> dict[str, list[float]]:
+    timings: dict[str, list[float]] = {}
+    for name, query in queries(world, args).items():
+        url = f"{V4}/analytics/{name}?{query}"
+        for _ in range(2):
+            response = world.client.get(url, headers=world.headers)
+            assert response.status_code == 200, response.text
+        spent = []
+        for _ in range(args.repeat):
+            began = time.perf_counter()
+            response = world.client.get(url, headers=world.headers)
+            spent.append((time.perf_counter() - began) * 1000)
+            assert response.status_code == 200, response.text
+        timings[name] = spent
+    return timings
+
+
+def time_creation(world: World, count: int) -> float:
+    """Reports per second created by POST /api/v4/reports, one after the other."""
+    channel = _post(
+        world.client,
+        world.owner,
+        "channels",
+        {"channel": {"name": "API reports", "form_id": world.form["id"]}},
+    )
+    _post(
+        world.client,
+        world.owner,
+        "report_states",
+        {"report_state": {"account_id": channel["id"], "name": "New"}},
+    )
+    rng = random.Random(7)
+    bodies = [
+        {
+            "report": {
+                "account_id": channel["id"],
+                "geom": "Point(174.77 -41.28)",
+                "form_fields": [
+                    {"key": world.keys["Category"], "value": rng.choice(world.values["Category"])},
+                    {"key": world.keys["Severity"], "value": rng.choice(world.values["Severity"])},
+                    {
+                        "key": world.keys["Actions"],
+                        "value": rng.sample(world.values["Actions"], rng.randrange(3)),
+                    },
+                ],
+            }
+        }
+        for _ in range(count)
+    ]
+    began = time.perf_counter()
+    for body in bodies:
+        response = world.client.post(f"{V4}/reports", json=body, headers=world.headers)
+        assert response.status_code == 201, response.text
+    return count / (time.perf_counter() - began)
+
+
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def run(
+    name: str, settings: Settings, args: argparse.Namespace, loader: Callable[..., int]
+) -> None:
+    database = Database(settings)
+    upgrade(database.engine)
+    store = open_event_store(settings)
+    app = create_app(settings, database, store)
+    try:
+        with TestClient(app) as client:
+            world = make_world(client, database, args.users)
+            began = time.perf_counter()
+            loaded = loader(database.engine, Generator(world, args).batches())
+            spent = time.perf_counter() - began
+            print(f"\n{name}: loaded {loaded:,} rows in {spent:.0f} s ({loaded / spent:,.0f}/s)")
+            timings = time_endpoints(world, args)
+            print(f"{name}: {args.query_days} days of {args.reports:,} reports, ms per call")
+            print(f"  {'endpoint':30} {'p50':>8} {'p95':>8}")
+            for endpoint, spent_ms in timings.items():
+                p50, p95 = statistics.median(spent_ms), _quantile(spent_ms, 0.95)
+                print(f"  {endpoint:30} {p50:8.1f} {p95:8.1f}")
+            if args.api_reports:
+                rate = time_creation(world, args.api_reports)
+                print(f"{name}: POST /api/v4/reports: {rate:,.0f} reports/s ({args.api_reports:,})")
+    finally:
+        store.close()
+        database.close()
+
+
+def settings_for(data_dir: Path, url: str | None) -> Settings:
+    return Settings(
+        data_dir=data_dir,
+        database_url=url,
+        secret_key="bench-secret-key-not-for-production",
+        _env_file=None,
+    )
+
+
+def main() -> None:
+    args = parse_args()
+    print(machine())
+    with ExitStack() as stack:
+        root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tallybook-v4-")))
+        if not args.skip_sqlite:
+            run("SQLite", settings_for(root / "sqlite", None), args, load_sqlite)
+        server = args.postgres_url
+        if server is None and args.start_postgres:
+            server = stack.enter_context(postgres_server())
+        if server is not None:
+            url = create_database(server.rstrip("/"), f"tallybook_v4_{uuid.uuid4().hex[:8]}")
+            run("PostgreSQL", settings_for(root / "postgresql", url), args, load_postgres)
+    print(f"peak RSS {peak_rss_mb():.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,224 @@
+"""Time in a zone, worked out in Python so that both stores count alike (pure).
+
+SQLite has no time-zone functions, and PostgreSQL's zone database need not be Python's.
+So the calendar is computed here from ``zoneinfo`` and handed to the SQL as data:
+
+- :func:`boundaries`: the instants where each bucket of ``reports_over_time`` starts —
+  local midnights, Mondays, first days of months, or hours — which the SQL joins the
+  reports against;
+- :func:`offset_periods`: the stretches of constant UTC offset between ``start`` and
+  ``end``, which the SQL adds to each report's instant to find its local hour and weekday.
+
+A bucket runs from one wall-clock boundary to the next, so a day is 23 or 25 hours long
+across a DST change, an hour repeated when clocks go back is two buckets, and an hour
+skipped when they go forward is none.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from itertools import pairwise
+from typing import Final
+from zoneinfo import ZoneInfo
+
+MAX_BUCKETS: Final = 13_000
+"""The most buckets one answer holds: every month from 1970 to 3000 (the supported range
+of instants) fits, so the width chosen from a range never exceeds it."""
+
+
+class Width(StrEnum):
+    """``datetime_range_width`` of ``reports_over_time``."""
+
+    HOUR = "hour"
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+
+
+_CHOSEN: Final = (
+    (timedelta(days=2), Width.HOUR),
+    (timedelta(days=31), Width.DAY),
+    (timedelta(days=366), Width.WEEK),
+)
+
+
+def choose_width(start: datetime, end: datetime) -> Width:
+    """DESIGN §9: ≤ 2 days by hour, ≤ 31 days by day, ≤ 366 days by week, else by month."""
+    length = end - start
+    return next((width for limit, width in _CHOSEN if length <= limit), Width.MONTH)
+
+
+class TooManyBuckets(ValueError):
+    """The range holds more than :data:`MAX_BUCKETS` buckets of the width asked for."""
+
+
+def _floor(wall: datetime, width: Width) -> datetime:
+    """The start of the naive wall-clock period holding ``wall``."""
+    if width is Width.HOUR:
+        return wall.replace(minute=0, second=0, microsecond=0)
+    day = wall.replace(hour=0, minute=0, second=0, microsecond=0)
+    if width is Width.DAY:
+        return day
+    if width is Width.WEEK:
+        return day - timedelta(days=day.weekday())  # weeks start on Monday
+    return day.replace(day=1)
+
+
+def _step(wall: datetime, width: Width) -> datetime:
+    if width is Width.HOUR:
+        return wall + timedelta(hours=1)
+    if width is Width.DAY:
+        return wall + timedelta(days=1)
+    if width is Width.WEEK:
+        return wall + timedelta(days=7)
+    month = wall.month % 12 + 1
+    return wall.replace(year=wall.year + (month == 1), month=month)
+
+
+def _instants(wall: datetime, zone: ZoneInfo, width: Width) -> list[datetime]:
+    """The instants a wall-clock boundary happens at: one, or two when clocks go back over
+    it (both are hours that start; only the first is the start of a day), or — when clocks
+    go forward over it — the moment they do."""
+    first = wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
+    second = wall.replace(tzinfo=zone, fold=1).astimezone(UTC)
+    if first < second and width is Width.HOUR:
+        return [first, second]
+    return [first]  # unique, a repeated midnight, or skipped (fold 0 is when it is passed)
+
+
+def _walls(start: datetime, width: Width, zone: ZoneInfo) -> Iterator[datetime]:
+    wall = _floor(start.astimezone(zone).replace(tzinfo=None), width)
+    while True:
+        yield wall
+        wall = _step(wall, width)
+
+
+def boundaries(start: datetime, end: datetime, width: Width, zone: ZoneInfo) -> list[datetime]:
+    """``b[0] <= start < b[1] < … < b[-1]`` with ``b[-2] < end <= b[-1]``: bucket ``i`` is
+    ``[b[i], b[i + 1])``. Raises :class:`TooManyBuckets` past :data:`MAX_BUCKETS`."""
+    found: list[datetime] = []
+    for wall in _walls(start, width, zone):
+        for instant in _instants(wall, zone, width):
+            if not found or instant > found[-1]:
+                found.append(instant)
+        if found[-1] >= end:
+            break
+        if len(found) > MAX_BUCKETS + 2:  # (one may come before start)
+            raise TooManyBuckets(f"more than {MAX_BUCKETS} buckets")
+    first = max(i for i, instant in enumerate(found) if instant <= start)
+    last = next(i for i, instant in enumerate(found) if instant >= end)
+    if last - first > MAX_BUCKETS:
+        raise TooManyBuckets(f"more than {MAX_BUCKETS} buckets")
+    return found[first : last + 1]
+
+
+@dataclass(frozen=True)
+class OffsetPeriod:
+    """``[start, end)`` during which the zone is ``offset`` seconds ahead of UTC."""
+
+    start: datetime
+    end: datetime
+    offset: int
+
+
+SAMPLE: Final = timedelta(days=3)
+"""How often the offset is looked at; a change between two looks is found to the second.
+Two changes closer than this would be missed: in the tz database the closest are about
+6.9 days apart (America/Cambridge_Bay in 2000, Asia/Gaza's rules)."""
+
+_FIXED: Final = frozenset({"UTC", "Etc/UTC"})
+
+
+def _offset(instant: datetime, zone: ZoneInfo) -> int:
+    offset = instant.astimezone(zone).utcoffset()
+    assert offset is not None
+    return int(offset.total_seconds())
+
+
+def _change(before: datetime, after: datetime, zone: ZoneInfo) -> datetime:
+    """The first whole second in ``(before, after]`` whose offset is not ``before``'s (the
+    tz database changes offsets at whole seconds)."""
+    old = _offset(before, zone)
+    low, high = math.floor(before.timestamp()), math.floor(after.timestamp())
+    while high - low > 1:
+        middle = (low + high) // 2
+        if _offset(datetime.fromtimestamp(middle, UTC), zone) == old:
+            low = middle
+        else:
+            high = middle
+    return datetime.fromtimestamp(high, UTC)
+
+
+def _samples(start: datetime, end: datetime) -> Iterator[datetime]:
+    sample = start
+    while sample < end:
+        yield sample
+        sample += SAMPLE
+    yield end - timedelta(microseconds=1)  # the last instant inside
+
+
+def offset_periods(start: datetime, end: datetime, zone: ZoneInfo) -> list[OffsetPeriod]:
+    """The periods of constant UTC offset that cover ``[start, end)``, in order."""
+    if zone.key in _FIXED:
+        return [OffsetPeriod(start, end, 0)]
+    periods: list[OffsetPeriod] = []
+    period_start, offset = start, _offset(start, zone)
+    for before, after in pairwise(_samples(start, end)):
+        if after > before and _offset(after, zone) != offset:
+            change = _change(before, after, zone)
+            periods.append(OffsetPeriod(period_start, change, offset))
+            period_start, offset = change, _offset(change, zone)
+    periods.append(OffsetPeriod(period_start, end, offset))
+    return periods
+
+
+@dataclass(frozen=True)
+class SlotRun:
+    """The local hours (or days) of one offset period, as the SQL makes them: a head
+    ``[start, min(first, end))`` in slot ``head``, then ``steps`` slots of ``step`` seconds
+    from ``first`` (the last one cut at ``end``), numbered from ``first_slot`` round the
+    cycle. Within a slot the local hour (or weekday) does not change."""
+
+    start: datetime
+    end: datetime
+    first: datetime
+    head: int
+    first_slot: int
+    steps: int
+
+
+@dataclass(frozen=True)
+class Cycle:
+    """Local hours of the day (``HOURS``) or days of the week (``WEEKDAYS``)."""
+
+    step: int  # seconds
+    size: int  # slots in the cycle
+    phase: int  # the slot of the step that starts at 1970-01-01T00:00 local
+
+
+HOURS: Final = Cycle(step=3600, size=24, phase=0)
+WEEKDAYS: Final = Cycle(step=86_400, size=7, phase=4)  # 1970-01-01 was a Thursday; 0 is Sunday
+
+
+def slot_runs(periods: list[OffsetPeriod], cycle: Cycle) -> list[SlotRun]:
+    runs = []
+    for period in periods:
+        start, end = period.start.timestamp(), period.end.timestamp()
+        local = start + period.offset
+        first_local = math.ceil(local / cycle.step) * cycle.step
+        first = first_local - period.offset
+        runs.append(
+            SlotRun(
+                start=period.start,
+                end=period.end,
+                first=datetime.fromtimestamp(first, UTC),
+                head=(math.floor(local / cycle.step) + cycle.phase) % cycle.size,
+                first_slot=(first_local // cycle.step + cycle.phase) % cycle.size,
+                steps=max(0, math.ceil((end - first) / cycle.step)),
+            )
+        )
+    return runs

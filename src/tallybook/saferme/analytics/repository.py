@@ -1,0 +1,389 @@
+"""All SQL of the analytics: each answer is one statement, counted in the store.
+
+Every statement names the channel through :func:`_channel`, a subquery that finds it only
+in the caller's organisation, so the counts are scoped to the team in the query itself.
+
+No statement sorts or hashes the rows it counts (SQLite has no hash aggregation, and a
+year of a busy channel is half a million reports): each row of an answer — a state, a
+user, an option, a time bucket — is ``count(*)`` over one range of an index, in a
+correlated subquery, and distinct reads and alerts are counted as the rows whose previous
+one (kept by triggers, see migration 0006) falls outside the window. So a statement
+costs one index step per row counted, and a seek per row of the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import pairwise
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    and_,
+    case,
+    column,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    values,
+)
+from sqlalchemy.orm import Session
+
+from tallybook.kit.db import UTCDateTime
+from tallybook.organizations.models import User
+from tallybook.saferme.analytics.buckets import Cycle, SlotRun
+from tallybook.saferme.analytics.schemas import AwarenessField, ReadField
+from tallybook.saferme.analytics.sql import shifted
+from tallybook.saferme.models import (
+    Alert,
+    Channel,
+    FieldOption,
+    FormField,
+    Report,
+    ReportImage,
+    ReportRead,
+    ReportSelection,
+    ReportState,
+)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A channel of an organisation, and ``[start, end)``."""
+
+    organization_id: UUID
+    channel_id: int
+    start: datetime
+    end: datetime
+
+
+def _channel(window: Window) -> ColumnElement[int]:
+    """The channel's id, found only in the caller's organisation (else NULL: no rows)."""
+    return (
+        select(Channel.id)
+        .where(Channel.id == window.channel_id, Channel.organization_id == window.organization_id)
+        .scalar_subquery()
+    )
+
+
+def _in(created_at: Any, window: Window) -> ColumnElement[bool]:
+    return and_(created_at >= window.start, created_at < window.end)
+
+
+def _first_in(previous: Any, window: Window) -> ColumnElement[bool]:
+    """The row is the first of its kind in the window: its previous one is not in it (the
+    previous one is never later than the row)."""
+    return or_(previous.is_(None), previous < window.start)
+
+
+def field(session: Session, organization_id: UUID, field_id: int) -> FormField | None:
+    return session.scalar(
+        select(FormField).where(
+            FormField.organization_id == organization_id, FormField.id == field_id
+        )
+    )
+
+
+def _reports_between(window: Window, low: Any, high: Any) -> Any:
+    return (
+        select(func.count())
+        .select_from(Report)
+        .where(
+            Report.channel_id == _channel(window),
+            Report.created_at >= low,
+            Report.created_at < high,
+        )
+        .scalar_subquery()
+    )
+
+
+def reports_over_time(
+    session: Session, window: Window, bounds: Sequence[datetime]
+) -> list[tuple[datetime, int]]:
+    """``(bucket start, reports)`` for each bucket ``[bounds[i], bounds[i + 1])``, empty
+    ones included; the first and last buckets count only what lies in the window."""
+    clipped = [(max(low, window.start), min(high, window.end)) for low, high in pairwise(bounds)]
+    buckets = (
+        values(column("lo", UTCDateTime()), column("hi", UTCDateTime()), name="buckets")
+        .data(clipped)
+        .cte("buckets")
+    )
+    stmt = select(buckets.c.lo, _reports_between(window, buckets.c.lo, buckets.c.hi)).order_by(
+        buckets.c.lo
+    )
+    counts = [int(row[1]) for row in session.execute(stmt)]
+    return list(zip(bounds, counts, strict=False))
+
+
+def reports_per_state(session: Session, window: Window) -> list[tuple[int, str, int]]:
+    """``(state id, name, reports)`` for every state of the channel, by position."""
+    count = (
+        select(func.count())
+        .select_from(Report)
+        .where(
+            Report.channel_id == ReportState.channel_id,
+            Report.report_state_id == ReportState.id,
+            _in(Report.created_at, window),
+        )
+        .scalar_subquery()
+    )
+    stmt = (
+        select(ReportState.id, ReportState.name, count)
+        .where(ReportState.channel_id == _channel(window))
+        .order_by(ReportState.position, ReportState.id)
+    )
+    return [(row[0], row[1], int(row[2])) for row in session.execute(stmt)]
+
+
+def reports_per_user(session: Session, window: Window) -> list[tuple[int, int]]:
+    """``(user number, reports)`` of each user of the team with a report, most reports
+    first. An anonymous report is nobody's."""
+    count = (
+        select(func.count())
+        .select_from(Report)
+        .where(
+            Report.channel_id == _channel(window),
+            Report.user_number == User.number,
+            Report.is_anonymous == False,  # noqa: E712 (SQL, not Python)
+            _in(Report.created_at, window),
+        )
+        .scalar_subquery()
+    )
+    per_user = (
+        select(User.number.label("number"), count.label("n"))
+        .where(User.organization_id == window.organization_id)
+        .subquery("per_user")
+    )
+    stmt = (
+        select(per_user.c.number, per_user.c.n)
+        .where(per_user.c.n > 0)
+        .order_by(per_user.c.n.desc(), per_user.c.number)
+    )
+    return [(int(row[0]), int(row[1])) for row in session.execute(stmt)]
+
+
+def reports_per_field_selection(
+    session: Session, window: Window, field_id: int
+) -> list[tuple[str, str, int]]:
+    """``(label, value, reports)`` for every option of the field, in display order."""
+    count = (
+        select(func.count())
+        .select_from(ReportSelection)
+        .where(
+            ReportSelection.channel_id == _channel(window),
+            ReportSelection.option_id == FieldOption.id,
+            _in(ReportSelection.created_at, window),
+        )
+        .scalar_subquery()
+    )
+    team_field = (
+        select(FormField.id)
+        .where(FormField.id == field_id, FormField.organization_id == window.organization_id)
+        .scalar_subquery()
+    )
+    stmt = (
+        select(FieldOption.label, FieldOption.value, count)
+        .where(FieldOption.field_id == team_field)
+        .order_by(FieldOption.display_order, FieldOption.id)
+    )
+    return [(row[0], row[1], int(row[2])) for row in session.execute(stmt)]
+
+
+def reports_per_slot(
+    session: Session, window: Window, runs: Sequence[SlotRun], cycle: Cycle
+) -> list[tuple[int, int]]:
+    """``(slot, reports)`` for every slot of the cycle (local hour, or weekday): the
+    window cut into the slots of each run, each slot counted by its range of the index,
+    the counts summed per slot number."""
+    table = (
+        values(
+            column("lo", UTCDateTime()),
+            column("hi", UTCDateTime()),
+            column("first", UTCDateTime()),
+            column("head", Integer()),
+            column("first_slot", Integer()),
+            column("steps", Integer()),
+            name="runs",
+        )
+        .data([(r.start, r.end, r.first, r.head, r.first_slot, r.steps) for r in runs])
+        .cte("runs")
+    )
+    most = max((r.steps for r in runs), default=0)
+    counter = (
+        select(literal(0, Integer()).label("k"))
+        .where(literal(0, Integer()) < most)
+        .cte("counter", recursive=True)
+    )
+    counter = counter.union_all(select(counter.c.k + 1).where(counter.c.k + 1 < most))
+    step = cycle.step
+
+    def earlier(a: Any, b: Any) -> Any:
+        return case((a < b, a), else_=b)
+
+    heads = select(
+        table.c.lo.label("lo"),
+        earlier(table.c.first, table.c.hi).label("hi"),
+        table.c.head.label("slot"),
+    )
+    slots = select(
+        shifted(table.c.first, counter.c.k * step),
+        earlier(shifted(table.c.first, (counter.c.k + 1) * step), table.c.hi),
+        (table.c.first_slot + counter.c.k) % cycle.size,
+    ).join_from(table, counter, counter.c.k < table.c.steps)
+    pieces = heads.union_all(slots).cte("pieces")
+    counted = select(
+        pieces.c.slot, _reports_between(window, pieces.c.lo, pieces.c.hi).label("n")
+    ).cte("counted")
+    every = (
+        values(column("slot", Integer()), name="every")
+        .data([(i,) for i in range(cycle.size)])
+        .cte("every")
+    )
+    stmt = (
+        select(every.c.slot, func.coalesce(func.sum(counted.c.n), 0))
+        .select_from(every)
+        .outerjoin(counted, counted.c.slot == every.c.slot)
+        .group_by(every.c.slot)
+        .order_by(every.c.slot)
+    )
+    return [(int(row[0]), int(row[1])) for row in session.execute(stmt)]
+
+
+def reports_read(session: Session, window: Window, fields: Sequence[ReadField]) -> dict[str, int]:
+    """The requested counts of the reads made in the window, of the channel's reports:
+    a pair's (or report's) first read in the window is one whose previous read is not in
+    it; a reader is a user of the team with a read in the window."""
+
+    def first(previous: Any) -> Any:
+        return func.coalesce(func.sum(case((_first_in(previous, window), 1), else_=0)), 0)
+
+    readers = (
+        select(func.count())
+        .select_from(User)
+        .where(
+            User.organization_id == window.organization_id,
+            exists().where(
+                ReportRead.channel_id == _channel(window),
+                ReportRead.user_number == User.number,
+                _in(ReportRead.created_at, window),
+            ),
+        )
+        .scalar_subquery()
+    )
+    columns: dict[ReadField, Any] = {
+        ReadField.TOTAL_READS: func.count(),
+        ReadField.UNIQUE_READS: first(ReportRead.previous_pair_read_at),
+        ReadField.REPORT_READERS: readers,
+        ReadField.REPORTS_SEEN: first(ReportRead.previous_report_read_at),
+    }
+    # count(*) always, so that the statement aggregates to one row whatever is asked.
+    stmt = (
+        select(func.count(), *(columns[f].label(f) for f in fields))
+        .select_from(ReportRead)
+        .where(ReportRead.channel_id == _channel(window), _in(ReportRead.created_at, window))
+    )
+    row = session.execute(stmt).one()
+    return {str(f): int(row[i + 1]) for i, f in enumerate(fields)}
+
+
+@dataclass(frozen=True)
+class AwarenessCounts:
+    user_number: int
+    first_name: str
+    last_name: str
+    counts: dict[str, int]
+
+
+def user_awareness(
+    session: Session, window: Window, fields: Sequence[AwarenessField]
+) -> list[AwarenessCounts]:
+    """Per user of the team alerted in the window (about the channel's reports), the
+    requested counts; most alerts first."""
+
+    def alerts(*more: Any) -> Any:
+        return (
+            select(func.count())
+            .select_from(Alert)
+            .where(
+                Alert.channel_id == _channel(window),
+                Alert.user_number == User.number,
+                _in(Alert.created_at, window),
+                *more,
+            )
+            .scalar_subquery()
+        )
+
+    first = _first_in(Alert.previous_pair_alert_at, window)
+    columns: dict[AwarenessField, Any] = {
+        AwarenessField.TOTAL_ALERTS: None,  # the total, below
+        AwarenessField.ALERT_SOURCE_REPORTS: alerts(first),
+        AwarenessField.UNIQUE_ALERTS: alerts(first),
+        AwarenessField.ALERTS_OPENED: alerts(Alert.read == True),  # noqa: E712
+    }
+    wanted = [f for f in fields if f is not AwarenessField.TOTAL_ALERTS]
+    per_user = (
+        select(
+            User.number.label("number"),
+            User.first_name.label("first_name"),
+            User.last_name.label("last_name"),
+            alerts().label(AwarenessField.TOTAL_ALERTS),
+            *(columns[f].label(f) for f in wanted),
+        )
+        .where(User.organization_id == window.organization_id)
+        .subquery("per_user")
+    )
+    total = per_user.c[AwarenessField.TOTAL_ALERTS]
+    stmt = select(per_user).where(total > 0).order_by(total.desc(), per_user.c.number)
+    return [
+        AwarenessCounts(
+            row.number,
+            row.first_name or "",
+            row.last_name or "",
+            {f: int(row._mapping[f]) for f in fields},
+        )
+        for row in session.execute(stmt)
+    ]
+
+
+@dataclass(frozen=True)
+class ImageRow:
+    report_image_id: int
+    report_id: int
+    attachment_id: int
+    created_at: datetime
+
+
+def reports_images(
+    session: Session, window: Window, offset: int, limit: int
+) -> tuple[list[ImageRow], int]:
+    """A page of the images of the reports made in the window, newest first, and how
+    many there are in all — one statement: the count, joined to the page."""
+    where = (ReportImage.channel_id == _channel(window), _in(ReportImage.created_at, window))
+    total = select(func.count().label("total")).where(*where).subquery("total")
+    order = (ReportImage.created_at.desc(), ReportImage.id.desc())
+    page = (
+        select(
+            ReportImage.id, ReportImage.report_id, ReportImage.attachment_id, ReportImage.created_at
+        )
+        .where(*where)
+        .order_by(*order)
+        .offset(offset)
+        .limit(limit)
+        .subquery("page")
+    )
+    stmt = (
+        select(total.c.total, page.c.id, page.c.report_id, page.c.attachment_id, page.c.created_at)
+        .select_from(total)
+        .outerjoin(page, true())
+        .order_by(page.c.created_at.desc(), page.c.id.desc())
+    )
+    rows = list(session.execute(stmt))
+    images = [ImageRow(r[1], r[2], r[3], r[4]) for r in rows if r[1] is not None]
+    return images, int(rows[0][0]) if rows else 0
