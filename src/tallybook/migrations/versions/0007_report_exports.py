@@ -3,8 +3,8 @@
 One row per export (DESIGN §8): what was asked for, and the state of its making by the
 worker (attempts, lease, outcome, the file's key in the file store).
 
-Revision ID: 0005_report_exports
-Revises: 0004
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-02 02:30:00.000000
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 
 import tallybook.kit.db
 
-revision: str = "0005_report_exports"
-down_revision: str | None = "0004"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
