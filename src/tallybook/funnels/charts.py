@@ -9,7 +9,8 @@ Three plans, each a :class:`~tallybook.events.query.render.RelationPlan`:
   distinct sessions, and the step's name (the least ``dim4``). ``GROUP BY`` over the
   relation as a derived table.
 - :class:`ChartLinksPlan` — the Sankey links: per session, step and action the first and
-  last chart event (one ``GROUP BY``), joined to itself over the session from step k to
+  last chart event (one ``GROUP BY``, a common table expression), joined to itself over the
+  session from step k to
   step k + 1 where the later step's last event is not before the earlier one's first.
 
 Only the aggregates leave the store. A ``dim5`` that is not a step index as the step
@@ -36,6 +37,7 @@ STEP_TEXT: Final = re.compile(r"0|[1-9][0-9]{0,8}")
 
 _CHART: Final = "c"
 _SPANS: Final = "s"
+_SPANS_CTE: Final = "spans"
 _FROM: Final = "x"
 _TO: Final = "y"
 
@@ -115,7 +117,7 @@ class ChartLinksPlan:
         froms = self.pairs()
         if not froms:
             raise ValueError("no two consecutive steps to link")
-        spans = [self._spans(sql, froms, alias) for alias in (_FROM, _TO)]
+        spans = self._spans(sql, froms)
         following = exp.Case(this=_of(_FROM, "dim5"))
         for k in froms:
             following = following.when(sql.text(str(k)), sql.text(str(k + 1)), copy=False)
@@ -129,13 +131,15 @@ class ChartLinksPlan:
         # (session, step, action) is unique in each side, so each row counts one session.
         return (
             exp.select(*[k.copy() for k in keys], exp.Count(this=exp.Star()), copy=False)
-            .from_(spans[0], copy=False)
-            .join(spans[1], on=on, copy=False)
+            .with_(_SPANS_CTE, as_=spans, copy=False)
+            .from_(exp.to_table(_SPANS_CTE).as_(_FROM), copy=False)
+            .join(exp.to_table(_SPANS_CTE).as_(_TO), on=on, copy=False)
             .group_by(*keys, copy=False)
         )
 
-    def _spans(self, sql: Renderer, froms: list[int], alias: str) -> exp.Subquery:
-        """Per session, step and action: its first and last chart event."""
+    def _spans(self, sql: Renderer, froms: list[int]) -> exp.Select:
+        """Per session, step and action: its first and last chart event (read once, as a
+        common table expression both sides of the join use)."""
         steps = sorted({*froms, *(k + 1 for k in froms)})
         relation = self.events.relation(
             sql, ("session_id", "dim5", "action", "timestamp"), steps
@@ -151,7 +155,6 @@ class ChartLinksPlan:
             .from_(relation, copy=False)
             .where(exp.Not(this=exp.Is(this=keys[0].copy(), expression=exp.Null())), copy=False)
             .group_by(*keys, copy=False)
-            .subquery(alias, copy=False)
         )
 
 
