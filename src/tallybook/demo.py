@@ -118,7 +118,11 @@ def _instructions(
             "basic": True,
         }
     ).decode()
-    step = f"{base_url}/api/reporting/workflow/v1/orgs/{org_id}/workflows/{finder_id}/step/2"
+    finder = f"{base_url}/api/reporting/workflow/v1/orgs/{org_id}/workflows/{finder_id}"
+    step = f"{finder}/step/2"
+    chart_query = orjson.dumps(
+        {"filters": [], "step_data": [{}, {"actions": ["view-budget-low"]}], "interval": interval}
+    ).decode()
     query = orjson.dumps(
         {
             "vendor": VENDOR,
@@ -143,6 +147,8 @@ def _instructions(
             f"  curl {auth} {api}/workflows/{workflow_id}/targets",
             f"  curl {auth} -H 'Content-Type: application/json' -X POST {fetch} -d '{query}'",
             f"  curl {auth} -H 'Content-Type: application/json' -X POST {step} -d '{step_query}'",
+            f"  curl {auth} -H 'Content-Type: application/json' -X POST {finder}/query/ "
+            f"-d '{chart_query}'",
             f"  curl -g -H 'Authorization: Token token={token}' -H 'Range: objects=0-9' "
             f"'{base_url}/api/v4/reports/search?channel_ids[]={channel_id}'",
             f"  curl -H 'Authorization: Token token={token}' "

@@ -80,6 +80,7 @@ DELIBERATE: dict[tuple[str, str], str] = {
     (POSITIVE, f"POST {WORKFLOW_REPORTING}/source_data"): "interval order; filter values",
     (POSITIVE, f"POST {WORKFLOW_REPORTING}/step/{{step_index}}/download"): "the same",
     (POSITIVE, f"POST {WORKFLOW_REPORTING}/source_data/download"): "the same",
+    (POSITIVE, f"POST {WORKFLOW_REPORTING}/query"): "the same",
     (POSITIVE, f"GET {V5}/rooms"): "a cursor is one this server signed",
     (POSITIVE, f"GET {CHATS}"): "a cursor is one this server signed",
     (POSITIVE, f"GET {CHATS}/{{chat_id}}/messages"): "a cursor is one this server signed",

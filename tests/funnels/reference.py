@@ -204,3 +204,83 @@ def order_key(e: StoredEvent) -> tuple[Any, ...]:
 
 def ordered(rows: Sequence[StoredEvent]) -> list[StoredEvent]:
     return sorted(rows, key=order_key)
+
+
+# -- the funnel chart ---------------------------------------------------------------------
+
+
+def _step_index(dim5: str | None) -> int | None:
+    """Steps as the step endpoint names them: ``0``, ``1``, … without leading zeros."""
+    if dim5 is None or not dim5.isascii() or not dim5.isdigit() or len(dim5) > 9:
+        return None
+    return int(dim5) if str(int(dim5)) == dim5 else None
+
+
+def chart(q: Question, events: Sequence[StoredEvent]) -> dict[str, Any]:
+    """The funnel chart as docs/api.md defines it, by brute force over :func:`step_rows`:
+    conversion = distinct sessions at step n / distinct sessions at step 0; a link counts
+    the sessions with an event of action a at step k and one of action b at step k + 1 at
+    the same time or later."""
+    indices = sorted(
+        {i for e in events if _is_step_event(q, e) and (i := _step_index(e.dim5)) is not None}
+    )
+    counted = {i: step_rows(q, events, i) for i in indices}
+    counted = {i: rows for i, rows in counted.items() if rows}
+
+    def stats(rows: list[StoredEvent]) -> dict[str, int]:
+        return {
+            "events": len(rows),
+            "visitors": len({e.visitor_id for e in rows if e.visitor_id is not None}),
+            "sessions": len({e.session_id for e in rows if e.session_id is not None}),
+        }
+
+    base = stats(counted[0])["sessions"] if 0 in counted else 0
+    steps = []
+    for i, rows in sorted(counted.items()):
+        actions: list[dict[str, Any]] = []
+        for action in {e.action for e in rows}:
+            actions.append({"action": action, **stats([e for e in rows if e.action == action])})
+        actions.sort(key=lambda a: (-a["events"], a["action"] is not None, a["action"] or ""))
+        total = stats(rows)
+        steps.append(
+            {
+                "index": i,
+                "name": min((e.dim4 for e in rows if e.dim4 is not None), default=None),
+                **total,
+                "conversion": total["sessions"] / base if base else None,
+                "actions": actions,
+            }
+        )
+    links = []
+    for k in sorted(counted):
+        if k + 1 not in counted:
+            continue
+        pairs: dict[tuple[str | None, str | None], set[str]] = {}
+        for a in counted[k]:
+            for b in counted[k + 1]:
+                if (
+                    a.session_id is not None
+                    and a.session_id == b.session_id
+                    and b.timestamp >= a.timestamp
+                ):
+                    pairs.setdefault((a.action, b.action), set()).add(a.session_id)
+        for (from_action, to_action), sessions in pairs.items():
+            links.append(
+                {
+                    "from_step": k,
+                    "from_action": from_action,
+                    "to_step": k + 1,
+                    "to_action": to_action,
+                    "sessions": len(sessions),
+                }
+            )
+    links.sort(
+        key=lambda link: (
+            link["from_step"],
+            link["from_action"] is not None,
+            link["from_action"] or "",
+            link["to_action"] is not None,
+            link["to_action"] or "",
+        )
+    )
+    return {"steps": steps, "links": links}

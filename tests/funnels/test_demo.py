@@ -45,3 +45,30 @@ def test_the_banners_step_curl_answers_rows(tmp_path: Path) -> None:
     finally:
         store.close()
         database.close()
+
+
+def test_the_banners_chart_curl_answers_a_funnel(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["demo"], env={"TALLYBOOK_DATA_DIR": str(tmp_path)})
+    assert result.exit_code == 0, result.stderr
+    (line,) = [line for line in result.stdout.splitlines() if "/query/" in line]
+    words = shlex.split(line)
+    assert words[0] == "curl" and "POST" in words
+    headers = dict(words[i + 1].split(": ", 1) for i, w in enumerate(words) if w == "-H")
+    body = json.loads(words[words.index("-d") + 1])
+    path = urlsplit(next(w for w in words if w.startswith("http"))).path
+
+    settings = Settings(data_dir=tmp_path, _env_file=None)
+    database, store = Database(settings), open_event_store(settings)
+    try:
+        with TestClient(create_app(settings, database, store)) as client:
+            response = client.post(path, json=body, headers=headers)
+            assert response.status_code == 200, response.text
+            steps = response.json()["steps"]
+            assert [s["index"] for s in steps] == list(range(len(steps))) and len(steps) >= 3
+            assert [a["action"] for a in steps[1]["actions"]] == ["view-budget-low"]
+            assert steps[0]["conversion"] == 1.0
+            assert 0 < steps[-1]["conversion"] < 1
+            assert response.json()["links"]
+    finally:
+        store.close()
+        database.close()

@@ -14,6 +14,8 @@ from tallybook.events.endpoints import EventStoreDep
 from tallybook.funnels import service
 from tallybook.funnels.responses import FILE_RESPONSES, file_rows, json_rows
 from tallybook.funnels.schemas import (
+    ChartRequest,
+    ChartResponse,
     SourceDataResponse,
     StepDownloadRequest,
     StepSourceRequest,
@@ -147,3 +149,30 @@ async def download_workflow_source_data(
         service.plan_source_rows, session, principal, workflow_id, payload
     )
     return file_rows(store, rows, payload.format)
+
+
+@router.post(
+    "/query",
+    response_model=ChartResponse,
+    summary="The funnel chart: steps, actions, conversion and the session flows",
+    description=(
+        "The chart of the events step source data returns (same `filters`, `step_data` and "
+        "`interval`): for each step with events its index, name (`dim4`), events, unique "
+        "visitors and sessions, and conversion (sessions at the step / sessions at step 0), "
+        "and per action the same counts; then the Sankey links between consecutive steps: "
+        "distinct sessions with an event of `from_action` at `from_step` and an event of "
+        "`to_action` at the next step at the same time or later."
+    ),
+    openapi_extra=raw_json_body(ChartRequest),
+)
+async def funnel_chart(
+    request: Request,
+    principal: ReportingUser,
+    session: DBSession,
+    store: EventStoreDep,
+    workflow_id: str,
+) -> ChartResponse:
+    payload = service.parse_request(ChartRequest, await read_json(request))
+    events = await run_in_threadpool(service.plan_chart, session, principal, workflow_id, payload)
+    chart = await run_in_threadpool(service.run_chart, store, events)
+    return ChartResponse.model_validate(chart)

@@ -153,7 +153,9 @@ class ReportInterval(InputModel):
         return self
 
 
-class _SourceDataRequest(InputModel):
+class _WorkflowRequest(InputModel):
+    """What every workflow report reads: the filters, the chart's path and the interval."""
+
     filters: list[PropertyFilter] = Field(
         max_length=100, description="Every filter must match (an empty list: no filter)."
     )
@@ -163,6 +165,9 @@ class _SourceDataRequest(InputModel):
         description="`step_data[k]` describes step k (0 is the source step, not used).",
     )
     interval: ReportInterval
+
+
+class _SourceDataRequest(_WorkflowRequest):
     limit: Limit | None = Field(default=None, description="At most this many rows.")
     basic: StrictBool = Field(default=False, description="The 11 human-readable columns.")
 
@@ -205,3 +210,50 @@ class SourceDataResponse(BaseModel):
     data: list[dict[str, Any]] = Field(
         description="One object per event, keyed by the names in `fields`, in timestamp order."
     )
+
+
+class ChartRequest(_WorkflowRequest):
+    """The funnel chart: the same `filters`, `step_data` and `interval` as step source
+    data (no `limit`, `basic` or `target`)."""
+
+
+class ActionCounts(BaseModel):
+    action: str | None = Field(description="The action id (page URL, view uid, …).")
+    events: int = Field(description="Counted events of this action at this step.")
+    visitors: int = Field(description="Distinct `visitor_id`s among them.")
+    sessions: int = Field(description="Distinct `session_id`s among them.")
+
+
+class ChartStep(BaseModel):
+    index: int = Field(description="0 is the source step, then 1, 2, …")
+    name: str | None = Field(description="The step's `dim4` (the least, if its events differ).")
+    events: int
+    visitors: int
+    sessions: int
+    conversion: float | None = Field(
+        description=(
+            "Distinct sessions counted at this step / distinct sessions counted at step 0; "
+            "null when step 0 has none."
+        )
+    )
+    actions: list[ActionCounts] = Field(description="Most events first, then by action.")
+
+
+class ChartLink(BaseModel):
+    from_step: int
+    from_action: str | None
+    to_step: int = Field(description="Always `from_step` + 1.")
+    to_action: str | None
+    sessions: int = Field(
+        description=(
+            "Distinct sessions with a counted event of `from_action` at `from_step` and a "
+            "counted event of `to_action` at `to_step` at the same time or later."
+        )
+    )
+
+
+class ChartResponse(BaseModel):
+    steps: list[ChartStep] = Field(
+        description="The steps with at least one counted event, by index."
+    )
+    links: list[ChartLink] = Field(description="The Sankey links between consecutive steps.")

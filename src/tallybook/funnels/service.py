@@ -17,10 +17,18 @@ from sqlalchemy.orm import Session
 
 from tallybook.auth.principal import Principal
 from tallybook.events.store import EventStore
+from tallybook.funnels.charts import (
+    ChartCountsPlan,
+    ChartEvents,
+    ChartLinksPlan,
+    chart_links,
+    chart_steps,
+)
 from tallybook.funnels.fields import RAW_FIELDS, RowShape, columns_for, event_columns
 from tallybook.funnels.paths import StepPath, WorkflowScope
 from tallybook.funnels.plans import SourceRowsPlan
 from tallybook.funnels.schemas import (
+    ChartRequest,
     StepDownloadRequest,
     StepSourceRequest,
     WorkflowSourceDownloadRequest,
@@ -39,6 +47,7 @@ BATCH_ROWS: Final = 5_000
 
 Request = TypeVar(
     "Request",
+    ChartRequest,
     StepSourceRequest,
     WorkflowSourceRequest,
     StepDownloadRequest,
@@ -133,6 +142,33 @@ def plan_source_rows(
     return _source_rows(principal, workflow, request, Rows.AFFECTED_GOAL, None)
 
 
+def plan_chart(
+    session: Session, principal: Principal, workflow_id: str, request: ChartRequest
+) -> ChartEvents:
+    """The funnel chart's events: the workflow (404 if not the caller's), its path, the
+    filters and the interval."""
+    workflow = _workflow(session, principal, workflow_id)
+    return ChartEvents(
+        scope=WorkflowScope(
+            principal.organization_id, workflow.id, request.interval.start, request.interval.end
+        ),
+        path=StepPath.of(workflow.type, _steps(request)),
+        filters=tuple(request.filters),
+    )
+
+
+def run_chart(store: EventStore, events: ChartEvents) -> dict[str, Any]:
+    """The chart: counts per step and per action, then the links between the steps found
+    (only aggregates come out of the store)."""
+    steps = chart_steps(
+        store.relation_rows(ChartCountsPlan(events, by_action=False)),
+        store.relation_rows(ChartCountsPlan(events, by_action=True)),
+    )
+    links = ChartLinksPlan(events, tuple(step["index"] for step in steps))
+    link_rows = store.relation_rows(links) if links.pairs() else []
+    return {"steps": steps, "links": chart_links(link_rows)}
+
+
 def file_rows(store: EventStore, rows: SourceRows) -> Iterator[list[Any]]:
     """The rows as file cells, batch by batch from the store's cursor. The plan is
     rendered now; the query runs when the first row is asked for (the download does that
@@ -169,7 +205,7 @@ def _source_rows(
     rows: Rows,
     step: int | None,
 ) -> SourceRows:
-    steps = None if request.step_data is None else [s.actions for s in request.step_data]
+    steps = _steps(request)
     columns = columns_for(request.basic)
     plan = SourceRowsPlan(
         rows=rows,
@@ -183,6 +219,10 @@ def _source_rows(
         limit=request.limit,
     )
     return SourceRows(plan, RowShape(columns, str(workflow.id)), _file_stem(workflow, rows, step))
+
+
+def _steps(request: ChartRequest | StepSourceRequest | WorkflowSourceRequest) -> Any:
+    return None if request.step_data is None else [s.actions for s in request.step_data]
 
 
 _STEMS: Final = {

@@ -1,0 +1,231 @@
+"""The funnel chart as aggregate SQL over the path rule, and the answer built from its rows.
+
+Every number is counted over the *chart's events*: the step events
+:func:`~tallybook.funnels.paths.qualifying_step_events` lets through (each judged at its own
+step), narrowed by ``filters`` — for each step exactly the rows step source data returns.
+Three plans, each a :class:`~tallybook.events.query.render.RelationPlan`:
+
+- :class:`ChartCountsPlan` — per step (and per action): events, distinct visitors,
+  distinct sessions, and the step's name (the least ``dim4``). ``GROUP BY`` over the
+  relation as a derived table.
+- :class:`ChartLinksPlan` — the Sankey links: per session, step and action the first and
+  last chart event (one ``GROUP BY``, a common table expression), joined to itself over the
+  session from step k to
+  step k + 1 where the later step's last event is not before the earlier one's first.
+
+Only the aggregates leave the store. A ``dim5`` that is not a step index as the step
+endpoint spells it (``0``, ``1``, … without leading zeros) is no step of the chart: its
+group is dropped here, as the step endpoint never returns it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from sqlglot import exp
+
+from tallybook.events.query.render import Renderer, column
+from tallybook.funnels.paths import StepPath, WorkflowScope, qualifying_step_events
+from tallybook.funnels.plans import property_filters
+from tallybook.funnels.schemas import PropertyFilter
+
+STEP_TEXT: Final = re.compile(r"0|[1-9][0-9]{0,8}")
+"""``dim5`` as the step endpoint reads it (``service.STEP_INDEX``, then ``str(int(…))``)."""
+
+_CHART: Final = "c"
+_SPANS: Final = "s"
+_SPANS_CTE: Final = "spans"
+_FROM: Final = "x"
+_TO: Final = "y"
+
+
+@dataclass(frozen=True)
+class ChartEvents:
+    """The chart's events: the workflow's scope, the path of ``step_data``, ``filters``."""
+
+    scope: WorkflowScope
+    path: StepPath
+    filters: tuple[PropertyFilter, ...] = ()
+
+    def relation(
+        self, sql: Renderer, columns: Sequence[str], steps: Sequence[int] | None = None
+    ) -> exp.Select:
+        """``SELECT columns`` of the chart's events (of ``steps`` only, if given)."""
+        parts: list[exp.Expr] = []
+        narrowed = property_filters(sql, self.filters)
+        if narrowed is not None:
+            parts.append(narrowed)
+        if steps is not None:
+            parts.append(exp.In(this=column("dim5"), expressions=[sql.text(str(s)) for s in steps]))
+        return qualifying_step_events(
+            sql,
+            self.scope,
+            self.path,
+            step=None,
+            columns=columns,
+            condition=exp.and_(*parts, copy=False) if parts else None,
+        )
+
+
+def _of(alias: str, name: str) -> exp.Column:
+    return exp.column(name, table=alias, quoted=True)
+
+
+@dataclass(frozen=True)
+class ChartCountsPlan:
+    """Rows ``(dim5, action, events, visitors, sessions, name)`` per step and action, or
+    with ``by_action=False`` ``(dim5, events, visitors, sessions, name)`` per step."""
+
+    events: ChartEvents
+    by_action: bool
+
+    def select(self, sql: Renderer) -> exp.Select:
+        relation = self.events.relation(
+            sql, ("dim5", "action", "dim4", "visitor_id", "session_id")
+        ).subquery(_CHART, copy=False)
+        keys = [_of(_CHART, "dim5")] + ([_of(_CHART, "action")] if self.by_action else [])
+        counts = [
+            exp.Count(this=exp.Star()),
+            exp.Count(this=exp.Distinct(expressions=[_of(_CHART, "visitor_id")])),
+            exp.Count(this=exp.Distinct(expressions=[_of(_CHART, "session_id")])),
+            exp.Min(this=_of(_CHART, "dim4")),
+        ]
+        return (
+            exp.select(*[k.copy() for k in keys], *counts, copy=False)
+            .from_(relation, copy=False)
+            .group_by(*keys, copy=False)
+        )
+
+
+@dataclass(frozen=True)
+class ChartLinksPlan:
+    """Rows ``(from dim5, from action, to dim5, to action, sessions)`` for each pair of
+    consecutive steps in ``steps`` (both must be there)."""
+
+    events: ChartEvents
+    steps: tuple[int, ...]
+
+    def pairs(self) -> list[int]:
+        """The steps k whose next step k + 1 is also on the chart."""
+        present = set(self.steps)
+        return sorted(k for k in present if k + 1 in present)
+
+    def select(self, sql: Renderer) -> exp.Select:
+        froms = self.pairs()
+        if not froms:
+            raise ValueError("no two consecutive steps to link")
+        spans = self._spans(sql, froms)
+        following = exp.Case(this=_of(_FROM, "dim5"))
+        for k in froms:
+            following = following.when(sql.text(str(k)), sql.text(str(k + 1)), copy=False)
+        on = exp.and_(
+            exp.EQ(this=_of(_TO, "session_id"), expression=_of(_FROM, "session_id")),
+            exp.EQ(this=_of(_TO, "dim5"), expression=following),
+            exp.GTE(this=_of(_TO, "last"), expression=_of(_FROM, "first")),
+            copy=False,
+        )
+        keys = [_of(_FROM, "dim5"), _of(_FROM, "action"), _of(_TO, "dim5"), _of(_TO, "action")]
+        # (session, step, action) is unique in each side, so each row counts one session.
+        return (
+            exp.select(*[k.copy() for k in keys], exp.Count(this=exp.Star()), copy=False)
+            .with_(_SPANS_CTE, as_=spans, copy=False)
+            .from_(exp.to_table(_SPANS_CTE).as_(_FROM), copy=False)
+            .join(exp.to_table(_SPANS_CTE).as_(_TO), on=on, copy=False)
+            .group_by(*keys, copy=False)
+        )
+
+    def _spans(self, sql: Renderer, froms: list[int]) -> exp.Select:
+        """Per session, step and action: its first and last chart event (read once, as a
+        common table expression both sides of the join use)."""
+        steps = sorted({*froms, *(k + 1 for k in froms)})
+        relation = self.events.relation(
+            sql, ("session_id", "dim5", "action", "timestamp"), steps
+        ).subquery(_SPANS, copy=False)
+        keys = [_of(_SPANS, name) for name in ("session_id", "dim5", "action")]
+        return (
+            exp.select(
+                *[k.copy() for k in keys],
+                exp.Min(this=_of(_SPANS, "timestamp")).as_("first", quoted=True),
+                exp.Max(this=_of(_SPANS, "timestamp")).as_("last", quoted=True),
+                copy=False,
+            )
+            .from_(relation, copy=False)
+            .where(exp.Not(this=exp.Is(this=keys[0].copy(), expression=exp.Null())), copy=False)
+            .group_by(*keys, copy=False)
+        )
+
+
+# -- the answer ---------------------------------------------------------------------------
+
+
+def step_index(dim5: Any) -> int | None:
+    """The step a ``dim5`` names, or None when the step endpoint would never return it."""
+    return int(dim5) if isinstance(dim5, str) and STEP_TEXT.fullmatch(dim5) else None
+
+
+def chart_steps(
+    step_rows: Sequence[tuple[Any, ...]], action_rows: Sequence[tuple[Any, ...]]
+) -> list[dict[str, Any]]:
+    """The ``steps`` of the answer from the rows of the two :class:`ChartCountsPlan`s."""
+    actions: dict[int, list[dict[str, Any]]] = {}
+    for dim5, action, events, visitors, sessions, _name in action_rows:
+        index = step_index(dim5)
+        if index is not None:
+            actions.setdefault(index, []).append(
+                {
+                    "action": action,
+                    "events": int(events),
+                    "visitors": int(visitors),
+                    "sessions": int(sessions),
+                }
+            )
+    totals = {index: row for row in step_rows if (index := step_index(row[0])) is not None}
+    base = int(totals[0][3]) if 0 in totals else 0
+    steps = []
+    for index in sorted(totals):
+        _dim5, events, visitors, sessions, name = totals[index]
+        steps.append(
+            {
+                "index": index,
+                "name": name,
+                "events": int(events),
+                "visitors": int(visitors),
+                "sessions": int(sessions),
+                "conversion": int(sessions) / base if base else None,
+                "actions": sorted(actions.get(index, []), key=_action_order),
+            }
+        )
+    return steps
+
+
+def chart_links(rows: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """The ``links`` of the answer from the rows of :class:`ChartLinksPlan`."""
+    links = [
+        {
+            "from_step": int(from_dim5),
+            "from_action": from_action,
+            "to_step": int(to_dim5),
+            "to_action": to_action,
+            "sessions": int(sessions),
+        }
+        for from_dim5, from_action, to_dim5, to_action, sessions in rows
+    ]
+    return sorted(
+        links,
+        key=lambda link: (
+            link["from_step"],
+            _nulls_first(link["from_action"]),
+            _nulls_first(link["to_action"]),
+        ),
+    )
+
+
+def _nulls_first(value: str | None) -> tuple[int, str]:
+    return (0, "") if value is None else (1, value)
+
+
+def _action_order(counts: dict[str, Any]) -> tuple[int, tuple[int, str]]:
+    return (-counts["events"], _nulls_first(counts["action"]))
