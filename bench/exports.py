@@ -96,13 +96,14 @@ class Measured:
     seconds: float
     bytes: int
     peak_rss_mb: float
+    cpu_seconds: float  # the whole worker process, start-up included
 
     def line(self) -> str:
         rate = self.rows / self.seconds if self.seconds else float("inf")
         return (
             f"  {self.name:12} {self.rows:>9,} rows  {self.seconds:7.2f} s  "
             f"{rate:>9,.0f} rows/s  {self.bytes / 2**20:7.1f} MB file  "
-            f"peak RSS {self.peak_rss_mb:6.0f} MB"
+            f"peak RSS {self.peak_rss_mb:6.0f} MB  process CPU {self.cpu_seconds:6.1f} s"
         )
 
 
@@ -215,8 +216,9 @@ def run_worker(settings: Settings, data_dir: Path, name: str) -> Measured:
     for line in logged.splitlines():
         entry = orjson.loads(line) if line.startswith("{") else {}
         if entry.get("message") == "report export completed":
+            cpu = usage.ru_utime + usage.ru_stime
             return Measured(
-                name, entry["rows"], entry["seconds"], entry["bytes"], usage.ru_maxrss / 1024
+                name, entry["rows"], entry["seconds"], entry["bytes"], usage.ru_maxrss / 1024, cpu
             )
     raise SystemExit(f"the worker made no export:\n{logged}")
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 
 from tallybook.chats.models import Chat, ChatMessage
-from tallybook.kit.schemas import format_timestamp
+from tallybook.kit.tabular.cells import iso_utc
 
 HEADER = (
     "chat_id",
@@ -137,9 +137,11 @@ def _text(raw: Any) -> str | None:
     UTC) is cut into shape without a datetime in between."""
     if raw is None:
         return None
-    if isinstance(raw, str) and len(raw) == _STORED_LENGTH and raw[10] == " ":
+    if isinstance(raw, datetime):
+        return iso_utc(raw)  # in UTC, naive or not
+    if len(raw) == _STORED_LENGTH and raw[10] == " ":
         return f"{raw[:10]}T{raw[11:23]}Z"
-    return format_timestamp(_instant(raw))
+    return iso_utc(_instant(raw))
 
 
 _STORED_LENGTH = len("2021-04-01 10:10:57.242000")
