@@ -7,7 +7,8 @@ on SQLite, COPY on PostgreSQL). Then times each of the nine analytics endpoints 
 last ``--query-days`` days through the ASGI app (every middleware, token auth; FastAPI's
 TestClient), ``--repeat`` times after two warm-up calls, and prints p50 and p95. Last it
 times ``--api-reports`` report creations (``POST /api/v4/reports`` with form fields) into
-another channel, one request after the other.
+another channel, sent to a real ``tallybook serve`` on the same store by
+``--api-concurrency`` client threads.
 
 The data, per report: a Category, a DropDown and a Radio option and 0–3 CheckBox options;
 a state (older reports further along); 2 % anonymous; an image on 12 %; reads by 0–5
@@ -21,11 +22,15 @@ are skewed (a few users report most); weekdays and working hours are busier.
 from __future__ import annotations
 
 import argparse
+import os
 import random
+import signal
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -35,21 +40,22 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, bindparam, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from _common import machine, peak_rss_mb  # noqa: E402
+from _common import cpu_seconds, machine, peak_rss_mb  # noqa: E402
 from tests.fixtures.postgres import create_database, postgres_server  # noqa: E402
 from tests.fixtures.tenants import Tenant, add_user, make_tenant  # noqa: E402
 
 from tallybook.app import create_app  # noqa: E402
 from tallybook.events.store import open_event_store  # noqa: E402
-from tallybook.kit.db import Database  # noqa: E402
+from tallybook.kit.db import Database, UTCDateTime  # noqa: E402
 from tallybook.kit.migrate import upgrade  # noqa: E402
 from tallybook.settings import Settings  # noqa: E402
 
@@ -85,6 +91,7 @@ FORM: dict[str, Any] = {
     ],
 }
 BATCH = 20_000
+SECRET = "bench-secret-key-not-for-production"
 
 
 def parse_args() -> argparse.Namespace:
@@ -102,7 +109,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--query-days", type=int, default=365, help="days each query covers")
     parser.add_argument("--time-zone", default="Pacific/Auckland", help="time_zone of queries")
     parser.add_argument("--repeat", type=int, default=20, help="timed calls per endpoint")
-    parser.add_argument("--api-reports", type=int, default=5_000, help="reports created by POST")
+    parser.add_argument("--api-reports", type=int, default=20_000, help="reports made by POST")
+    parser.add_argument("--api-concurrency", type=int, default=4, help="client threads")
+    parser.add_argument("--port", type=int, default=8766, help="port of the server for POST")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--postgres-url", help="use this PostgreSQL server (a new database)")
     parser.add_argument("--start-postgres", action="store_true", help="start a throwaway one")
@@ -245,7 +254,16 @@ COLUMNS: dict[str, tuple[str, Sequence[str]]] = {
     ),
     "reads": (
         "v4_report_reads",
-        ("id", "organization_id", "report_id", "user_number", "channel_id", "created_at"),
+        (
+            "id",
+            "organization_id",
+            "report_id",
+            "user_number",
+            "channel_id",
+            "created_at",
+            "previous_pair_read_at",
+            "previous_report_read_at",
+        ),
     ),
     "alerts": (
         "v4_alerts",
@@ -260,9 +278,16 @@ COLUMNS: dict[str, tuple[str, Sequence[str]]] = {
             "archived",
             "created_at",
             "updated_at",
+            "previous_pair_alert_at",
         ),
     ),
 }
+TRIGGERS = {
+    "v4_report_reads": ("v4_report_reads_previous",),
+    "v4_alerts": ("v4_alerts_previous", "v4_alerts_previous_deleted"),
+}
+"""The triggers that keep reads' and alerts' previous ones (migration 0006): off while
+the rows, which come with theirs, are loaded."""
 
 PHOTO = ("image/jpeg", "jpg", "image/jpeg", "jpg", 250_000, 1600, 1200)
 """An attachment's content type, extension, rendition type and extension, size and pixels."""
@@ -360,36 +385,32 @@ class Generator:
         self._alerts(rows, report_id, created)
 
     def _reads(self, rows: Rows, report_id: int, created: datetime) -> None:
+        """The report's reads in time order (ids too), each with its previous read of the
+        same pair and of the report, as the triggers of migration 0006 would set them."""
         rng, w = self.rng, self.world
-        readers = rng.sample(w.users, rng.choice(READS))
-        for reader in readers:
-            for _ in range(2 if rng.random() < 0.2 else 1):
-                at = min(created + timedelta(hours=rng.expovariate(1 / 6)), self.end)
-                rows.reads.append(
-                    (self._next("reads"), w.organization_id, report_id, reader, w.channel_id, at)
-                )
+        reads = sorted(
+            (min(created + timedelta(hours=rng.expovariate(1 / 6)), self.end), reader)
+            for reader in rng.sample(w.users, rng.choice(READS))
+            for _ in range(2 if rng.random() < 0.2 else 1)
+        )
+        last_of: dict[int, datetime] = {}
+        previous: datetime | None = None
+        for at, reader in reads:
+            read = self._next("reads")
+            row = (read, w.organization_id, report_id, reader, w.channel_id, at)
+            rows.reads.append((*row, last_of.get(reader), previous))
+            last_of[reader], previous = at, at
 
     def _alerts(self, rows: Rows, report_id: int, created: datetime) -> None:
+        """Alerts to distinct users (none alerted twice about a report: no previous)."""
         rng, w = self.rng, self.world
         for user in rng.sample(w.users, rng.choice(ALERTS)):
             at = min(created + timedelta(minutes=rng.expovariate(1 / 5)), self.end)
             read = rng.random() < 0.6
             read_at = min(at + timedelta(hours=rng.expovariate(1)), self.end) if read else None
             alert = self._next("alerts")
-            rows.alerts.append(
-                (
-                    alert,
-                    w.organization_id,
-                    report_id,
-                    user,
-                    w.channel_id,
-                    read,
-                    read_at,
-                    False,
-                    at,
-                    read_at or at,
-                )
-            )
+            row = (alert, w.organization_id, report_id, user, w.channel_id, read, read_at)
+            rows.alerts.append((*row, False, at, read_at or at, None))
 
     def _next(self, table: str) -> int:
         value = self.next_id[table]
@@ -416,15 +437,26 @@ def load_sqlite(engine: Engine, batches: Iterator[Rows]) -> int:
     loaded = 0
     try:
         cursor: sqlite3.Cursor = raw.cursor()  # type: ignore[assignment]
+        names = [name for table in TRIGGERS.values() for name in table]
+        marks = ", ".join("?" for _ in names)
+        kept = cursor.execute(
+            f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN ({marks})",
+            names,
+        ).fetchall()
+        assert len(kept) == len(names), kept
+        for name, _sql in kept:
+            cursor.execute(f"DROP TRIGGER {name}")
         for rows in batches:
-            for name, (table, columns) in COLUMNS.items():
+            for field_name, (table, columns) in COLUMNS.items():
                 marks = ", ".join("?" for _ in columns)
                 cursor.executemany(
                     f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",
-                    [tuple(_sqlite_value(v) for v in row) for row in getattr(rows, name)],
+                    [tuple(_sqlite_value(v) for v in row) for row in getattr(rows, field_name)],
                 )
             loaded += rows.size()
             raw.commit()
+        for _name, sql in kept:
+            cursor.execute(sql)
         cursor.execute("ANALYZE")
         raw.commit()
     finally:
@@ -437,23 +469,25 @@ def load_postgres(engine: Engine, batches: Iterator[Rows]) -> int:
     loaded = 0
     try:
         cursor: Any = raw.cursor()
+        for table, names in TRIGGERS.items():
+            for name in names:
+                cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER {name}")
         for rows in batches:
-            for name, (table, columns) in COLUMNS.items():
+            for field_name, (table, columns) in COLUMNS.items():
                 with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-                    for row in getattr(rows, name):
+                    for row in getattr(rows, field_name):
                         copy.write_row(row)
             loaded += rows.size()
             raw.commit()
-        for table in ("v4_reports", "v4_file_attachments", "v4_report_images"):
-            cursor.execute(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                f"(SELECT max(id) FROM {table}))"
-            )
-        for table in ("v4_report_reads", "v4_alerts"):
-            cursor.execute(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                f"(SELECT max(id) FROM {table}))"
-            )
+        for table, names in TRIGGERS.items():
+            for name in names:
+                cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER {name}")
+        for table, _columns in COLUMNS.values():
+            if table != "v4_report_selections":
+                cursor.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                    f"(SELECT max(id) FROM {table}))"
+                )
         raw.commit()
         raw.dbapi_connection.autocommit = True  # type: ignore[union-attr]
         cursor.execute("VACUUM ANALYZE")
@@ -487,6 +521,35 @@ def queries(world: World, args: argparse.Namespace) -> dict[str, str]:
     }
 
 
+def check_loaded(world: World, engine: Engine, args: argparse.Namespace) -> None:
+    """The loaded previous reads agree with DISTINCT over the last week (a wrong load
+    would make the timings meaningless)."""
+    end = datetime.fromisoformat(args.end)
+    start = end - timedelta(days=7)
+    query = (
+        f"channel_id={world.channel_id}&start_date={start:%Y-%m-%dT%H:%M:%SZ}"
+        f"&end_date={end:%Y-%m-%dT%H:%M:%SZ}&fields=total_reads,unique_reads,report_readers,"
+        "reports_seen"
+    )
+    answer = world.client.get(f"{V4}/analytics/reports_read?{query}", headers=world.headers)
+    assert answer.status_code == 200, answer.text
+    with engine.connect() as connection:
+        row = connection.execute(
+            text(
+                "SELECT count(*), count(DISTINCT user_number || '-' || report_id),"
+                " count(DISTINCT user_number), count(DISTINCT report_id) FROM v4_report_reads"
+                " WHERE channel_id = :channel AND created_at >= :start AND created_at < :end"
+            ).bindparams(
+                bindparam("start", type_=UTCDateTime()), bindparam("end", type_=UTCDateTime())
+            ),
+            {"channel": world.channel_id, "start": start, "end": end},
+        ).one()
+    expected = dict(
+        zip(("total_reads", "unique_reads", "report_readers", "reports_seen"), row, strict=True)
+    )
+    assert answer.json() == expected, (answer.json(), expected)
+
+
 def time_endpoints(world: World, args: argparse.Namespace) -> dict[str, list[float]]:
     timings: dict[str, list[float]] = {}
     for name, query in queries(world, args).items():
@@ -504,8 +567,42 @@ def time_endpoints(world: World, args: argparse.Namespace) -> dict[str, list[flo
     return timings
 
 
-def time_creation(world: World, count: int) -> float:
-    """Reports per second created by POST /api/v4/reports, one after the other."""
+def creation_bodies(world: World, channel_id: int, count: int) -> list[bytes]:
+    rng = random.Random(7)
+    keys, values = world.keys, world.values
+    return [
+        orjson.dumps(
+            {
+                "report": {
+                    "account_id": channel_id,
+                    "geom": "Point(174.77 -41.28)",
+                    "form_fields": [
+                        {"key": keys["Category"], "value": rng.choice(values["Category"])},
+                        {"key": keys["Severity"], "value": rng.choice(values["Severity"])},
+                        {"key": keys["Actions"], "value": rng.sample(values["Actions"], 2)},
+                    ],
+                }
+            }
+        )
+        for _ in range(count)
+    ]
+
+
+@dataclass
+class Creation:
+    reports: int
+    failures: int
+    seconds: float
+    server_cpu_ms: float
+
+    @property
+    def rate(self) -> float:
+        return self.reports / self.seconds
+
+
+def time_creation(world: World, settings: Settings, args: argparse.Namespace) -> Creation:
+    """``POST /api/v4/reports`` to a real ``tallybook serve`` (uvicorn, one process) on the
+    same store, from ``--api-concurrency`` client threads with keep-alive connections."""
     channel = _post(
         world.client,
         world.owner,
@@ -518,29 +615,68 @@ def time_creation(world: World, count: int) -> float:
         "report_states",
         {"report_state": {"account_id": channel["id"], "name": "New"}},
     )
-    rng = random.Random(7)
-    bodies = [
-        {
-            "report": {
-                "account_id": channel["id"],
-                "geom": "Point(174.77 -41.28)",
-                "form_fields": [
-                    {"key": world.keys["Category"], "value": rng.choice(world.values["Category"])},
-                    {"key": world.keys["Severity"], "value": rng.choice(world.values["Severity"])},
-                    {
-                        "key": world.keys["Actions"],
-                        "value": rng.sample(world.values["Actions"], rng.randrange(3)),
-                    },
-                ],
-            }
-        }
-        for _ in range(count)
-    ]
-    began = time.perf_counter()
-    for body in bodies:
-        response = world.client.post(f"{V4}/reports", json=body, headers=world.headers)
-        assert response.status_code == 201, response.text
-    return count / (time.perf_counter() - began)
+    bodies = creation_bodies(world, channel["id"], args.api_reports)
+    env = {
+        **os.environ,
+        "TALLYBOOK_DATA_DIR": str(settings.data_dir),
+        "TALLYBOOK_SECRET_KEY": SECRET,
+        "TALLYBOOK_LOG_LEVEL": "warning",
+        # DuckDB lets one process write a file, and this one has the store's open.
+        "TALLYBOOK_EVENTS_URL": f"duckdb:///{settings.data_dir / 'server-events.duckdb'}",
+    }
+    if settings.database_url:
+        env["TALLYBOOK_DATABASE_URL"] = settings.database_url
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tallybook", "serve", "--no-worker", "--port", str(args.port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{args.port}"
+    headers = {**world.headers, "Content-Type": "application/json"}
+    try:
+        for _ in range(150):
+            try:
+                httpx.get(f"{base}/healthz", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            raise SystemExit(f"tallybook serve did not answer on {base}")
+        pending = iter(bodies)
+        lock = threading.Lock()
+        failures = 0
+
+        def client() -> None:
+            nonlocal failures
+            with httpx.Client(base_url=base, timeout=60) as http:
+                while True:
+                    with lock:
+                        body = next(pending, None)
+                    if body is None:
+                        return
+                    try:
+                        response = http.post("/api/v4/reports", content=body, headers=headers)
+                        created = response.status_code == 201
+                    except httpx.HTTPError:
+                        created = False
+                    if not created:
+                        with lock:
+                            failures += 1
+
+        server_cpu = cpu_seconds(server.pid)
+        began = time.perf_counter()
+        threads = [threading.Thread(target=client) for _ in range(args.api_concurrency)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        spent = time.perf_counter() - began
+        cpu_ms = (cpu_seconds(server.pid) - server_cpu) / len(bodies) * 1000
+        return Creation(len(bodies) - failures, failures, spent, cpu_ms)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
 
 
 def _quantile(values: list[float], q: float) -> float:
@@ -562,6 +698,7 @@ def run(
             loaded = loader(database.engine, Generator(world, args).batches())
             spent = time.perf_counter() - began
             print(f"\n{name}: loaded {loaded:,} rows in {spent:.0f} s ({loaded / spent:,.0f}/s)")
+            check_loaded(world, database.engine, args)
             timings = time_endpoints(world, args)
             print(f"{name}: {args.query_days} days of {args.reports:,} reports, ms per call")
             print(f"  {'endpoint':30} {'p50':>8} {'p95':>8}")
@@ -569,8 +706,13 @@ def run(
                 p50, p95 = statistics.median(spent_ms), _quantile(spent_ms, 0.95)
                 print(f"  {endpoint:30} {p50:8.1f} {p95:8.1f}")
             if args.api_reports:
-                rate = time_creation(world, args.api_reports)
-                print(f"{name}: POST /api/v4/reports: {rate:,.0f} reports/s ({args.api_reports:,})")
+                made = time_creation(world, settings, args)
+                print(
+                    f"{name}: POST /api/v4/reports: {made.rate:,.0f} reports/s "
+                    f"({made.reports:,} in {made.seconds:.1f} s, {made.failures} failed, "
+                    f"{args.api_concurrency} clients, server CPU {made.server_cpu_ms:.2f} ms "
+                    "per report)"
+                )
     finally:
         store.close()
         database.close()
@@ -580,7 +722,7 @@ def settings_for(data_dir: Path, url: str | None) -> Settings:
     return Settings(
         data_dir=data_dir,
         database_url=url,
-        secret_key="bench-secret-key-not-for-production",
+        secret_key=SECRET,
         _env_file=None,
     )
 

@@ -200,8 +200,8 @@ def reports_per_slot(
     session: Session, window: Window, runs: Sequence[SlotRun], cycle: Cycle
 ) -> list[tuple[int, int]]:
     """``(slot, reports)`` for every slot of the cycle (local hour, or weekday): the
-    window cut into the slots of each run, each slot counted by its range of the index,
-    the counts summed per slot number."""
+    window cut into pieces — each run's head and slots, made by a recursive counter —
+    each piece counted by its range of the index, the counts summed per slot number."""
     table = (
         values(
             column("lo", UTCDateTime()),
@@ -222,22 +222,22 @@ def reports_per_slot(
         .cte("counter", recursive=True)
     )
     counter = counter.union_all(select(counter.c.k + 1).where(counter.c.k + 1 < most))
-    step = cycle.step
-
-    def earlier(a: Any, b: Any) -> Any:
-        return case((a < b, a), else_=b)
-
-    heads = select(
-        table.c.lo.label("lo"),
-        earlier(table.c.first, table.c.hi).label("hi"),
-        table.c.head.label("slot"),
+    # Where each piece starts: a run's head (unless the run starts on a boundary), then
+    # its slots; a piece ends where the next one starts (the last one at the window's end).
+    heads = select(table.c.lo.label("lo"), table.c.head.label("slot")).where(
+        table.c.first > table.c.lo
     )
     slots = select(
-        shifted(table.c.first, counter.c.k * step),
-        earlier(shifted(table.c.first, (counter.c.k + 1) * step), table.c.hi),
+        shifted(table.c.first, counter.c.k * cycle.step),
         (table.c.first_slot + counter.c.k) % cycle.size,
     ).join_from(table, counter, counter.c.k < table.c.steps)
-    pieces = heads.union_all(slots).cte("pieces")
+    starts = heads.union_all(slots).cte("starts")
+    end = literal(window.end, UTCDateTime())
+    pieces = select(
+        starts.c.lo,
+        func.lead(starts.c.lo, 1, end).over(order_by=starts.c.lo).label("hi"),
+        starts.c.slot,
+    ).cte("pieces")
     counted = select(
         pieces.c.slot, _reports_between(window, pieces.c.lo, pieces.c.hi).label("n")
     ).cte("counted")
