@@ -280,6 +280,8 @@ class World:
         return SchemathesisConfig.from_dict(
             {
                 "seed": SEED,
+                # A slow answer on a loaded machine is not a finding (the default is 10 s).
+                "request-timeout": 60,
                 "headers": self.tenant.headers,
                 "parameters": dict(ids),
                 "operations": operations,
