@@ -21,12 +21,12 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
+    CTE,
     ColumnElement,
     Integer,
     and_,
     case,
     column,
-    exists,
     func,
     literal,
     or_,
@@ -81,6 +81,12 @@ def _first_in(previous: Any, window: Window) -> ColumnElement[bool]:
     """The row is the first of its kind in the window: its previous one is not in it (the
     previous one is never later than the row)."""
     return or_(previous.is_(None), previous < window.start)
+
+
+def _materialized(cte: CTE) -> CTE:
+    """A CTE computed once (both stores honour ``MATERIALIZED``): its correlated counts are
+    then not run again where the outer query filters or sorts on them."""
+    return cte.prefix_with("MATERIALIZED")
 
 
 def field(session: Session, organization_id: UUID, field_id: int) -> FormField | None:
@@ -156,10 +162,10 @@ def reports_per_user(session: Session, window: Window) -> list[tuple[int, int]]:
         )
         .scalar_subquery()
     )
-    per_user = (
+    per_user = _materialized(
         select(User.number.label("number"), count.label("n"))
         .where(User.organization_id == window.organization_id)
-        .subquery("per_user")
+        .cte("per_user")
     )
     stmt = (
         select(per_user.c.number, per_user.c.n)
@@ -238,19 +244,25 @@ def reports_per_slot(
         func.lead(starts.c.lo, 1, end).over(order_by=starts.c.lo).label("hi"),
         starts.c.slot,
     ).cte("pieces")
-    counted = select(
-        pieces.c.slot, _reports_between(window, pieces.c.lo, pieces.c.hi).label("n")
-    ).cte("counted")
+    counted = _materialized(
+        select(pieces.c.slot, _reports_between(window, pieces.c.lo, pieces.c.hi).label("n")).cte(
+            "counted"
+        )
+    )
+    sums = (
+        select(counted.c.slot, func.sum(counted.c.n).label("n"))
+        .group_by(counted.c.slot)
+        .subquery("sums")
+    )
     every = (
         values(column("slot", Integer()), name="every")
         .data([(i,) for i in range(cycle.size)])
         .cte("every")
     )
     stmt = (
-        select(every.c.slot, func.coalesce(func.sum(counted.c.n), 0))
+        select(every.c.slot, func.coalesce(sums.c.n, 0))
         .select_from(every)
-        .outerjoin(counted, counted.c.slot == every.c.slot)
-        .group_by(every.c.slot)
+        .outerjoin(sums, sums.c.slot == every.c.slot)
         .order_by(every.c.slot)
     )
     return [(int(row[0]), int(row[1])) for row in session.execute(stmt)]
@@ -269,11 +281,17 @@ def reports_read(session: Session, window: Window, fields: Sequence[ReadField]) 
         .select_from(User)
         .where(
             User.organization_id == window.organization_id,
-            exists().where(
+            # One probe of the index per user (a LIMIT, so that PostgreSQL does not turn
+            # it into a join over the window's reads).
+            select(ReportRead.created_at)
+            .where(
                 ReportRead.channel_id == _channel(window),
                 ReportRead.user_number == User.number,
                 _in(ReportRead.created_at, window),
-            ),
+            )
+            .limit(1)
+            .scalar_subquery()
+            .is_not(None),
         )
         .scalar_subquery()
     )
@@ -337,8 +355,9 @@ def user_awareness(
             *(columns[f].label(f) for f in wanted),
         )
         .where(User.organization_id == window.organization_id)
-        .subquery("per_user")
+        .cte("per_user")
     )
+    per_user = _materialized(per_user)
     total = per_user.c[AwarenessField.TOTAL_ALERTS]
     stmt = select(per_user).where(total > 0).order_by(total.desc(), per_user.c.number)
     return [
