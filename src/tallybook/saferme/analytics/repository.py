@@ -202,12 +202,25 @@ def reports_per_field_selection(
     return [(row[0], row[1], int(row[2])) for row in session.execute(stmt)]
 
 
+def reports_span(session: Session, window: Window) -> tuple[datetime, datetime] | None:
+    """The first and last ``created_at`` of the channel's reports in the window (two
+    seeks of the index), or None when it has none."""
+    first, last = session.execute(
+        select(func.min(Report.created_at), func.max(Report.created_at)).where(
+            Report.channel_id == _channel(window), _in(Report.created_at, window)
+        )
+    ).one()
+    return (first, last) if first is not None and last is not None else None
+
+
 def reports_per_slot(
     session: Session, window: Window, runs: Sequence[SlotRun], cycle: Cycle
 ) -> list[tuple[int, int]]:
     """``(slot, reports)`` for every slot of the cycle (local hour, or weekday): the
     window cut into pieces — each run's head and slots, made by a recursive counter —
     each piece counted by its range of the index, the counts summed per slot number."""
+    if not runs:
+        return [(slot, 0) for slot in range(cycle.size)]
     table = (
         values(
             column("lo", UTCDateTime()),
@@ -238,7 +251,7 @@ def reports_per_slot(
         (table.c.first_slot + counter.c.k) % cycle.size,
     ).join_from(table, counter, counter.c.k < table.c.steps)
     starts = heads.union_all(slots).cte("starts")
-    end = literal(window.end, UTCDateTime())
+    end = literal(runs[-1].end, UTCDateTime())
     pieces = select(
         starts.c.lo,
         func.lead(starts.c.lo, 1, end).over(order_by=starts.c.lo).label("hi"),

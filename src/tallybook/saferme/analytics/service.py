@@ -4,6 +4,7 @@ calendar in Python, count in one statement, shape the rows."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -129,15 +130,23 @@ def reports_per_user(session: Session, member: TeamMember, window: Window) -> li
     ]
 
 
-def _runs(window: Window, zone: ZoneInfo, cycle: buckets.Cycle) -> list[buckets.SlotRun]:
-    return buckets.slot_runs(buckets.offset_periods(window.start, window.end, zone), cycle)
+def _runs(
+    session: Session, scoped: repository.Window, zone: ZoneInfo, cycle: buckets.Cycle
+) -> list[buckets.SlotRun]:
+    """The local hours (or days) to count: those of the window where the channel has
+    reports, so that a window of years over a few months of reports costs those months."""
+    span = repository.reports_span(session, scoped)
+    if span is None:
+        return []
+    start, end = span[0], span[1] + timedelta(microseconds=1)
+    return buckets.slot_runs(buckets.offset_periods(start, end, zone), cycle)
 
 
 def reports_per_day_hour(
     session: Session, member: TeamMember, window: Window, zone: ZoneInfo
 ) -> list[DayHourRow]:
     scoped = _scoped(session, member, window)
-    runs = _runs(window, zone, buckets.HOURS)
+    runs = _runs(session, scoped, zone, buckets.HOURS)
     return [
         DayHourRow(account_id=scoped.channel_id, hour=hour, report_count=count)
         for hour, count in repository.reports_per_slot(session, scoped, runs, buckets.HOURS)
@@ -148,7 +157,7 @@ def reports_per_week_day(
     session: Session, member: TeamMember, window: Window, zone: ZoneInfo
 ) -> list[WeekDayRow]:
     scoped = _scoped(session, member, window)
-    runs = _runs(window, zone, buckets.WEEKDAYS)
+    runs = _runs(session, scoped, zone, buckets.WEEKDAYS)
     return [
         WeekDayRow(account_id=scoped.channel_id, dow=dow, report_count=count)
         for dow, count in repository.reports_per_slot(session, scoped, runs, buckets.WEEKDAYS)
