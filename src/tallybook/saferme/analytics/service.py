@@ -1,5 +1,6 @@
 """The nine analytics answers: find the channel (404 if not the team's), work out the
-calendar in Python, count in one statement, shape the rows."""
+calendar in Python, count in one statement, shape the rows. (Local hours and weekdays
+first look up where the channel's reports in the window begin and end.)"""
 
 from __future__ import annotations
 
@@ -36,12 +37,12 @@ SELECTION_TYPES = frozenset({FieldType.CATEGORY, FieldType.DROP_DOWN, FieldType.
 """The field types ``reports_per_field_selection`` answers for (the seed names these)."""
 
 
-def _scoped(session: Session, member: TeamMember, window: Window) -> repository.Window:
+def _scoped(session: Session, member: TeamMember, window: Window) -> repository.Scope:
     """The window of a channel of the caller's team; any other channel is 404."""
     found = channels.channel(session, member.organization_id, window.channel_id)
     if found is None:
         raise NotFound("No such channel.")
-    return repository.Window(member.organization_id, found.id, window.start, window.end)
+    return repository.Scope(member.organization_id, found.id, window.start, window.end)
 
 
 def reports_images(
@@ -131,7 +132,7 @@ def reports_per_user(session: Session, member: TeamMember, window: Window) -> li
 
 
 def _runs(
-    session: Session, scoped: repository.Window, zone: ZoneInfo, cycle: buckets.Cycle
+    session: Session, scoped: repository.Scope, zone: ZoneInfo, cycle: buckets.Cycle
 ) -> list[buckets.SlotRun]:
     """The local hours (or days) to count: those of the window where the channel has
     reports, so that a window of years over a few months of reports costs those months."""
