@@ -111,7 +111,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=20, help="timed calls per endpoint")
     parser.add_argument("--api-reports", type=int, default=20_000, help="reports made by POST")
     parser.add_argument("--api-concurrency", type=int, default=4, help="client threads")
-    parser.add_argument("--port", type=int, default=8766, help="port of the server for POST")
+    parser.add_argument("--api-servers", type=int, default=1, help="server processes for POST")
+    parser.add_argument("--port", type=int, default=8766, help="first port of the servers")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--postgres-url", help="use this PostgreSQL server (a new database)")
     parser.add_argument("--start-postgres", action="store_true", help="start a throwaway one")
@@ -600,9 +601,37 @@ class Creation:
         return self.reports / self.seconds
 
 
+def _serve(settings: Settings, port: int, index: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "TALLYBOOK_DATA_DIR": str(settings.data_dir),
+        "TALLYBOOK_SECRET_KEY": SECRET,
+        "TALLYBOOK_LOG_LEVEL": "warning",
+        # DuckDB lets one process write a file, and this one has the store's open.
+        "TALLYBOOK_EVENTS_URL": f"duckdb:///{settings.data_dir / f'server-{index}.duckdb'}",
+    }
+    if settings.database_url:
+        env["TALLYBOOK_DATABASE_URL"] = settings.database_url
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tallybook", "serve", "--no-worker", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(150):
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return server
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    server.kill()
+    raise SystemExit(f"tallybook serve did not answer on port {port}")
+
+
 def time_creation(world: World, settings: Settings, args: argparse.Namespace) -> Creation:
-    """``POST /api/v4/reports`` to a real ``tallybook serve`` (uvicorn, one process) on the
-    same store, from ``--api-concurrency`` client threads with keep-alive connections."""
+    """``POST /api/v4/reports`` to ``--api-servers`` real ``tallybook serve`` processes
+    (uvicorn, one process each, as behind a load balancer) on the same store, from
+    ``--api-concurrency`` client threads with keep-alive connections, spread over them."""
     channel = _post(
         world.client,
         world.owner,
@@ -616,40 +645,19 @@ def time_creation(world: World, settings: Settings, args: argparse.Namespace) ->
         {"report_state": {"account_id": channel["id"], "name": "New"}},
     )
     bodies = creation_bodies(world, channel["id"], args.api_reports)
-    env = {
-        **os.environ,
-        "TALLYBOOK_DATA_DIR": str(settings.data_dir),
-        "TALLYBOOK_SECRET_KEY": SECRET,
-        "TALLYBOOK_LOG_LEVEL": "warning",
-        # DuckDB lets one process write a file, and this one has the store's open.
-        "TALLYBOOK_EVENTS_URL": f"duckdb:///{settings.data_dir / 'server-events.duckdb'}",
-    }
-    if settings.database_url:
-        env["TALLYBOOK_DATABASE_URL"] = settings.database_url
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tallybook", "serve", "--no-worker", "--port", str(args.port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{args.port}"
+    ports = [args.port + i for i in range(args.api_servers)]
+    servers: list[subprocess.Popen[bytes]] = []
     headers = {**world.headers, "Content-Type": "application/json"}
     try:
-        for _ in range(150):
-            try:
-                httpx.get(f"{base}/healthz", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            raise SystemExit(f"tallybook serve did not answer on {base}")
+        for index, port in enumerate(ports):
+            servers.append(_serve(settings, port, index))
         pending = iter(bodies)
         lock = threading.Lock()
         failures = 0
 
-        def client() -> None:
+        def client(port: int) -> None:
             nonlocal failures
-            with httpx.Client(base_url=base, timeout=60) as http:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
                 while True:
                     with lock:
                         body = next(pending, None)
@@ -664,19 +672,23 @@ def time_creation(world: World, settings: Settings, args: argparse.Namespace) ->
                         with lock:
                             failures += 1
 
-        server_cpu = cpu_seconds(server.pid)
+        server_cpu = sum(cpu_seconds(server.pid) for server in servers)
         began = time.perf_counter()
-        threads = [threading.Thread(target=client) for _ in range(args.api_concurrency)]
+        threads = [
+            threading.Thread(target=client, args=(ports[i % len(ports)],))
+            for i in range(args.api_concurrency)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
         spent = time.perf_counter() - began
-        cpu_ms = (cpu_seconds(server.pid) - server_cpu) / len(bodies) * 1000
-        return Creation(len(bodies) - failures, failures, spent, cpu_ms)
+        server_cpu = sum(cpu_seconds(server.pid) for server in servers) - server_cpu
+        return Creation(len(bodies) - failures, failures, spent, server_cpu / len(bodies) * 1000)
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
+        for server in servers:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=30)
 
 
 def _quantile(values: list[float], q: float) -> float:
@@ -710,8 +722,8 @@ def run(
                 print(
                     f"{name}: POST /api/v4/reports: {made.rate:,.0f} reports/s "
                     f"({made.reports:,} in {made.seconds:.1f} s, {made.failures} failed, "
-                    f"{args.api_concurrency} clients, server CPU {made.server_cpu_ms:.2f} ms "
-                    "per report)"
+                    f"{args.api_concurrency} clients, {args.api_servers} server processes, "
+                    f"server CPU {made.server_cpu_ms:.2f} ms per report)"
                 )
     finally:
         store.close()

@@ -105,6 +105,22 @@ DELIBERATE: dict[tuple[str, str], str] = {
     (POSITIVE, f"POST {V4}/file_attachments"): "the file must be an image Pillow can read",
     (POSITIVE, f"GET {V4}/reports/search"): "instants in the supported range",
     ("allow_header_conformance", f"GET {V4}/reports/search"): "PATCH …/{report_id} matches it",
+    **{
+        (POSITIVE, f"GET {V4}/analytics/{name}"): "end_date after start_date; instants; IANA zone"
+        for name in (
+            "reports_images",
+            "reports_over_time",
+            "reports_per_state",
+            "reports_per_user",
+            "reports_per_day_hour",
+            "reports_per_week_day",
+            "reports_read",
+            "user_awareness",
+        )
+    },
+    (POSITIVE, f"GET {V4}/analytics/reports_per_field_selection"): (
+        "end_date after start_date; instants; a Category, DropDown or Radio field of the team"
+    ),
 }
 """The failures docs/api.md documents as deliberate, by check name and operation."""
 
@@ -210,7 +226,13 @@ class World:
     def seed_v4(self) -> None:
         """A form, a channel with a state, an image, a report and an alert of the v4 API."""
         field = {"label": "Kind", "field_type": "DropDown", "data": {"options": [{"label": "a"}]}}
-        form = self.post(f"{V4}/forms", {"form": {"name": "f", "fields": [field]}})
+        made = self.client.post(
+            f"{V4}/forms",
+            json={"form": {"name": "f", "fields": [field]}},
+            headers=self.tenant.headers,
+        )
+        assert made.status_code == 201, made.text
+        form = str(made.json()["id"])
         for ids in (self.ids, self.doomed):
             ids["channel_id"] = self.post(f"{V4}/channels", {"channel": {"name": "c"}})
         channel = self.ids["channel_id"]
@@ -232,6 +254,7 @@ class World:
             ids["alert_id"] = self.post(f"{V4}/notifications", alert)
         self.ids.update(
             form_id=form,
+            field_id=str(made.json()["fields"][0]["id"]),  # the analytics' choice field
             state_id=state,
             report_id=report,
             attachment_id=str(uploaded.json()["id"]),

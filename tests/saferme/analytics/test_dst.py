@@ -231,3 +231,16 @@ def test_half_hour_zones(reports_at: Any) -> None:
         ("2021-10-02T15:30:00.000Z", 1),  # 02:30 +11 (02:00 did not happen)
         ("2021-10-02T16:00:00.000Z", 0),  # 03:00 +11
     ]
+
+
+def test_hours_and_weekdays_over_the_whole_supported_range(reports_at: Any) -> None:
+    get = reports_at("2021-03-28T00:59:59Z", "2021-10-31T01:30:00Z", "2021-06-01T18:45:00Z")
+    window = ("1970-01-01T00:00:00Z", "2999-12-31T23:59:59.999Z")
+    hours = get("reports_per_day_hour", *window, time_zone="Europe/Helsinki")
+    assert {row["hour"]: row["report_count"] for row in hours if row["report_count"]} == {
+        2: 1,  # 02:59:59 EET
+        3: 1,  # the second 03:30 of 31 October
+        21: 1,  # 21:45 EEST
+    }
+    days = get("reports_per_week_day", *window, time_zone="Europe/Helsinki")
+    assert {row["dow"]: row["report_count"] for row in days if row["report_count"]} == {0: 2, 2: 1}

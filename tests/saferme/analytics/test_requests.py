@@ -326,3 +326,13 @@ def test_reports_images_are_pages_of_a_range(
         headers=v4_headers(tenant, Range="items=0-5"),
     )
     assert other.headers["Content-Range"] == f"reports_images 0-59/{total}"  # the first page
+
+
+def test_padding_is_not_trimmed(client: TestClient, tenant: Tenant, setup: Setup) -> None:
+    for param, value in (
+        ("channel_id", f" {setup.channel_id}"),
+        ("start_date", "2021-01-01T00:00:00Z "),
+        ("end_date", " 2021-02-01T00:00:00Z"),
+    ):
+        response = _get(client, tenant, "reports_per_state", _query(setup, "x", **{param: value}))
+        _refused(response, 400, param)

@@ -39,7 +39,7 @@ def _query_error(name: str, msg: str) -> dict[str, object]:
 def parse_instant(raw: str, name: str) -> tuple[datetime | None, dict[str, object] | None]:
     """An ISO 8601 date or date-time (a naive one is UTC). An offset's ``+`` sent unescaped
     in a URL arrives as a space; it is read as the ``+`` it was."""
-    text = raw.strip()
+    text = raw
     spaced = _SPACED_OFFSET.fullmatch(text)
     if spaced is not None:
         text = f"{spaced.group(1)}+{spaced.group(2)}"
@@ -56,10 +56,9 @@ def parse_instant(raw: str, name: str) -> tuple[datetime | None, dict[str, objec
 def parse_id(raw: str, name: str) -> tuple[int | None, dict[str, object] | None]:
     """An integer id; one no row can have (0, or past the largest) is kept as 0, which
     names nothing: it is then a 404 like any id of another team."""
-    text = raw.strip()
-    if not (text.isascii() and text.isdigit()):
+    if not (raw.isascii() and raw.isdigit()):
         return None, _query_error(name, "must be an integer id")
-    value = int(text)
+    value = int(raw)
     return (value if 1 <= value <= MAX_ID else 0), None
 
 

@@ -7,7 +7,7 @@ No statement sorts or hashes the rows it counts (SQLite has no hash aggregation,
 year of a busy channel is half a million reports): each row of an answer — a state, a
 user, an option, a time bucket — is ``count(*)`` over one range of an index, in a
 correlated subquery, and distinct reads and alerts are counted as the rows whose previous
-one (kept by triggers, see migration 0006) falls outside the window. So a statement
+one (kept by triggers, see migration 0006) falls outside the scope. So a statement
 costs one index step per row counted, and a seek per row of the answer.
 """
 
@@ -21,12 +21,11 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
+    CTE,
     ColumnElement,
     Integer,
     and_,
-    case,
     column,
-    exists,
     func,
     literal,
     or_,
@@ -55,8 +54,9 @@ from tallybook.saferme.models import (
 
 
 @dataclass(frozen=True)
-class Window:
-    """A channel of an organisation, and ``[start, end)``."""
+class Scope:
+    """What a statement counts in: a channel found in the caller's organisation, and the
+    window ``[start, end)``."""
 
     organization_id: UUID
     channel_id: int
@@ -64,23 +64,29 @@ class Window:
     end: datetime
 
 
-def _channel(window: Window) -> ColumnElement[int]:
+def _channel(scope: Scope) -> ColumnElement[int]:
     """The channel's id, found only in the caller's organisation (else NULL: no rows)."""
     return (
         select(Channel.id)
-        .where(Channel.id == window.channel_id, Channel.organization_id == window.organization_id)
+        .where(Channel.id == scope.channel_id, Channel.organization_id == scope.organization_id)
         .scalar_subquery()
     )
 
 
-def _in(created_at: Any, window: Window) -> ColumnElement[bool]:
-    return and_(created_at >= window.start, created_at < window.end)
+def _in(created_at: Any, scope: Scope) -> ColumnElement[bool]:
+    return and_(created_at >= scope.start, created_at < scope.end)
 
 
-def _first_in(previous: Any, window: Window) -> ColumnElement[bool]:
+def _first_in(previous: Any, scope: Scope) -> ColumnElement[bool]:
     """The row is the first of its kind in the window: its previous one is not in it (the
     previous one is never later than the row)."""
-    return or_(previous.is_(None), previous < window.start)
+    return or_(previous.is_(None), previous < scope.start)
+
+
+def _materialized(cte: CTE) -> CTE:
+    """A CTE computed once (both stores honour ``MATERIALIZED``): its correlated counts are
+    then not run again where the outer query filters or sorts on them."""
+    return cte.prefix_with("MATERIALIZED")
 
 
 def field(session: Session, organization_id: UUID, field_id: int) -> FormField | None:
@@ -91,12 +97,12 @@ def field(session: Session, organization_id: UUID, field_id: int) -> FormField |
     )
 
 
-def _reports_between(window: Window, low: Any, high: Any) -> Any:
+def _reports_between(scope: Scope, low: Any, high: Any) -> Any:
     return (
         select(func.count())
         .select_from(Report)
         .where(
-            Report.channel_id == _channel(window),
+            Report.channel_id == _channel(scope),
             Report.created_at >= low,
             Report.created_at < high,
         )
@@ -105,24 +111,24 @@ def _reports_between(window: Window, low: Any, high: Any) -> Any:
 
 
 def reports_over_time(
-    session: Session, window: Window, bounds: Sequence[datetime]
+    session: Session, scope: Scope, bounds: Sequence[datetime]
 ) -> list[tuple[datetime, int]]:
     """``(bucket start, reports)`` for each bucket ``[bounds[i], bounds[i + 1])``, empty
     ones included; the first and last buckets count only what lies in the window."""
-    clipped = [(max(low, window.start), min(high, window.end)) for low, high in pairwise(bounds)]
+    clipped = [(max(low, scope.start), min(high, scope.end)) for low, high in pairwise(bounds)]
     buckets = (
         values(column("lo", UTCDateTime()), column("hi", UTCDateTime()), name="buckets")
         .data(clipped)
         .cte("buckets")
     )
-    stmt = select(buckets.c.lo, _reports_between(window, buckets.c.lo, buckets.c.hi)).order_by(
+    stmt = select(buckets.c.lo, _reports_between(scope, buckets.c.lo, buckets.c.hi)).order_by(
         buckets.c.lo
     )
     counts = [int(row[1]) for row in session.execute(stmt)]
     return list(zip(bounds, counts, strict=False))
 
 
-def reports_per_state(session: Session, window: Window) -> list[tuple[int, str, int]]:
+def reports_per_state(session: Session, scope: Scope) -> list[tuple[int, str, int]]:
     """``(state id, name, reports)`` for every state of the channel, by position."""
     count = (
         select(func.count())
@@ -130,36 +136,36 @@ def reports_per_state(session: Session, window: Window) -> list[tuple[int, str, 
         .where(
             Report.channel_id == ReportState.channel_id,
             Report.report_state_id == ReportState.id,
-            _in(Report.created_at, window),
+            _in(Report.created_at, scope),
         )
         .scalar_subquery()
     )
     stmt = (
         select(ReportState.id, ReportState.name, count)
-        .where(ReportState.channel_id == _channel(window))
+        .where(ReportState.channel_id == _channel(scope))
         .order_by(ReportState.position, ReportState.id)
     )
     return [(row[0], row[1], int(row[2])) for row in session.execute(stmt)]
 
 
-def reports_per_user(session: Session, window: Window) -> list[tuple[int, int]]:
+def reports_per_user(session: Session, scope: Scope) -> list[tuple[int, int]]:
     """``(user number, reports)`` of each user of the team with a report, most reports
     first. An anonymous report is nobody's."""
     count = (
         select(func.count())
         .select_from(Report)
         .where(
-            Report.channel_id == _channel(window),
+            Report.channel_id == _channel(scope),
             Report.user_number == User.number,
             Report.is_anonymous == False,  # noqa: E712 (SQL, not Python)
-            _in(Report.created_at, window),
+            _in(Report.created_at, scope),
         )
         .scalar_subquery()
     )
-    per_user = (
+    per_user = _materialized(
         select(User.number.label("number"), count.label("n"))
-        .where(User.organization_id == window.organization_id)
-        .subquery("per_user")
+        .where(User.organization_id == scope.organization_id)
+        .cte("per_user")
     )
     stmt = (
         select(per_user.c.number, per_user.c.n)
@@ -170,22 +176,22 @@ def reports_per_user(session: Session, window: Window) -> list[tuple[int, int]]:
 
 
 def reports_per_field_selection(
-    session: Session, window: Window, field_id: int
+    session: Session, scope: Scope, field_id: int
 ) -> list[tuple[str, str, int]]:
     """``(label, value, reports)`` for every option of the field, in display order."""
     count = (
         select(func.count())
         .select_from(ReportSelection)
         .where(
-            ReportSelection.channel_id == _channel(window),
+            ReportSelection.channel_id == _channel(scope),
             ReportSelection.option_id == FieldOption.id,
-            _in(ReportSelection.created_at, window),
+            _in(ReportSelection.created_at, scope),
         )
         .scalar_subquery()
     )
     team_field = (
         select(FormField.id)
-        .where(FormField.id == field_id, FormField.organization_id == window.organization_id)
+        .where(FormField.id == field_id, FormField.organization_id == scope.organization_id)
         .scalar_subquery()
     )
     stmt = (
@@ -196,12 +202,25 @@ def reports_per_field_selection(
     return [(row[0], row[1], int(row[2])) for row in session.execute(stmt)]
 
 
+def reports_span(session: Session, scope: Scope) -> tuple[datetime, datetime] | None:
+    """The first and last ``created_at`` of the channel's reports in the window (two
+    seeks of the index), or None when it has none."""
+    first, last = session.execute(
+        select(func.min(Report.created_at), func.max(Report.created_at)).where(
+            Report.channel_id == _channel(scope), _in(Report.created_at, scope)
+        )
+    ).one()
+    return (first, last) if first is not None and last is not None else None
+
+
 def reports_per_slot(
-    session: Session, window: Window, runs: Sequence[SlotRun], cycle: Cycle
+    session: Session, scope: Scope, runs: Sequence[SlotRun], cycle: Cycle
 ) -> list[tuple[int, int]]:
     """``(slot, reports)`` for every slot of the cycle (local hour, or weekday): the
     window cut into pieces — each run's head and slots, made by a recursive counter —
     each piece counted by its range of the index, the counts summed per slot number."""
+    if not runs:
+        return [(slot, 0) for slot in range(cycle.size)]
     table = (
         values(
             column("lo", UTCDateTime()),
@@ -232,48 +251,61 @@ def reports_per_slot(
         (table.c.first_slot + counter.c.k) % cycle.size,
     ).join_from(table, counter, counter.c.k < table.c.steps)
     starts = heads.union_all(slots).cte("starts")
-    end = literal(window.end, UTCDateTime())
+    end = literal(runs[-1].end, UTCDateTime())
     pieces = select(
         starts.c.lo,
         func.lead(starts.c.lo, 1, end).over(order_by=starts.c.lo).label("hi"),
         starts.c.slot,
     ).cte("pieces")
-    counted = select(
-        pieces.c.slot, _reports_between(window, pieces.c.lo, pieces.c.hi).label("n")
-    ).cte("counted")
+    counted = _materialized(
+        select(pieces.c.slot, _reports_between(scope, pieces.c.lo, pieces.c.hi).label("n")).cte(
+            "counted"
+        )
+    )
+    sums = (
+        select(counted.c.slot, func.sum(counted.c.n).label("n"))
+        .group_by(counted.c.slot)
+        .subquery("sums")
+    )
     every = (
         values(column("slot", Integer()), name="every")
         .data([(i,) for i in range(cycle.size)])
         .cte("every")
     )
     stmt = (
-        select(every.c.slot, func.coalesce(func.sum(counted.c.n), 0))
+        select(every.c.slot, func.coalesce(sums.c.n, 0))
         .select_from(every)
-        .outerjoin(counted, counted.c.slot == every.c.slot)
-        .group_by(every.c.slot)
+        .outerjoin(sums, sums.c.slot == every.c.slot)
         .order_by(every.c.slot)
     )
     return [(int(row[0]), int(row[1])) for row in session.execute(stmt)]
 
 
-def reports_read(session: Session, window: Window, fields: Sequence[ReadField]) -> dict[str, int]:
+def reports_read(session: Session, scope: Scope, fields: Sequence[ReadField]) -> dict[str, int]:
     """The requested counts of the reads made in the window, of the channel's reports:
     a pair's (or report's) first read in the window is one whose previous read is not in
-    it; a reader is a user of the team with a read in the window."""
+    it; a reader is a user of the team with a read in the scope."""
 
     def first(previous: Any) -> Any:
-        return func.coalesce(func.sum(case((_first_in(previous, window), 1), else_=0)), 0)
+        # FILTER, not sum(CASE …): a third less time per row on SQLite.
+        return func.count().filter(_first_in(previous, scope))
 
     readers = (
         select(func.count())
         .select_from(User)
         .where(
-            User.organization_id == window.organization_id,
-            exists().where(
-                ReportRead.channel_id == _channel(window),
+            User.organization_id == scope.organization_id,
+            # One probe of the index per user (a LIMIT, so that PostgreSQL does not turn
+            # it into a join over the window's reads).
+            select(ReportRead.created_at)
+            .where(
+                ReportRead.channel_id == _channel(scope),
                 ReportRead.user_number == User.number,
-                _in(ReportRead.created_at, window),
-            ),
+                _in(ReportRead.created_at, scope),
+            )
+            .limit(1)
+            .scalar_subquery()
+            .is_not(None),
         )
         .scalar_subquery()
     )
@@ -287,7 +319,7 @@ def reports_read(session: Session, window: Window, fields: Sequence[ReadField]) 
     stmt = (
         select(func.count(), *(columns[f].label(f) for f in fields))
         .select_from(ReportRead)
-        .where(ReportRead.channel_id == _channel(window), _in(ReportRead.created_at, window))
+        .where(ReportRead.channel_id == _channel(scope), _in(ReportRead.created_at, scope))
     )
     row = session.execute(stmt).one()
     return {str(f): int(row[i + 1]) for i, f in enumerate(fields)}
@@ -302,7 +334,7 @@ class AwarenessCounts:
 
 
 def user_awareness(
-    session: Session, window: Window, fields: Sequence[AwarenessField]
+    session: Session, scope: Scope, fields: Sequence[AwarenessField]
 ) -> list[AwarenessCounts]:
     """Per user of the team alerted in the window (about the channel's reports), the
     requested counts; most alerts first."""
@@ -312,15 +344,15 @@ def user_awareness(
             select(func.count())
             .select_from(Alert)
             .where(
-                Alert.channel_id == _channel(window),
+                Alert.channel_id == _channel(scope),
                 Alert.user_number == User.number,
-                _in(Alert.created_at, window),
+                _in(Alert.created_at, scope),
                 *more,
             )
             .scalar_subquery()
         )
 
-    first = _first_in(Alert.previous_pair_alert_at, window)
+    first = _first_in(Alert.previous_pair_alert_at, scope)
     columns: dict[AwarenessField, Any] = {
         AwarenessField.TOTAL_ALERTS: None,  # the total, below
         AwarenessField.ALERT_SOURCE_REPORTS: alerts(first),
@@ -336,9 +368,10 @@ def user_awareness(
             alerts().label(AwarenessField.TOTAL_ALERTS),
             *(columns[f].label(f) for f in wanted),
         )
-        .where(User.organization_id == window.organization_id)
-        .subquery("per_user")
+        .where(User.organization_id == scope.organization_id)
+        .cte("per_user")
     )
+    per_user = _materialized(per_user)
     total = per_user.c[AwarenessField.TOTAL_ALERTS]
     stmt = select(per_user).where(total > 0).order_by(total.desc(), per_user.c.number)
     return [
@@ -361,11 +394,11 @@ class ImageRow:
 
 
 def reports_images(
-    session: Session, window: Window, offset: int, limit: int
+    session: Session, scope: Scope, offset: int, limit: int
 ) -> tuple[list[ImageRow], int]:
     """A page of the images of the reports made in the window, newest first, and how
     many there are in all — one statement: the count, joined to the page."""
-    where = (ReportImage.channel_id == _channel(window), _in(ReportImage.created_at, window))
+    where = (ReportImage.channel_id == _channel(scope), _in(ReportImage.created_at, scope))
     total = select(func.count().label("total")).where(*where).subquery("total")
     order = (ReportImage.created_at.desc(), ReportImage.id.desc())
     page = (

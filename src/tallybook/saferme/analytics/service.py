@@ -1,9 +1,11 @@
 """The nine analytics answers: find the channel (404 if not the team's), work out the
-calendar in Python, count in one statement, shape the rows."""
+calendar in Python, count in one statement, shape the rows. (Local hours and weekdays
+first look up where the channel's reports in the window begin and end.)"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -35,12 +37,12 @@ SELECTION_TYPES = frozenset({FieldType.CATEGORY, FieldType.DROP_DOWN, FieldType.
 """The field types ``reports_per_field_selection`` answers for (the seed names these)."""
 
 
-def _scoped(session: Session, member: TeamMember, window: Window) -> repository.Window:
+def _scoped(session: Session, member: TeamMember, window: Window) -> repository.Scope:
     """The window of a channel of the caller's team; any other channel is 404."""
     found = channels.channel(session, member.organization_id, window.channel_id)
     if found is None:
         raise NotFound("No such channel.")
-    return repository.Window(member.organization_id, found.id, window.start, window.end)
+    return repository.Scope(member.organization_id, found.id, window.start, window.end)
 
 
 def reports_images(
@@ -129,15 +131,23 @@ def reports_per_user(session: Session, member: TeamMember, window: Window) -> li
     ]
 
 
-def _runs(window: Window, zone: ZoneInfo, cycle: buckets.Cycle) -> list[buckets.SlotRun]:
-    return buckets.slot_runs(buckets.offset_periods(window.start, window.end, zone), cycle)
+def _runs(
+    session: Session, scoped: repository.Scope, zone: ZoneInfo, cycle: buckets.Cycle
+) -> list[buckets.SlotRun]:
+    """The local hours (or days) to count: those of the window where the channel has
+    reports, so that a window of years over a few months of reports costs those months."""
+    span = repository.reports_span(session, scoped)
+    if span is None:
+        return []
+    start, end = span[0], span[1] + timedelta(microseconds=1)
+    return buckets.slot_runs(buckets.offset_periods(start, end, zone), cycle)
 
 
 def reports_per_day_hour(
     session: Session, member: TeamMember, window: Window, zone: ZoneInfo
 ) -> list[DayHourRow]:
     scoped = _scoped(session, member, window)
-    runs = _runs(window, zone, buckets.HOURS)
+    runs = _runs(session, scoped, zone, buckets.HOURS)
     return [
         DayHourRow(account_id=scoped.channel_id, hour=hour, report_count=count)
         for hour, count in repository.reports_per_slot(session, scoped, runs, buckets.HOURS)
@@ -148,7 +158,7 @@ def reports_per_week_day(
     session: Session, member: TeamMember, window: Window, zone: ZoneInfo
 ) -> list[WeekDayRow]:
     scoped = _scoped(session, member, window)
-    runs = _runs(window, zone, buckets.WEEKDAYS)
+    runs = _runs(session, scoped, zone, buckets.WEEKDAYS)
     return [
         WeekDayRow(account_id=scoped.channel_id, dow=dow, report_count=count)
         for dow, count in repository.reports_per_slot(session, scoped, runs, buckets.WEEKDAYS)
