@@ -3,9 +3,9 @@
 Writes N chat messages (``--messages``, in chats of ``--messages-per-chat``) into a fresh
 relational store, starts one export per format through the HTTP app, and runs a real
 `tallybook worker --once` process for each: the time is the worker's own (its log line
-"report export completed"), the memory the process's peak RSS (``wait4``). The floor is
-the same rows written as CSV by the database itself in the same run: `COPY (…) TO STDOUT`
-on PostgreSQL, the `sqlite3` shell's CSV mode on SQLite.
+"report export completed"), the memory the process's peak RSS (``VmHWM``, sampled). The
+floor is the same rows written as CSV by the database itself in the same run:
+`COPY (…) TO STDOUT` on PostgreSQL, the `sqlite3` shell's CSV mode on SQLite.
 
 Targets (issue 12): 1,000,000 messages → CSV < 15 s, XLSX < 90 s, peak worker RSS
 < 300 MB, on SQLite and PostgreSQL.
@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -207,7 +208,9 @@ def run_worker(settings: Settings, data_dir: Path, name: str) -> Measured:
     command = [sys.executable, "-m", "tallybook", "worker", "--once"]
     with tempfile.TemporaryFile() as err:
         process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        peak = _HighWater(process.pid)
         _pid, status, usage = os.wait4(process.pid, 0)
+        peak.stop()
         process.returncode = os.waitstatus_to_exitcode(status)
         err.seek(0)
         logged = err.read().decode()
@@ -217,10 +220,42 @@ def run_worker(settings: Settings, data_dir: Path, name: str) -> Measured:
         entry = orjson.loads(line) if line.startswith("{") else {}
         if entry.get("message") == "report export completed":
             cpu = usage.ru_utime + usage.ru_stime
-            return Measured(
-                name, entry["rows"], entry["seconds"], entry["bytes"], usage.ru_maxrss / 1024, cpu
-            )
+            return Measured(name, entry["rows"], entry["seconds"], entry["bytes"], peak.mb, cpu)
     raise SystemExit(f"the worker made no export:\n{logged}")
+
+
+class _HighWater:
+    """The process's peak resident memory, read from ``/proc/<pid>/status`` (``VmHWM``)
+    every 20 ms while it runs.
+
+    Not ``wait4``'s ``ru_maxrss``: Linux carries a forked child's high-water mark across
+    ``exec``, and a child forked from this process starts with this process's resident
+    pages, so ``ru_maxrss`` would report the benchmark's own size."""
+
+    def __init__(self, pid: int) -> None:
+        self.path = Path(f"/proc/{pid}/status")
+        self.kb = 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    @property
+    def mb(self) -> float:
+        return self.kb / 1024
+
+    def _watch(self) -> None:
+        while not self._done.wait(0.02):
+            try:
+                lines = self.path.read_text().splitlines()
+            except OSError:  # gone (or a zombie being reaped)
+                return
+            for line in lines:
+                if line.startswith("VmHWM:"):
+                    self.kb = max(self.kb, int(line.split()[1]))
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
 
 
 def floor(settings: Settings, tenant: Tenant, room_id: str) -> tuple[int, float]:

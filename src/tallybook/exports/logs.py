@@ -96,11 +96,12 @@ def log_rows(
     """The export's rows, fetched ``batch_rows`` at a time (a server-side cursor on
     PostgreSQL); close it to end the query.
 
-    Times are aware UTC datetimes, or with ``times_as_text`` the API's text
+    Times are UTC datetimes without a zone (what ``kit.tabular`` writes as date cells
+    with no conversion), or with ``times_as_text`` the API's text
     (``2021-04-01T10:10:57.242Z``), which is what a CSV or a transcript holds: made here
     once per chat rather than by the writer for every message.
     """
-    time = _text if times_as_text else _maybe
+    time = _text if times_as_text else _wall_clock
     statement = log_query(spec).execution_options(yield_per=batch_rows)
     result = session.connection().execute(statement)
     last: Any = object()
@@ -128,8 +129,14 @@ def _instant(raw: Any) -> datetime:
     return value if value.tzinfo is UTC else value.astimezone(UTC)
 
 
-def _maybe(raw: Any) -> datetime | None:
-    return None if raw is None else _instant(raw)
+def _wall_clock(raw: Any) -> datetime | None:
+    """The UTC date and time without a zone; SQLite's stored text is just that."""
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        return datetime.fromisoformat(raw)
+    value: datetime = raw
+    return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
 
 
 def _text(raw: Any) -> str | None:
