@@ -3,11 +3,11 @@
 Every number is counted over the *chart's events*: the step events
 :func:`~tallybook.funnels.paths.qualifying_step_events` lets through (each judged at its own
 step), narrowed by ``filters`` — for each step exactly the rows step source data returns.
-Three plans, each a :class:`~tallybook.events.query.render.RelationPlan`:
+Two plans, each a :class:`~tallybook.events.query.render.RelationPlan`:
 
-- :class:`ChartCountsPlan` — per step (and per action): events, distinct visitors,
-  distinct sessions, and the step's name (the least ``dim4``). ``GROUP BY`` over the
-  relation as a derived table.
+- :class:`ChartCountsPlan` — per step and per action: events, distinct visitors,
+  distinct sessions, and the step's name (the least ``dim4``). One ``GROUP BY GROUPING
+  SETS`` over the relation as a derived table.
 - :class:`ChartLinksPlan` — the Sankey links: per session, step and action the first and
   last chart event (one ``GROUP BY``, a common table expression), joined to itself over the
   session from step k to
@@ -27,8 +27,8 @@ from typing import Any, Final
 
 from sqlglot import exp
 
-from tallybook.events.query.render import Renderer, column
-from tallybook.funnels.paths import StepPath, WorkflowScope, qualifying_step_events
+from tallybook.events.query.render import Renderer
+from tallybook.funnels.paths import StepPath, WorkflowScope, judged_step_events
 from tallybook.funnels.plans import property_filters
 from tallybook.funnels.schemas import PropertyFilter
 
@@ -53,20 +53,15 @@ class ChartEvents:
     def relation(
         self, sql: Renderer, columns: Sequence[str], steps: Sequence[int] | None = None
     ) -> exp.Select:
-        """``SELECT columns`` of the chart's events (of ``steps`` only, if given)."""
-        parts: list[exp.Expr] = []
-        narrowed = property_filters(sql, self.filters)
-        if narrowed is not None:
-            parts.append(narrowed)
-        if steps is not None:
-            parts.append(exp.In(this=column("dim5"), expressions=[sql.text(str(s)) for s in steps]))
-        return qualifying_step_events(
+        """``SELECT columns`` of the chart's events (of ``steps`` only, if given), in one
+        read of the table (:func:`~tallybook.funnels.paths.judged_step_events`)."""
+        return judged_step_events(
             sql,
             self.scope,
             self.path,
-            step=None,
             columns=columns,
-            condition=exp.and_(*parts, copy=False) if parts else None,
+            condition=property_filters(sql, self.filters),
+            steps=steps,
         )
 
 
@@ -76,27 +71,36 @@ def _of(alias: str, name: str) -> exp.Column:
 
 @dataclass(frozen=True)
 class ChartCountsPlan:
-    """Rows ``(dim5, action, events, visitors, sessions, name)`` per step and action, or
-    with ``by_action=False`` ``(dim5, events, visitors, sessions, name)`` per step."""
+    """Rows ``(dim5, action, per step, events, visitors, sessions, name)``: per step and
+    action, and per step (``per step`` 1, ``action`` null), in one ``GROUP BY GROUPING
+    SETS ((dim5), (dim5, action))`` over the chart's events."""
 
     events: ChartEvents
-    by_action: bool
 
     def select(self, sql: Renderer) -> exp.Select:
         relation = self.events.relation(
             sql, ("dim5", "action", "dim4", "visitor_id", "session_id")
         ).subquery(_CHART, copy=False)
-        keys = [_of(_CHART, "dim5")] + ([_of(_CHART, "action")] if self.by_action else [])
-        counts = [
-            exp.Count(this=exp.Star()),
-            exp.Count(this=exp.Distinct(expressions=[_of(_CHART, "visitor_id")])),
-            exp.Count(this=exp.Distinct(expressions=[_of(_CHART, "session_id")])),
-            exp.Min(this=_of(_CHART, "dim4")),
-        ]
+        step, action = _of(_CHART, "dim5"), _of(_CHART, "action")
+        sets = exp.GroupingSets(
+            expressions=[
+                exp.Paren(this=step.copy()),
+                exp.Tuple(expressions=[step.copy(), action.copy()]),
+            ]
+        )
         return (
-            exp.select(*[k.copy() for k in keys], *counts, copy=False)
+            exp.select(
+                step.copy(),
+                action.copy(),
+                exp.Grouping(expressions=[action.copy()]),
+                exp.Count(this=exp.Star()),
+                exp.Count(this=exp.Distinct(expressions=[_of(_CHART, "visitor_id")])),
+                exp.Count(this=exp.Distinct(expressions=[_of(_CHART, "session_id")])),
+                exp.Min(this=_of(_CHART, "dim4")),
+                copy=False,
+            )
             .from_(relation, copy=False)
-            .group_by(*keys, copy=False)
+            .group_by(sets, copy=False)
         )
 
 
@@ -166,14 +170,17 @@ def step_index(dim5: Any) -> int | None:
     return int(dim5) if isinstance(dim5, str) and STEP_TEXT.fullmatch(dim5) else None
 
 
-def chart_steps(
-    step_rows: Sequence[tuple[Any, ...]], action_rows: Sequence[tuple[Any, ...]]
-) -> list[dict[str, Any]]:
-    """The ``steps`` of the answer from the rows of the two :class:`ChartCountsPlan`s."""
+def chart_steps(rows: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """The ``steps`` of the answer from the rows of :class:`ChartCountsPlan`."""
     actions: dict[int, list[dict[str, Any]]] = {}
-    for dim5, action, events, visitors, sessions, _name in action_rows:
+    totals: dict[int, tuple[Any, ...]] = {}
+    for dim5, action, per_step, events, visitors, sessions, name in rows:
         index = step_index(dim5)
-        if index is not None:
+        if index is None:
+            continue
+        if int(per_step):
+            totals[index] = (events, visitors, sessions, name)
+        else:
             actions.setdefault(index, []).append(
                 {
                     "action": action,
@@ -182,11 +189,10 @@ def chart_steps(
                     "sessions": int(sessions),
                 }
             )
-    totals = {index: row for row in step_rows if (index := step_index(row[0])) is not None}
-    base = int(totals[0][3]) if 0 in totals else 0
+    base = int(totals[0][2]) if 0 in totals else 0
     steps = []
     for index in sorted(totals):
-        _dim5, events, visitors, sessions, name = totals[index]
+        events, visitors, sessions, name = totals[index]
         steps.append(
             {
                 "index": index,

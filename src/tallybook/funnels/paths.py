@@ -42,6 +42,7 @@ _FIRST: Final = "f"  # per session or visitor: its first qualifying event
 _QUALIFYING: Final = "q"
 _KEY: Final = "_k"
 _FIRST_AT: Final = "_t"
+_EVENTS: Final = event_table().alias  # what every column() refers to
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,70 @@ def qualifying_step_events(
     return select.where(exp.and_(*conditions, copy=False), copy=False)
 
 
+def judged_step_events(
+    sql: Renderer,
+    scope: WorkflowScope,
+    path: StepPath,
+    *,
+    columns: Sequence[str],
+    condition: exp.Expr | None = None,
+    steps: Sequence[int] | None = None,
+) -> exp.Select:
+    """:func:`qualifying_step_events` of every step (or of ``steps`` only), reading the
+    table once: the sessions' passes are window aggregates over the session
+    (``MIN(…) OVER (PARTITION BY session_id)``) in a derived table aliased ``e``, and the
+    path rule and ``condition`` are applied over it. The funnel chart aggregates all of a
+    workflow's step events, so one read beats a second read joined over the session.
+    (Step source data keeps the join: there the read of the step's own events stops
+    early under ``ORDER BY … LIMIT``, which a window over the session would prevent.)"""
+    required = sorted({k for s in _steps_of(path, None) for k in path.required_before(s)})
+    narrowed: list[exp.Expr] = []
+    if steps is not None:
+        narrowed.append(exp.In(this=column("dim5"), expressions=[sql.text(str(s)) for s in steps]))
+    if condition is not None:
+        narrowed.append(condition)
+    if not required:
+        return qualifying_step_events(
+            sql,
+            scope,
+            path,
+            step=None,
+            columns=columns,
+            condition=exp.and_(*narrowed, copy=False) if narrowed else None,
+        )
+    needed = {*columns, "dim5", "action", "timestamp", "session_id"}
+    for node in narrowed:
+        needed.update(c.name for c in node.find_all(exp.Column) if c.table == _EVENTS)
+    items: list[exp.Expr] = [column(name) for name in sorted(needed)]
+    for k in required:
+        hit = exp.and_(
+            exp.EQ(this=column("dim5"), expression=sql.text(str(k))),
+            sql.in_values(column("action"), path.listed(k)),
+            exp.Not(this=exp.Is(this=column("session_id"), expression=exp.Null())),
+            copy=False,
+        )
+        first = exp.Min(this=exp.Case(ifs=[exp.If(this=hit, true=column("timestamp"))]))
+        over = exp.Window(this=first, partition_by=[column("session_id")], over="OVER")
+        items.append(over.as_(f"_p{k}"))
+    reads = [scope.step_events(sql)]
+    if steps is not None:
+        read_steps = sorted({*steps, *required})
+        reads.append(
+            exp.In(this=column("dim5"), expressions=[sql.text(str(s)) for s in read_steps])
+        )
+    inner = (
+        exp.select(*items, copy=False)
+        .from_(event_table(), copy=False)
+        .where(exp.and_(*reads, copy=False), copy=False)
+    )
+    judged = [_counts_at_its_step(sql, path, passed=_EVENTS), *narrowed]
+    return (
+        exp.select(*(selected(name) for name in columns), copy=False)
+        .from_(inner.subquery(_EVENTS, copy=False), copy=False)
+        .where(exp.and_(*judged, copy=False), copy=False)
+    )
+
+
 def triggered_goal_events(
     sql: Renderer,
     scope: WorkflowScope,
@@ -240,27 +305,28 @@ def _steps_of(path: StepPath, step: int | None) -> list[int]:
     return [step] if step is not None else list(range(path.last + 2))
 
 
-def _counts_at(sql: Renderer, path: StepPath, step: int) -> exp.Expr:
+def _counts_at(sql: Renderer, path: StepPath, step: int, passed: str = _PASSED) -> exp.Expr:
     """An event of ``step`` counts: its action is listed (if the step lists any) and its
-    session passed every earlier listed step at or before it."""
+    session passed every earlier listed step at or before it (``_p<k>`` of the relation
+    ``passed``)."""
     parts: list[exp.Expr] = []
     listed = path.listed(step)
     if listed:
         parts.append(sql.in_values(column("action"), listed))
     for k in path.required_before(step):
-        passed = exp.column(f"_p{k}", table=_PASSED)
-        parts.append(exp.LTE(this=passed, expression=column("timestamp")))
+        first = exp.column(f"_p{k}", table=passed)
+        parts.append(exp.LTE(this=first, expression=column("timestamp")))
     return exp.and_(*parts, copy=False) if parts else exp.true()
 
 
-def _counts_at_its_step(sql: Renderer, path: StepPath) -> exp.Expr:
+def _counts_at_its_step(sql: Renderer, path: StepPath, passed: str = _PASSED) -> exp.Expr:
     """:func:`_counts_at` for an event of any step: a CASE on ``dim5`` over the steps up
     to the last list; every later step needs all the listed steps."""
     case = exp.Case(this=column("dim5"))
     for step in range(path.last + 1):
-        case = case.when(sql.text(str(step)), _counts_at(sql, path, step), copy=False)
+        case = case.when(sql.text(str(step)), _counts_at(sql, path, step, passed), copy=False)
     return exp.EQ(
-        this=case.else_(_counts_at(sql, path, path.last + 1), copy=False),
+        this=case.else_(_counts_at(sql, path, path.last + 1, passed), copy=False),
         expression=exp.true(),
     )
 

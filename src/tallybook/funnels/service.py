@@ -158,12 +158,9 @@ def plan_chart(
 
 
 def run_chart(store: EventStore, events: ChartEvents) -> dict[str, Any]:
-    """The chart: counts per step and per action, then the links between the steps found
-    (only aggregates come out of the store)."""
-    steps = chart_steps(
-        store.relation_rows(ChartCountsPlan(events, by_action=False)),
-        store.relation_rows(ChartCountsPlan(events, by_action=True)),
-    )
+    """The chart: counts per step and per action (one query), then the links between the
+    steps found (a second); only aggregates come out of the store."""
+    steps = chart_steps(store.relation_rows(ChartCountsPlan(events)))
     links = ChartLinksPlan(events, tuple(step["index"] for step in steps))
     link_rows = store.relation_rows(links) if links.pairs() else []
     return {"steps": steps, "links": chart_links(link_rows)}
