@@ -343,6 +343,39 @@ def test_malformed_filters_are_400(
 # -- limit, target, basic, interval, step_data --------------------------------------------
 
 
+def test_a_limit_gives_the_first_rows_of_the_whole_interval(
+    client: TestClient, tenant: Tenant, event_store: EventStore
+) -> None:
+    """A small limit is looked for in the interval's beginning first (service.first_rows):
+    limits met there and limits that are not give the first rows of the whole answer, for
+    every relation, with a path whose earlier step decides which rows count."""
+    wf = create_workflow(client, tenant, "interaction")
+    org = tenant.org_id
+    events = []
+    for i in range(40):  # one session every 35 minutes over the day
+        base, session, visitor = i * 2100, f"s{i}", f"v{i % 7}"
+        action = "b" if i % 3 == 0 else "a"
+        events += [
+            step_event(org, wf, 1, at(base), session_id=session, visitor_id=visitor, action=action),
+            step_event(org, wf, 2, at(base + 60), session_id=session, visitor_id=visitor),
+            goal_event(org, "goal-1", at(base + 120), session_id=session, visitor_id=visitor),
+        ]
+    event_store.insert(events)
+    path = [{"actions": []}, {"actions": ["a"]}]
+    # 26 of the 40 sessions pass step 1 ("a"); a visitor's goals count from its first pass.
+    asked = [
+        (step_url(tenant, wf, 2), "default", 26),
+        (step_url(tenant, wf, 2), "triggered_goal", 26),
+        (source_url(tenant, wf), "affected_goal", 37),
+    ]
+    for url, target, count in asked:
+        whole = rows(post(client, tenant, url, payload(step_data=path, target=target)))
+        assert len(whole) == count, target
+        for limit in (1, 2, 5, count - 1, count, count + 1):
+            body = payload(step_data=path, target=target, limit=limit)
+            assert rows(post(client, tenant, url, body)) == whole[:limit], (target, limit)
+
+
 @pytest.mark.parametrize(("limit", "count"), [("2", 2), (2, 2), (1, 1), ("0003", 3), (None, 3)])
 def test_limit(
     client: TestClient, tenant: Tenant, workflow: uuid.UUID, limit: Any, count: int

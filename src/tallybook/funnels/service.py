@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final, TypeVar
 
 from sqlalchemy.orm import Session
@@ -44,6 +44,10 @@ from tallybook.workflows.types import WorkflowType
 
 STEP_INDEX: Final = re.compile(r"[0-9]{1,9}")
 BATCH_ROWS: Final = 5_000
+FIRST_ROWS: Final = 10_000
+"""A ``limit`` up to this many rows is looked for in the interval's beginning first."""
+PREFIXES: Final = (1 / 64, 1 / 16, 1 / 4)
+"""The shares of the interval tried, in turn, before the whole of it."""
 
 Request = TypeVar(
     "Request",
@@ -185,10 +189,41 @@ def _cells(shape: RowShape, batches: Iterator[list[tuple[Any, ...]]]) -> Iterato
 
 
 def open_rows(store: EventStore, rows: SourceRows) -> OpenRows:
-    """Runs the query and fetches its first batch; the rest stays in the store's cursor."""
+    """Runs the query and fetches its first batch; the rest stays in the store's cursor.
+    An answer of at most :data:`FIRST_ROWS` rows is looked for in the interval's
+    beginning first (:func:`first_rows`)."""
+    limit = rows.plan.limit
+    if limit is not None and limit <= FIRST_ROWS:
+        found = first_rows(store, rows.plan)
+        if found is not None:
+            return OpenRows(rows.shape, found, iter(()))
     batches = store.relation_batches(rows.plan, batch_rows=BATCH_ROWS)
     first = next(batches, [])
     return OpenRows(rows.shape, first, batches)
+
+
+def first_rows(store: EventStore, plan: SourceRowsPlan) -> list[tuple[Any, ...]] | None:
+    """The first ``plan.limit`` rows, found over a prefix ``[start, t)`` of the interval
+    (each of :data:`PREFIXES` in turn), or None when no prefix holds that many.
+
+    Every relation of :mod:`~tallybook.funnels.paths` judges a row at time t by events at
+    or before t from the same start (a path's earlier steps, a session's or visitor's
+    first qualifying event), so over ``[start, t)`` it returns exactly the rows before t
+    that it returns over the whole interval, and rows come in timestamp order: once a
+    prefix holds ``limit`` rows, they are the answer. A short prefix is cheap, since the
+    store skips the blocks of events outside it (time order, zone maps); the whole
+    interval is read only when the answer needs it, after prefixes of at most a third of
+    its cost."""
+    assert plan.limit is not None
+    scope = plan.scope
+    for share in PREFIXES:
+        end = scope.start + (scope.end - scope.start) * share
+        if end <= scope.start:
+            continue
+        found = store.relation_rows(replace(plan, scope=replace(scope, end=end)))
+        if len(found) >= plan.limit:
+            return found
+    return None
 
 
 def _workflow(session: Session, principal: Principal, workflow_id: str) -> Workflow:
