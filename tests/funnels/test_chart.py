@@ -23,7 +23,7 @@ from tallybook.events.engines.duckdb.store import DuckDBEventStore
 from tallybook.events.query.dialects import DIALECTS, DialectName
 from tallybook.events.query.render import render_relation
 from tallybook.events.store import EventStore
-from tallybook.funnels.charts import ChartCountsPlan, ChartEvents, ChartLinksPlan
+from tallybook.funnels.charts import ChartEvents, ChartPlan, ChartStepsPlan
 from tallybook.funnels.paths import StepPath, WorkflowScope
 from tallybook.funnels.schemas import PropertyFilter
 from tallybook.kit.db import Database
@@ -376,13 +376,16 @@ FILTERS = (PropertyFilter.model_validate({"property": "device_type", "values": [
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
-@pytest.mark.parametrize("which", ["counts", "links"])
+@pytest.mark.parametrize("which", ["steps", "chart", "chart without links"])
 def test_every_dialect_parses_the_chart(dialect: DialectName, which: str) -> None:
     scope = WorkflowScope(uuid.uuid4(), uuid.uuid4(), START, END)
     events = ChartEvents(scope, StepPath.of("interaction", [[], ["a", "b"], [], ["d"]]), FILTERS)
-    plan: ChartCountsPlan | ChartLinksPlan = (
-        ChartLinksPlan(events, (0, 1, 2, 4)) if which == "links" else ChartCountsPlan(events)
-    )
+    plans: dict[str, ChartStepsPlan | ChartPlan] = {
+        "steps": ChartStepsPlan(scope),
+        "chart": ChartPlan(events, (0, 1, 2, 4)),
+        "chart without links": ChartPlan(events, (0, 2, 4)),
+    }
+    plan = plans[which]
     rendered = render_relation(plan, dialect)
     assert sqlglot.parse_one(rendered.sql, read=dialect).sql(dialect=dialect)
     # Tenancy inside the query: every read of the table is bound to the organisation.
@@ -398,7 +401,7 @@ def test_every_dialect_parses_the_chart(dialect: DialectName, which: str) -> Non
 
 def test_links_need_two_consecutive_steps() -> None:
     scope = WorkflowScope(uuid.uuid4(), uuid.uuid4(), START, END)
-    plan = ChartLinksPlan(ChartEvents(scope, StepPath()), (0, 2, 4))
+    plan = ChartPlan(ChartEvents(scope, StepPath()), (0, 2, 4))
     assert plan.pairs() == []
-    with pytest.raises(ValueError, match="consecutive"):
-        render_relation(plan, DialectName.DUCKDB)
+    assert "spans" not in render_relation(plan, DialectName.DUCKDB).sql
+    assert ChartPlan(ChartEvents(scope, StepPath()), (4, 0, 1, 3)).pairs() == [0, 3]

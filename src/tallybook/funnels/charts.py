@@ -27,7 +27,8 @@ from typing import Any, Final
 
 from sqlglot import exp
 
-from tallybook.events.query.render import Renderer
+from tallybook.events.query.dialects import data_type
+from tallybook.events.query.render import Renderer, column, event_table
 from tallybook.funnels.paths import StepPath, WorkflowScope, judged_step_events
 from tallybook.funnels.plans import property_filters
 from tallybook.funnels.schemas import PropertyFilter
@@ -35,9 +36,15 @@ from tallybook.funnels.schemas import PropertyFilter
 STEP_TEXT: Final = re.compile(r"0|[1-9][0-9]{0,8}")
 """``dim5`` as the step endpoint reads it (``service.STEP_INDEX``, then ``str(int(…))``)."""
 
+PER_ACTION: Final = 0
+PER_STEP: Final = 1  # GROUPING(action) of the per-step rows
+LINK: Final = 2
+
+_CHART_CTE: Final = "chart"
 _CHART: Final = "c"
 _SPANS: Final = "s"
 _SPANS_CTE: Final = "spans"
+_ROWS: Final = "r"
 _FROM: Final = "x"
 _TO: Final = "y"
 
@@ -70,17 +77,59 @@ def _of(alias: str, name: str) -> exp.Column:
 
 
 @dataclass(frozen=True)
-class ChartCountsPlan:
-    """Rows ``(dim5, action, per step, events, visitors, sessions, name)``: per step and
-    action, and per step (``per step`` 1, ``action`` null), in one ``GROUP BY GROUPING
-    SETS ((dim5), (dim5, action))`` over the chart's events."""
+class ChartStepsPlan:
+    """Rows ``(dim5,)``: the distinct ``dim5`` of the workflow's step events in the
+    interval, the path and filters aside. Cheap (no event leaves the store, nothing is
+    judged); :class:`ChartPlan` links the consecutive steps among them."""
 
-    events: ChartEvents
+    scope: WorkflowScope
 
     def select(self, sql: Renderer) -> exp.Select:
-        relation = self.events.relation(
-            sql, ("dim5", "action", "dim4", "visitor_id", "session_id")
-        ).subquery(_CHART, copy=False)
+        return (
+            exp.select(column("dim5"), copy=False)
+            .distinct(copy=False)
+            .from_(event_table(), copy=False)
+            .where(self.scope.step_events(sql), copy=False)
+        )
+
+
+@dataclass(frozen=True)
+class ChartPlan:
+    """The chart in one statement over the chart's events, read once as the common table
+    expression ``chart`` (an engine materialises a CTE that is read twice). Rows
+    ``(part, from dim5, from action, to dim5, to action, events, visitors, sessions,
+    name)``:
+
+    - part :data:`PER_ACTION` and :data:`PER_STEP`: events, distinct visitors and
+      sessions and the least ``dim4`` per step and action, and per step (``action``
+      null), from one ``GROUP BY GROUPING SETS ((dim5), (dim5, action))``;
+    - part :data:`LINK`: the Sankey links, sessions from ``from action`` at step k to
+      ``to action`` at step k + 1 whose last event there is not before their first at k:
+      per session, step and action the first and last chart event (``spans``), joined to
+      itself, for each pair of consecutive steps in ``steps``.
+    """
+
+    events: ChartEvents
+    steps: tuple[int, ...] = ()
+
+    def pairs(self) -> list[int]:
+        """The steps k whose next step k + 1 is also in ``steps``."""
+        present = set(self.steps)
+        return sorted(k for k in present if k + 1 in present)
+
+    def select(self, sql: Renderer) -> exp.Select:
+        chart = self.events.relation(
+            sql, ("dim5", "action", "dim4", "visitor_id", "session_id", "timestamp")
+        )
+        parts: exp.Query = self._counts()
+        froms = self.pairs()
+        select = exp.select(exp.Star(), copy=False).with_(_CHART_CTE, as_=chart, copy=False)
+        if froms:
+            select = select.with_(_SPANS_CTE, as_=self._spans(sql, froms), copy=False)
+            parts = exp.union(parts, self._links(sql, froms), distinct=False, copy=False)
+        return select.from_(parts.subquery(_ROWS, copy=False), copy=False)
+
+    def _counts(self) -> exp.Select:
         step, action = _of(_CHART, "dim5"), _of(_CHART, "action")
         sets = exp.GroupingSets(
             expressions=[
@@ -90,38 +139,22 @@ class ChartCountsPlan:
         )
         return (
             exp.select(
+                exp.Grouping(expressions=[action.copy()]).as_("part", quoted=True),
                 step.copy(),
                 action.copy(),
-                exp.Grouping(expressions=[action.copy()]),
+                _null("text").as_("to_dim5", quoted=True),
+                _null("text").as_("to_action", quoted=True),
                 exp.Count(this=exp.Star()),
                 exp.Count(this=exp.Distinct(expressions=[_of(_CHART, "visitor_id")])),
                 exp.Count(this=exp.Distinct(expressions=[_of(_CHART, "session_id")])),
                 exp.Min(this=_of(_CHART, "dim4")),
                 copy=False,
             )
-            .from_(relation, copy=False)
+            .from_(exp.to_table(_CHART_CTE).as_(_CHART), copy=False)
             .group_by(sets, copy=False)
         )
 
-
-@dataclass(frozen=True)
-class ChartLinksPlan:
-    """Rows ``(from dim5, from action, to dim5, to action, sessions)`` for each pair of
-    consecutive steps in ``steps`` (both must be there)."""
-
-    events: ChartEvents
-    steps: tuple[int, ...]
-
-    def pairs(self) -> list[int]:
-        """The steps k whose next step k + 1 is also on the chart."""
-        present = set(self.steps)
-        return sorted(k for k in present if k + 1 in present)
-
-    def select(self, sql: Renderer) -> exp.Select:
-        froms = self.pairs()
-        if not froms:
-            raise ValueError("no two consecutive steps to link")
-        spans = self._spans(sql, froms)
+    def _links(self, sql: Renderer, froms: list[int]) -> exp.Select:
         following = exp.Case(this=_of(_FROM, "dim5"))
         for k in froms:
             following = following.when(sql.text(str(k)), sql.text(str(k + 1)), copy=False)
@@ -134,21 +167,30 @@ class ChartLinksPlan:
         keys = [_of(_FROM, "dim5"), _of(_FROM, "action"), _of(_TO, "dim5"), _of(_TO, "action")]
         # (session, step, action) is unique in each side, so each row counts one session.
         return (
-            exp.select(*[k.copy() for k in keys], exp.Count(this=exp.Star()), copy=False)
-            .with_(_SPANS_CTE, as_=spans, copy=False)
+            exp.select(
+                exp.Literal.number(LINK),
+                *[k.copy() for k in keys],
+                _null("bigint"),
+                _null("bigint"),
+                exp.Count(this=exp.Star()),
+                _null("text"),
+                copy=False,
+            )
             .from_(exp.to_table(_SPANS_CTE).as_(_FROM), copy=False)
             .join(exp.to_table(_SPANS_CTE).as_(_TO), on=on, copy=False)
             .group_by(*keys, copy=False)
         )
 
     def _spans(self, sql: Renderer, froms: list[int]) -> exp.Select:
-        """Per session, step and action: its first and last chart event (read once, as a
-        common table expression both sides of the join use)."""
+        """Per session, step and action of the linked steps: its first and last chart
+        event (read once, as a common table expression both sides of the join use)."""
         steps = sorted({*froms, *(k + 1 for k in froms)})
-        relation = self.events.relation(
-            sql, ("session_id", "dim5", "action", "timestamp"), steps
-        ).subquery(_SPANS, copy=False)
         keys = [_of(_SPANS, name) for name in ("session_id", "dim5", "action")]
+        where = exp.and_(
+            exp.Not(this=exp.Is(this=keys[0].copy(), expression=exp.Null())),
+            exp.In(this=keys[1].copy(), expressions=[sql.text(str(k)) for k in steps]),
+            copy=False,
+        )
         return (
             exp.select(
                 *[k.copy() for k in keys],
@@ -156,10 +198,15 @@ class ChartLinksPlan:
                 exp.Max(this=_of(_SPANS, "timestamp")).as_("last", quoted=True),
                 copy=False,
             )
-            .from_(relation, copy=False)
-            .where(exp.Not(this=exp.Is(this=keys[0].copy(), expression=exp.Null())), copy=False)
+            .from_(exp.to_table(_CHART_CTE).as_(_SPANS), copy=False)
+            .where(where, copy=False)
             .group_by(*keys, copy=False)
         )
+
+
+def _null(kind: str) -> exp.Expr:
+    """A typed null, so every engine agrees on the column types of the union."""
+    return exp.Cast(this=exp.Null(), to=data_type(kind))
 
 
 # -- the answer ---------------------------------------------------------------------------
@@ -171,14 +218,14 @@ def step_index(dim5: Any) -> int | None:
 
 
 def chart_steps(rows: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]]:
-    """The ``steps`` of the answer from the rows of :class:`ChartCountsPlan`."""
+    """The ``steps`` of the answer from the rows of :class:`ChartPlan`."""
     actions: dict[int, list[dict[str, Any]]] = {}
     totals: dict[int, tuple[Any, ...]] = {}
-    for dim5, action, per_step, events, visitors, sessions, name in rows:
+    for part, dim5, action, _to, _to_action, events, visitors, sessions, name in rows:
         index = step_index(dim5)
-        if index is None:
+        if index is None or int(part) == LINK:
             continue
-        if int(per_step):
+        if int(part) == PER_STEP:
             totals[index] = (events, visitors, sessions, name)
         else:
             actions.setdefault(index, []).append(
@@ -208,7 +255,7 @@ def chart_steps(rows: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]]:
 
 
 def chart_links(rows: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]]:
-    """The ``links`` of the answer from the rows of :class:`ChartLinksPlan`."""
+    """The ``links`` of the answer from the rows of :class:`ChartPlan`."""
     links = [
         {
             "from_step": int(from_dim5),
@@ -217,7 +264,8 @@ def chart_links(rows: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]]:
             "to_action": to_action,
             "sessions": int(sessions),
         }
-        for from_dim5, from_action, to_dim5, to_action, sessions in rows
+        for part, from_dim5, from_action, to_dim5, to_action, _e, _v, sessions, _n in rows
+        if int(part) == LINK
     ]
     return sorted(
         links,

@@ -18,11 +18,12 @@ from sqlalchemy.orm import Session
 from tallybook.auth.principal import Principal
 from tallybook.events.store import EventStore
 from tallybook.funnels.charts import (
-    ChartCountsPlan,
     ChartEvents,
-    ChartLinksPlan,
+    ChartPlan,
+    ChartStepsPlan,
     chart_links,
     chart_steps,
+    step_index,
 )
 from tallybook.funnels.fields import RAW_FIELDS, RowShape, columns_for, event_columns
 from tallybook.funnels.paths import StepPath, WorkflowScope
@@ -162,12 +163,13 @@ def plan_chart(
 
 
 def run_chart(store: EventStore, events: ChartEvents) -> dict[str, Any]:
-    """The chart: counts per step and per action (one query), then the links between the
-    steps found (a second); only aggregates come out of the store."""
-    steps = chart_steps(store.relation_rows(ChartCountsPlan(events)))
-    links = ChartLinksPlan(events, tuple(step["index"] for step in steps))
-    link_rows = store.relation_rows(links) if links.pairs() else []
-    return {"steps": steps, "links": chart_links(link_rows)}
+    """The chart: the workflow's steps in the interval (a cheap query), then the counts
+    per step and per action and the links between consecutive steps in one statement;
+    only aggregates come out of the store."""
+    found = [step_index(row[0]) for row in store.relation_rows(ChartStepsPlan(events.scope))]
+    plan = ChartPlan(events, tuple(sorted(index for index in found if index is not None)))
+    rows = store.relation_rows(plan)
+    return {"steps": chart_steps(rows), "links": chart_links(rows)}
 
 
 def file_rows(store: EventStore, rows: SourceRows) -> Iterator[list[Any]]:
