@@ -346,9 +346,10 @@ def test_malformed_filters_are_400(
 def test_a_limit_gives_the_first_rows_of_the_whole_interval(
     client: TestClient, tenant: Tenant, event_store: EventStore
 ) -> None:
-    """A small limit is looked for in the interval's beginning first (service.first_rows):
-    limits met there and limits that are not give the first rows of the whole answer, for
-    every relation, with a path whose earlier step decides which rows count."""
+    """A small limit is looked for in the interval's beginning first (service.first_rows),
+    and a whole answer is read in slices of the interval (service.stream_batches): both
+    give the rows of the whole interval, for every relation, with a path whose earlier
+    step decides which rows count."""
     wf = create_workflow(client, tenant, "interaction")
     org = tenant.org_id
     events = []
@@ -371,6 +372,8 @@ def test_a_limit_gives_the_first_rows_of_the_whole_interval(
     for url, target, count in asked:
         whole = rows(post(client, tenant, url, payload(step_data=path, target=target)))
         assert len(whole) == count, target
+        if target != "affected_goal":  # read in slices of the day (service.stream_batches)
+            assert [r["session_id"] for r in whole] == [f"s{i}" for i in range(40) if i % 3]
         for limit in (1, 2, 5, count - 1, count, count + 1):
             body = payload(step_data=path, target=target, limit=limit)
             assert rows(post(client, tenant, url, body)) == whole[:limit], (target, limit)

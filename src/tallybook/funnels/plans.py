@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
 from sqlglot import exp
@@ -41,6 +41,9 @@ class SourceRowsPlan:
     filters: tuple[PropertyFilter, ...] = ()
     step: int | None = None
     limit: int | None = None
+    since: datetime | None = None
+    """Only rows at or after this instant (the relation still judges them by the events
+    from the interval's start): one slice of a long answer (``service.stream_batches``)."""
 
     def __post_init__(self) -> None:
         if self.rows in (Rows.STEP, Rows.TRIGGERED_GOAL) and self.step is None:
@@ -50,6 +53,11 @@ class SourceRowsPlan:
 
     def select(self, sql: Renderer) -> exp.Select:
         condition = property_filters(sql, self.filters)
+        if self.since is not None:
+            since = exp.GTE(
+                this=column("timestamp"), expression=sql.bind(naive_utc(self.since), "timestamp")
+            )
+            condition = since if condition is None else exp.and_(condition, since, copy=False)
         if self.rows == Rows.STEP:
             assert self.step is not None
             relation = qualifying_step_events(
