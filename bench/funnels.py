@@ -17,13 +17,14 @@ Then, all through the HTTP app with a real token:
     three-step path, alternating with
 (c) the same chart as hand-written DuckDB SQL run on the same store (the app's own
     database, a cursor of it), and the ratio of the medians;
-(d) a 1,000,000-row CSV download of step 0 from a real ``tallybook serve`` process:
-    rows/s, and the growth of the server's resident memory (VmHWM reset before it).
+(d) a 1,000,000-row CSV download of step 0 from a real ``tallybook serve`` process,
+    twice (the first fills DuckDB's cache of the table's blocks): rows/s, the server's
+    CPU, and the growth of its resident memory (VmHWM reset before each download).
 
 Targets (issue 10): (a) p50 < 300 ms, (b) p50 < 800 ms, (c) ≤ 1.5×, (d) ≥ 100,000
 rows/s with the server's RSS growing < 100 MB.
 
-    .venv/bin/python bench/funnels.py --data-dir /somewhere/funnels-10m --repeat 20
+    .venv/bin/python bench/funnels.py --data-dir ../funnels-10m --repeat 10
 """
 
 from __future__ import annotations
