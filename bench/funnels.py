@@ -52,7 +52,7 @@ from fastapi.testclient import TestClient
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _common import cpu_seconds, machine  # noqa: E402
+from _common import cpu_seconds, free_port, machine  # noqa: E402
 from tests.fixtures.tenants import make_tenant  # noqa: E402
 
 from tallybook.app import create_app  # noqa: E402
@@ -363,6 +363,7 @@ def download(data_dir: Path, setup: Setup, rows: int, port: int) -> None:
         "TALLYBOOK_SECRET_KEY": SECRET,
         "TALLYBOOK_LOG_LEVEL": "warning",
     }
+    port = port or free_port()
     command = [sys.executable, "-m", "tallybook", "serve", "--no-worker", "--port", str(port)]
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
     url = (
@@ -373,6 +374,8 @@ def download(data_dir: Path, setup: Setup, rows: int, port: int) -> None:
     try:
         with httpx.Client(timeout=600) as client:
             for _ in range(150):
+                if server.poll() is not None:  # e.g. the port was taken: not our server
+                    sys.exit(f"tallybook serve exited with status {server.returncode}")
                 try:
                     client.get(f"http://127.0.0.1:{port}/healthz")
                     break
@@ -431,7 +434,7 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=20, help="runs of each timed request")
     parser.add_argument("--download-rows", type=int, default=1_000_000)
-    parser.add_argument("--port", type=int, default=8771)
+    parser.add_argument("--port", type=int, default=0, help="default: a free one")
     parser.add_argument(
         "--skip", action="append", default=[], choices=("queries", "download"), help="repeatable"
     )
