@@ -103,8 +103,9 @@ class ChartPlan:
     - part :data:`PER_ACTION` and :data:`PER_STEP`: events, distinct visitors and
       sessions and the least ``dim4`` per step and action, and per step (``action``
       null), from one ``GROUP BY GROUPING SETS ((dim5), (dim5, action))``;
-    - part :data:`LINK`: the Sankey links, sessions from ``from action`` at step k to
-      ``to action`` at step k + 1 whose last event there is not before their first at k:
+    - part :data:`LINK`: the Sankey links, sessions (in each count column) from ``from
+      action`` at step k to ``to action`` at step k + 1 whose last event there is not
+      before their first at k:
       per session, step and action the first and last chart event (``spans``), joined to
       itself, for each pair of consecutive steps in ``steps``.
     """
@@ -166,12 +167,15 @@ class ChartPlan:
         )
         keys = [_of(_FROM, "dim5"), _of(_FROM, "action"), _of(_TO, "dim5"), _of(_TO, "action")]
         # (session, step, action) is unique in each side, so each row counts one session.
+        # The three count columns all hold it: a count, not a typed null, is the same type
+        # as the counts' column in every engine (ClickHouse has no common type for its
+        # unsigned counts and a signed null).
         return (
             exp.select(
                 exp.Literal.number(LINK),
                 *[k.copy() for k in keys],
-                _null("bigint"),
-                _null("bigint"),
+                exp.Count(this=exp.Star()),
+                exp.Count(this=exp.Star()),
                 exp.Count(this=exp.Star()),
                 _null("text"),
                 copy=False,
