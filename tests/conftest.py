@@ -51,6 +51,14 @@ def postgres_events_url(postgres_server_url: str) -> str:
 
 
 @pytest.fixture(scope="session")
+def chdb_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The embedded ClickHouse's data directory: chdb opens one directory per process, so
+    every ClickHouse event store of a test process (each xdist worker is one) shares it;
+    tests isolate themselves with fresh organisation ids."""
+    return tmp_path_factory.mktemp("chdb")
+
+
+@pytest.fixture(scope="session")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("data")
 

@@ -22,6 +22,9 @@ ENGINES: Final[dict[str, str]] = {
     "postgresql": "tallybook.events.engines.postgres.store",
     "postgres": "tallybook.events.engines.postgres.store",
     "postgresql+psycopg": "tallybook.events.engines.postgres.store",
+    "clickhouse": "tallybook.events.engines.clickhouse.store",
+    "clickhouses": "tallybook.events.engines.clickhouse.store",
+    "chdb": "tallybook.events.engines.clickhouse.store",
 }
 DEFAULT_SCHEME: Final = "duckdb"
 """The engine of an unset ``TALLYBOOK_EVENTS_URL``: a file in the data directory."""
@@ -51,8 +54,10 @@ def open_engine(url: str | None, settings: Settings) -> QueryRunner:
         assert url is not None  # the default engine opens an unset URL
         raise ConfigurationError(
             "TALLYBOOK_EVENTS_URL must be unset (a DuckDB file in the data directory), "
-            "'duckdb:///<path to a file>' (four slashes for an absolute path) or "
-            f"'postgresql://user:password@host:5432/database' ({_got(url)})."
+            "'duckdb:///<path to a file>' (four slashes for an absolute path), "
+            "'postgresql://user:password@host:5432/database', "
+            "'clickhouse://user:password@host:8123/database' ('clickhouses://' for HTTPS) or "
+            f"'chdb:///<path to a directory>' (embedded ClickHouse) ({_got(url)})."
         )
     return store
 
