@@ -26,6 +26,12 @@ ENGINES: Final[dict[str, str]] = {
     "clickhouses": "tallybook.events.engines.clickhouse.store",
     "chdb": "tallybook.events.engines.clickhouse.store",
 }
+EXTRAS: Final[dict[str, str]] = {
+    "clickhouse": "clickhouse",
+    "clickhouses": "clickhouse",
+    "chdb": "chdb",
+}
+"""The pip extra that installs an optional engine's driver, by scheme."""
 DEFAULT_SCHEME: Final = "duckdb"
 """The engine of an unset ``TALLYBOOK_EVENTS_URL``: a file in the data directory."""
 
@@ -43,7 +49,15 @@ def opener(scheme: str) -> Opener | None:
     module = ENGINES.get(scheme)
     if module is None:
         return None
-    return cast("Opener", importlib.import_module(module).open_store)
+    try:
+        return cast("Opener", importlib.import_module(module).open_store)
+    except ModuleNotFoundError as exc:
+        if scheme not in EXTRAS:
+            raise
+        raise ConfigurationError(
+            f"The '{scheme}' event engine (TALLYBOOK_EVENTS_URL) needs the package "
+            f"{exc.name}, which is not installed: pip install 'tallybook[{EXTRAS[scheme]}]'."
+        ) from None
 
 
 def open_engine(url: str | None, settings: Settings) -> QueryRunner:

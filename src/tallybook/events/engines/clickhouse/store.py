@@ -39,7 +39,7 @@ import hashlib
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import ExitStack, suppress
+from contextlib import AbstractContextManager, ExitStack, nullcontext, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -158,8 +158,8 @@ class ClickHouseEventStore(QueryRunner):
                 f"version of Tallybook reads version {SCHEMA_VERSION}."
             )
 
-    def _calling(self) -> threading.Lock | suppress:
-        return self._call_lock if self._call_lock is not None else suppress()
+    def _calling(self) -> AbstractContextManager[Any]:
+        return self._call_lock if self._call_lock is not None else nullcontext()
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -225,7 +225,7 @@ class ClickHouseEventStore(QueryRunner):
     def execute(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         with self._calling():
             result = self._client.query(sql, parameters=dict(params), settings=QUERY_SETTINGS)
-            return result.result_rows  # rendered by events.query
+            return [tuple(row) for row in result.result_rows]  # rendered by events.query
 
     def execute_batches(
         self, sql: str, params: Mapping[str, Any], size: int
@@ -282,14 +282,16 @@ def _token(keys: list[tuple[uuid.UUID, uuid.UUID]]) -> str:
     return digest.hexdigest()
 
 
-def _naive_utc(instant: datetime) -> datetime:
-    return instant.astimezone(UTC).replace(tzinfo=None) if instant.tzinfo else instant
+def _aware_utc(instant: datetime) -> datetime:
+    """Aware, so clickhouse-connect sends the instant: it reads a naive datetime as the
+    process's local time (naive means UTC in the events API)."""
+    return instant.astimezone(UTC) if instant.tzinfo else instant.replace(tzinfo=UTC)
 
 
 def _stored_row(event: StoredEvent) -> Row:
     row = [getattr(event, name) for name in COLUMNS]
-    row[TIMESTAMP] = _naive_utc(row[TIMESTAMP])
-    row[RECEIVED] = _naive_utc(row[RECEIVED])
+    row[TIMESTAMP] = _aware_utc(row[TIMESTAMP])
+    row[RECEIVED] = _aware_utc(row[RECEIVED])
     for name in LIST_COLUMNS:
         row[COLUMNS.index(name)] = list(getattr(event, name))
     return tuple(row)
@@ -307,8 +309,8 @@ def _plain_row(event: EventRow) -> Row:
     row[ORG] = uuid.UUID(str(row[ORG]))
     if row[ID] is not None:
         row[ID] = uuid.UUID(str(row[ID]))
-    row[RECEIVED] = _naive_utc(row[RECEIVED])
-    row[TIMESTAMP] = row[RECEIVED] if row[TIMESTAMP] is None else _naive_utc(row[TIMESTAMP])
+    row[RECEIVED] = _aware_utc(row[RECEIVED])
+    row[TIMESTAMP] = row[RECEIVED] if row[TIMESTAMP] is None else _aware_utc(row[TIMESTAMP])
     return tuple(row)
 
 
