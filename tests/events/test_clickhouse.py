@@ -137,7 +137,11 @@ def test_two_stores_as_two_processes_store_a_concurrent_re_send_once(
             batch = [event(org, id=uuid.uuid4()) for _ in range(50)]
             start = threading.Barrier(2)
 
-            def send(store: ClickHouseEventStore, batch: list[StoredEvent] = batch) -> None:
+            def send(
+                store: ClickHouseEventStore,
+                batch: list[StoredEvent] = batch,
+                start: threading.Barrier = start,
+            ) -> None:
                 start.wait()
                 store.insert(batch)
 
