@@ -42,7 +42,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, nullcontext, suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
@@ -126,6 +126,7 @@ class ClickHouseEventStore(QueryRunner):
     """The ClickHouse engine; offers the plain insert capability."""
 
     dialect = ClickHouseDialect()
+    typed_rows = True  # counts are UInt64 and the other metrics Float64: int and float
 
     def __init__(self, client: Client, *, embedded: bool) -> None:
         self._client = client
@@ -225,7 +226,7 @@ class ClickHouseEventStore(QueryRunner):
     def execute(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         with self._calling():
             result = self._client.query(sql, parameters=dict(params), settings=QUERY_SETTINGS)
-            return [tuple(row) for row in result.result_rows]  # rendered by events.query
+            return cast("list[tuple[Any, ...]]", result.result_rows)  # tuples
 
     def execute_batches(
         self, sql: str, params: Mapping[str, Any], size: int
