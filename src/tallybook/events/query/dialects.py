@@ -4,7 +4,8 @@ The renderer writes one sqlglot tree for every engine and asks the dialect only 
 few constructs that differ (time buckets, list functions, LIKE escaping, a lenient cast,
 Unicode lower case, how a multi-value dimension becomes rows, how parameters are typed). A
 dialect overrides what its engine does differently from the base class, as superset's
-engine specs do; the base class holds the most common form. Adding a dialect is a subclass and a line in :data:`DIALECT_CLASSES`.
+engine specs do; the base class holds the most common form. Adding a dialect is a subclass
+and a line in :data:`DIALECT_CLASSES`.
 """
 
 from __future__ import annotations
