@@ -1,17 +1,19 @@
 """The funnel chart as aggregate SQL over the path rule, and the answer built from its rows.
 
-Every number is counted over the *chart's events*: the step events
-:func:`~tallybook.funnels.paths.qualifying_step_events` lets through (each judged at its own
-step), narrowed by ``filters`` — for each step exactly the rows step source data returns.
-Two plans, each a :class:`~tallybook.events.query.render.RelationPlan`:
+Every number is counted over the *chart's events*: the step events the path rule lets
+through (:func:`~tallybook.funnels.paths.judged_step_events`, each judged at its own step,
+in one read of the table), narrowed by ``filters`` — for each step exactly the rows step
+source data returns. Two plans, each a
+:class:`~tallybook.events.query.render.RelationPlan`:
 
-- :class:`ChartCountsPlan` — per step and per action: events, distinct visitors,
-  distinct sessions, and the step's name (the least ``dim4``). One ``GROUP BY GROUPING
-  SETS`` over the relation as a derived table.
-- :class:`ChartLinksPlan` — the Sankey links: per session, step and action the first and
-  last chart event (one ``GROUP BY``, a common table expression), joined to itself over the
-  session from step k to
-  step k + 1 where the later step's last event is not before the earlier one's first.
+- :class:`ChartStepsPlan` — the distinct ``dim5`` of the workflow's step events (cheap:
+  nothing is judged), so that the chart knows which consecutive steps to link.
+- :class:`ChartPlan` — one statement over the chart's events as a common table
+  expression: per step and per action the events, distinct visitors and sessions and the
+  step's name (the least ``dim4``) by ``GROUP BY GROUPING SETS``, and the Sankey links:
+  per session, step and action the first and last chart event, joined to itself over the
+  session from step k to step k + 1 where the later step's last event is not before the
+  earlier one's first.
 
 Only the aggregates leave the store. A ``dim5`` that is not a step index as the step
 endpoint spells it (``0``, ``1``, … without leading zeros) is no step of the chart: its
