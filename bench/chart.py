@@ -1,5 +1,5 @@
-"""Latency of the funnel chart (``POST …/workflows/{wf}/query/``'s three aggregate queries)
-on the DuckDB event store.
+"""Latency of the funnel chart (``POST …/workflows/{wf}/query/``: a query for the steps,
+then one statement for the counts and links) on the DuckDB event store.
 
 Writes a workflow's sessions into a fresh DuckDB file: each session walks the steps 0, 1,
 … in order (one event per step, an action drawn from a few per step, 5-90 s apart) and
