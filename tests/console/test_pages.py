@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from typing import Any
 
 import orjson
 import pytest
@@ -14,6 +15,7 @@ from fastapi.testclient import TestClient
 from markupsafe import escape
 
 from tallybook.console.session import COOKIE, IDLE_SECONDS
+from tallybook.events.store import EventStore
 from tallybook.kit.signing import Signer
 from tests.console.factories import (
     csrf_of,
@@ -363,3 +365,35 @@ def test_static_files_are_served_and_unknown_ones_are_404(client: TestClient) ->
     assert script.headers["content-type"].startswith("text/javascript")
     assert client.get("/console/static/console.css").status_code == 200
     assert client.get("/console/static/..%2Fweb.py").status_code == 404
+
+
+def _count_statements(monkeypatch: pytest.MonkeyPatch, store: EventStore) -> list[str]:
+    """Each statement the event store runs from now on (one round trip each)."""
+    sent: list[str] = []
+    for name in ("execute", "execute_batches"):
+        original = getattr(store, name)
+
+        def counted(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            sent.append(str(args[0]))
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(store, name, counted)
+    return sent
+
+
+def test_one_event_store_round_trip_per_chart(
+    client: TestClient, tenant: Tenant, event_store: EventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workflow_id, target_id = make_target(client, tenant)
+    make_target(client, tenant, name="Another target")
+    sign_in(client, tenant)
+    sent = _count_statements(monkeypatch, event_store)
+    assert client.get("/console/targets").status_code == 200
+    assert len(sent) == 2  # one current value (bar) per target; the trends are evaluations
+    sent.clear()
+    assert client.get(f"/console/workflows/{workflow_id}/targets/{target_id}").status_code == 200
+    assert len(sent) == 1  # the current period; the closed ones are evaluations
+    sent.clear()
+    explorer = client.get("/console/explorer", params={"vendor": "com.example.shop"})
+    assert explorer.status_code == 200
+    assert len(sent) == 1
