@@ -158,6 +158,13 @@ def test_sign_in_create_a_target_add_slack_and_see_the_chart(
     page.get_by_role("button", name="Pause").click()
     expect(page.get_by_role("heading", name=re.compile("Slack: Sales"))).to_contain_text("paused")
 
+    page.goto(f"{demo.url}/console/targets")
+    page.get_by_role("link", name="At least 50 leads a day").click()
+    expect(
+        page.locator("figure svg.chart rect.col.reached, figure svg.chart rect.col.missed").first
+    ).to_be_visible()
+    screenshot(page, shots, "target-history")
+
 
 def _setting_id(page: Page) -> str:
     action = page.locator("form[action*='/notifications/slack/']").first.get_attribute("action")

@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 from fastapi import APIRouter, Request
@@ -244,9 +245,11 @@ def _target_page(
     history = evaluations.recent_evaluations(
         session, principal.organization_id, target.id, now, CHART_PERIODS
     )
-    bars = [charts.Bar(f"{e.period_start:%m-%d}", e.value, e.is_reached) for e in history] + [
-        charts.Bar("now", current.value, None, current=True)
-    ]
+    zone = ZoneInfo(principal.organization.timezone)  # periods are the organisation's days
+    bars = [
+        charts.Bar(f"{e.period_start.astimezone(zone):%m-%d}", e.value, e.is_reached)
+        for e in history
+    ] + [charts.Bar("now", current.value, None, current=True)]
     chart = charts.period_chart(
         bars,
         current.threshold,
