@@ -397,3 +397,21 @@ def test_one_event_store_round_trip_per_chart(
     explorer = client.get("/console/explorer", params={"vendor": "com.example.shop"})
     assert explorer.status_code == 200
     assert len(sent) == 1
+
+
+def test_an_unknown_console_page_is_an_html_404(client: TestClient, tenant: Tenant) -> None:
+    sign_in(client, tenant)
+    answer = client.get("/console/no-such-page")
+    assert answer.status_code == 404
+    assert answer.headers["content-type"].startswith("text/html")
+    assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+
+
+def test_reloaded_parts_do_not_renew_the_session(client: TestClient, tenant: Tenant) -> None:
+    workflow_id, target_id = make_target(client, tenant)
+    sign_in(client, tenant)
+    part = client.get(f"/console/workflows/{workflow_id}/targets/{target_id}/current")
+    assert part.status_code == 200
+    assert '<p class="big">0 <span class="muted">/ 5</span>' in part.text  # the /test value
+    assert "set-cookie" not in part.headers  # only the user's own requests count as activity
+    assert "set-cookie" in client.get("/console/targets").headers

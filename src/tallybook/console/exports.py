@@ -137,4 +137,4 @@ def export_status(console: ConsoleDep, session: DBSession, export_id: str) -> HT
         session, principal, principal.user, parse_id(export_id, "report export")
     )
     row = _row(export, _links(console.request), utcnow())
-    return console.page("_export_status.html", row=row)
+    return console.fragment("_export_status.html", row=row)

@@ -90,3 +90,9 @@ router.include_router(targets.router)
 router.include_router(workflows.router)
 router.include_router(explorer.router)
 router.include_router(exports.router)
+
+
+@router.get("/{path:path}", response_class=HTMLResponse)
+def unknown_page(path: str) -> HTMLResponse:
+    """Any other console path: a 404 page (not the API's JSON)."""
+    raise NotFound("No such page in the console.")

@@ -297,7 +297,7 @@ def current_value(
     principal = console.require("reporting")
     wid, tid = _ids(workflow_id, target_id)
     current = targets.test_target(session, principal, store, wid, tid, datetime.now(UTC))
-    return console.page(
+    return console.fragment(
         "_current.html",
         current=current,
         number=charts.number,

@@ -99,10 +99,19 @@ class Console:
         return values
 
     def page(self, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-        html = environment.get_template(template).render(
+        return self.answer(HTMLResponse(self._render(template, context), status_code))
+
+    def fragment(self, template: str, **context: Any) -> HTMLResponse:
+        """A part of a page that its script reloads: it leaves the session's idle time
+        alone, so a page left open does not keep its session alive for ever."""
+        response = HTMLResponse(self._render(template, context))
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+    def _render(self, template: str, context: dict[str, Any]) -> str:
+        return environment.get_template(template).render(
             console=self, csrf_field=CSRF_FIELD, csrf=self.session.csrf, **context
         )
-        return self.answer(HTMLResponse(html, status_code=status_code))
 
     def redirect(self, path: str) -> RedirectResponse:
         return self.answer(RedirectResponse(path, status_code=303))
