@@ -117,6 +117,8 @@ def test_every_page_sends_a_strict_content_security_policy(
         # no inline script or style for the policy to refuse
         assert not re.search(r"<script(?![^>]*\bsrc=)", answer.text), path
         assert " style=" not in answer.text, path
+        for form in re.findall(r'<form method="post".*?</form>', answer.text, re.S):
+            assert 'name="csrf_token"' in form, path  # every form carries the CSRF token
 
 
 @pytest.mark.parametrize("method", ["with no token", "with another session's token"])
