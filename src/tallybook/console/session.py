@@ -102,10 +102,6 @@ def write_session(request: Request, response: Response, console: ConsoleSession)
     )
 
 
-def clear_session(response: Response) -> None:
-    response.delete_cookie(COOKIE, path=COOKIE_PATH, httponly=True, samesite="lax")
-
-
 def is_https(request: Request) -> bool:
     public_url: str | None = request.app.state.settings.public_url
     if public_url:
