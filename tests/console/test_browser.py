@@ -187,6 +187,14 @@ def test_keyboard_only_main_flow(page: Page, demo: Demo) -> None:
     page.keyboard.press("Enter")
     expect(page.get_by_role("status")).to_have_text("Saved.")
     expect(page.get_by_role("heading", level=1)).to_have_text("At least 300 leads every week")
+    _tab_to(page, "Add a Slack notification")
+    page.keyboard.press("Enter")  # opens the form
+    page.keyboard.press("Tab")
+    page.keyboard.type("Weekly leads")  # its name
+    page.keyboard.press("Tab")
+    page.keyboard.type(WEBHOOK)  # the webhook URL
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name=re.compile("Slack: Weekly leads"))).to_be_visible()
 
 
 def _tab_to(page: Page, name: str, limit: int = 80) -> None:

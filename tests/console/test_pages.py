@@ -308,14 +308,28 @@ def test_another_organisations_ids_are_404_pages(
     client: TestClient, tenant: Tenant, new_tenant: Callable[..., Tenant]
 ) -> None:
     workflow_id, target_id = make_target(client, tenant)
+    api_settings = f"{tenant.objectives}/workflows/{workflow_id}/targets/{target_id}/notifications"
+    email = client.post(
+        f"{api_settings}/email", json={"email": "lead@example.com"}, headers=tenant.headers
+    ).json()
     stranger = new_tenant()
     csrf = sign_in(client, stranger)
     path = f"/console/workflows/{workflow_id}/targets/{target_id}"
+    setting = f"{path}/notifications/email/{email['id']}"
     for answer in (
         client.get(path),
         client.get(f"{path}/current"),
         post_form(client, path, csrf, target_form(name="Taken over")),
         post_form(client, f"{path}/delete", csrf, {}),
+        post_form(
+            client,
+            f"{path}/notifications",
+            csrf,
+            {"channel_type": "email", "email": "x@example.com"},
+        ),
+        post_form(client, setting, csrf, {"action": "pause"}),
+        post_form(client, setting, csrf, {"action": "delete"}),
+        client.get(f"/console/workflows/{workflow_id}"),
         client.get("/console/workflows/not-a-uuid/targets/" + target_id),
     ):
         assert answer.status_code == 404
@@ -326,6 +340,17 @@ def test_another_organisations_ids_are_404_pages(
         f"{tenant.objectives}/workflows/{workflow_id}/targets/{target_id}", headers=tenant.headers
     )
     assert api.json()["name"] == "At least 5 leads a day"
+    kept = client.get(api_settings, headers=tenant.headers).json()["email"]
+    assert [(e["id"], e["is_notification_active"]) for e in kept] == [(email["id"], True)]
+
+
+def test_names_are_escaped(client: TestClient, tenant: Tenant) -> None:
+    workflow_id, target_id = make_target(client, tenant, name="<script>alert(1)</script>")
+    sign_in(client, tenant)
+    for path in ("/console/targets", f"/console/workflows/{workflow_id}/targets/{target_id}"):
+        page = client.get(path).text
+        assert "<script>alert" not in page, path
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page, path
 
 
 def test_permissions_follow_the_api(client: TestClient, tenant: Tenant, database: object) -> None:
