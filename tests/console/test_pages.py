@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -15,8 +17,11 @@ from fastapi.testclient import TestClient
 from markupsafe import escape
 
 from tallybook.console.session import COOKIE, IDLE_SECONDS
+from tallybook.evaluations.repository import NewEvaluation, add_evaluations
 from tallybook.events.store import EventStore
+from tallybook.kit.db import Database
 from tallybook.kit.signing import Signer
+from tallybook.targets.bounds import TargetBound, TargetStatus
 from tests.console.factories import (
     csrf_of,
     make_target,
@@ -24,6 +29,7 @@ from tests.console.factories import (
     sign_in,
     target_form,
 )
+from tests.events.factories import event
 from tests.fixtures.tenants import Tenant, add_user
 from tests.targets.factories import make_workflow
 
@@ -442,3 +448,56 @@ def test_reloaded_parts_do_not_renew_the_session(client: TestClient, tenant: Ten
     assert '<p class="big">0 <span class="muted">/ 5</span>' in part.text  # the /test value
     assert "set-cookie" not in part.headers  # only the user's own requests count as activity
     assert "set-cookie" in client.get("/console/targets").headers
+
+
+def test_values_and_periods_are_the_apis(
+    client: TestClient, tenant: Tenant, database: Database
+) -> None:
+    """The current value is the API's /test, the periods its /evaluations."""
+    workflow_id, target_id = make_target(client, tenant)
+    now = datetime.now(UTC)
+    stored = client.post(
+        "/events/v2/store/trusted",
+        json={"events": [event(tenant, timestamp=now.isoformat()) for _ in range(3)]},
+        headers=tenant.headers,
+    )
+    assert stored.status_code == 200, stored.text
+    days = [
+        (now - timedelta(days=n)).replace(hour=0, minute=0, second=0, microsecond=0)
+        for n in (3, 2, 1)
+    ]
+    with database.unit_of_work() as session:
+        add_evaluations(
+            session,
+            [
+                NewEvaluation(
+                    tenant.org_id,
+                    uuid.UUID(target_id),
+                    start,
+                    start + timedelta(days=1),
+                    value,
+                    True,
+                    5.0,
+                    TargetBound.LOWER,
+                    TargetStatus.REACHED if value >= 5 else TargetStatus.NOT_REACHED,
+                    value >= 5,
+                    now,
+                )
+                for start, value in zip(days, (7.0, 4.0, 5.5), strict=True)
+            ],
+        )
+    api = f"{tenant.objectives}/workflows/{workflow_id}/targets/{target_id}"
+    test = client.get(f"{api}/test", headers=tenant.headers).json()
+    assert test["value"] == 3
+    periods = client.get(f"{api}/evaluations", headers=tenant.headers).json()["results"]
+    assert [p["value"] for p in periods] == [5.5, 4.0, 7.0]  # latest first
+    sign_in(client, tenant)
+    overview = client.get("/console/targets").text
+    assert "3 / 5" in overview
+    assert 'aria-label="The last 3 periods: 7, 4, 5.50; 2 reached"' in overview
+    page = client.get(f"/console/workflows/{workflow_id}/targets/{target_id}").text
+    assert '<p class="big">3 <span class="muted">/ 5</span>' in page
+    cells = re.findall(r'<td class="num">([^<]+?)(?: <span|</td>)', page)
+    assert cells[0::2] == ["5.50", "4", "7"]  # value column, latest first as the API
+    assert page.count('class="col reached"') == 2
+    assert page.count('class="col missed"') == 1
