@@ -62,7 +62,8 @@ def load_demo_if_empty(database: Database, store: EventStore, base_url: str) -> 
     else:
         typer.echo(
             "The data directory already has organisations; the demo was not loaded again.\n"
-            "Make a new token with: tallybook admin create-token --user <user id>",
+            "Make a new token with: tallybook admin create-token --user <user id>\n"
+            f"Web console: {base_url}/console (sign in with a token)",
             err=True,
         )
 

@@ -187,3 +187,47 @@ def test_exports_are_the_users_own(
     sign_in(client, new_tenant())
     assert client.get(f"/console/exports/{export['id']}/status").status_code == 404
     assert export["id"] not in client.get("/console/exports").text
+
+
+def test_a_picked_path_is_the_apis_step_data(
+    client: TestClient, tenant: Tenant, event_store: EventStore
+) -> None:
+    workflow_id = _funnel(event_store, tenant, client)
+    interval = {k: f"{v}T00:00:00Z" for k, v in DAY.items()}
+    step_data = [{}, {"actions": ["elsewhere"]}]  # no session passes step 1 this way
+    api = client.post(
+        f"{reporting(tenant)}/workflows/{workflow_id}/query",
+        json={"filters": [], "interval": interval, "step_data": step_data},
+        headers=tenant.headers,
+    ).json()
+    assert [step["sessions"] for step in api["steps"]] == [3]  # not the [3, 2, 1] of no path
+    sign_in(client, tenant)
+    params = [*DAY.items(), ("step", "2"), ("path", "1:elsewhere")]
+    page = client.get(f"/console/workflows/{workflow_id}", params=params)
+    assert page.status_code == 200
+    assert ">3</text>" in page.text  # the funnel: step 0 only
+    assert "(67%)" not in page.text
+    assert "Clear the path" in page.text
+    assert "&amp;path=1%3Aelsewhere" in page.text  # kept in the links
+    console = client.get(
+        f"/console/workflows/{workflow_id}/download", params=[*params, ("format", "csv")]
+    )
+    file = client.post(
+        f"{reporting(tenant)}/workflows/{workflow_id}/step/2/download",
+        json={
+            "filters": [],
+            "interval": interval,
+            "step_data": step_data,
+            "basic": True,
+            "format": "csv",
+        },
+        headers=tenant.headers,
+    )
+    assert console.status_code == file.status_code == 200
+    assert console.content == file.content
+    assert len(file.content.decode("utf-8-sig").splitlines()) == 1  # the header alone
+    ticked = client.get(
+        f"/console/workflows/{workflow_id}", params=[*DAY.items(), ("path", "1:view-1")]
+    ).text
+    assert 'value="1:view-1" id="path-1-1" checked' in ticked
+    assert 'value="2:view-2" id="path-2-1">' in ticked  # offered, not ticked

@@ -5,14 +5,16 @@ its CSV/XLSX download. The funnels service plans and runs every query, as for th
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, StreamingResponse
 
 from tallybook.console import charts
 from tallybook.console.web import ConsoleDep, ConsoleRoute
 from tallybook.events.endpoints import EventStoreDep
+from tallybook.events.store import EventStore
 from tallybook.funnels import service as funnels
 from tallybook.funnels.responses import file_rows
 from tallybook.funnels.schemas import ChartRequest, StepDownloadRequest, StepSourceRequest
@@ -35,12 +37,40 @@ def _interval(start: str | None, end: str | None) -> dict[str, str]:
     }
 
 
-def _body(interval: dict[str, str], **extra: Any) -> dict[str, Any]:
-    return {
+def _body(interval: dict[str, str], path: list[str], **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
         "filters": [],
         "interval": {key: f"{value}T00:00:00Z" for key, value in interval.items()},
         **extra,
     }
+    step_data = _step_data(path)
+    if step_data:
+        body["step_data"] = step_data
+    return body
+
+
+def _step_data(path: list[str]) -> list[dict[str, list[str]]]:
+    """The picked actions (``<step>:<action>`` each) as the API's ``step_data``: for each
+    step up to the last one picked, its actions, or all of them (``{}``) when none is."""
+    chosen: dict[int, list[str]] = {}
+    for item in path:
+        step, _, action = item.partition(":")
+        if step.isdigit() and action:
+            chosen.setdefault(int(step), []).append(action)
+    if not chosen:
+        return []
+    return [{"actions": chosen[n]} if n in chosen else {} for n in range(max(chosen) + 1)]
+
+
+def _rows(store: EventStore, rows: funnels.SourceRows) -> list[list[Any]]:
+    """The first rows of a step's source data; the cursor behind the rest is closed."""
+    opened = funnels.open_rows(store, rows)
+    try:
+        return rows.shape.values(opened.first[:TABLE_ROWS])
+    finally:
+        close = getattr(opened.rest, "close", None)
+        if callable(close):
+            close()
 
 
 @router.get("/workflows", response_class=HTMLResponse)
@@ -60,11 +90,12 @@ def workflow_page(
     start: str | None = None,
     end: str | None = None,
     step: str = "0",
+    path: Annotated[list[str] | None, Query()] = None,
 ) -> HTMLResponse:
     principal = console.require("reporting")
     workflow = workflows.get_workflow(session, principal, parse_id(workflow_id, "workflow"))
-    interval = _interval(start, end)
-    request = funnels.parse_request(ChartRequest, _body(interval))
+    interval, picked = _interval(start, end), path or []
+    request = funnels.parse_request(ChartRequest, _body(interval, picked))
     events = funnels.plan_chart(session, principal, workflow_id, request)
     chart = funnels.run_chart(store, events)
     rows = funnels.plan_step_rows(
@@ -72,9 +103,10 @@ def workflow_page(
         principal,
         workflow_id,
         step,
-        funnels.parse_request(StepSourceRequest, _body(interval, limit=TABLE_ROWS, basic=True)),
+        funnels.parse_request(
+            StepSourceRequest, _body(interval, picked, limit=TABLE_ROWS, basic=True)
+        ),
     )
-    opened = funnels.open_rows(store, rows)
     bars = [
         charts.Bar(f"{s['index']}. {s['name'] or 'step'}", float(s["sessions"]))
         for s in chart["steps"]
@@ -88,7 +120,9 @@ def workflow_page(
         funnel=charts.funnel(bars, f"Sessions at each step of {workflow.name}"),
         step=funnels.parse_step(step),
         header=rows.shape.names,
-        table=rows.shape.values(opened.first[:TABLE_ROWS]),
+        table=_rows(store, rows),
+        picked=set(picked),
+        path_query="".join(f"&path={quote(p)}" for p in picked),
         number=charts.number,
     )
 
@@ -103,10 +137,11 @@ def download_step(
     end: str | None = None,
     step: str = "0",
     format: str = "csv",
+    path: Annotated[list[str] | None, Query()] = None,
 ) -> StreamingResponse:
     """The step's source data as a file: the API's download, the same planner and writer."""
     principal = console.require("reporting")
-    body = _body(_interval(start, end), basic=True, format=format)
+    body = _body(_interval(start, end), path or [], basic=True, format=format)
     request = funnels.parse_request(StepDownloadRequest, body)
     rows = funnels.plan_step_rows(session, principal, workflow_id, step, request)
     return file_rows(store, rows, request.format)
