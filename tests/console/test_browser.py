@@ -219,12 +219,15 @@ def test_every_page_fits_a_375_px_wide_screen(browser: Browser, demo: Demo, shot
     try:
         sign_in(page, demo)
         target = page.get_by_role("link", name="At least 50 leads a day").get_attribute("href")
+        page.goto(f"{demo.url}/console/workflows")
+        finder = page.get_by_role("link", name="Product finder").get_attribute("href")
         for name, path in (
             ("narrow-targets", "/console/targets"),
             ("narrow-target", str(target)),
             ("narrow-new-target", "/console/targets/new"),
             ("narrow-exports", "/console/exports"),
             ("narrow-workflows", "/console/workflows"),
+            ("narrow-workflow", f"{finder}?step=1"),
             ("narrow-explorer", "/console/explorer?vendor=com.example.shop&group_by=category"),
         ):
             page.goto(f"{demo.url}{path}")
