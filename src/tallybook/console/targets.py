@@ -117,6 +117,9 @@ def _channels(
         if channel is not None and channel.last_state is None:
             channel.last_state = str(entry["state"])
             channel.last_at = entry["sent_at"] or entry["created_at"]
+    for channel in found.values():  # older than the log's latest entries: its last success
+        if channel.last_state is None and channel.setting.last_notification_sent is not None:
+            channel.last_state, channel.last_at = "sent", channel.setting.last_notification_sent
     return list(found.values())
 
 
