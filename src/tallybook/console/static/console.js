@@ -1,12 +1,9 @@
 // The console's only script (no inline script: the pages' Content-Security-Policy forbids it).
-// Everything works without it; it adds auto-submitting filters, confirmations before
-// deleting, and reloading parts of a page (the current period, an export's progress).
+// Everything works without it; it adds confirmations before deleting, reloading parts of
+// a page (the current period, an export's progress) and copying the explorer's query.
 "use strict";
 
 document.addEventListener("DOMContentLoaded", () => {
-  for (const select of document.querySelectorAll("select[data-autosubmit]")) {
-    select.addEventListener("change", () => select.form.requestSubmit());
-  }
   for (const form of document.querySelectorAll("form[data-confirm]")) {
     form.addEventListener("submit", (event) => {
       if (!window.confirm(form.dataset.confirm)) event.preventDefault();
