@@ -87,6 +87,30 @@ def channels_of_team(session: Session, organization_id: UUID, ids: Sequence[int]
     )
 
 
+_REPORT_COLUMNS = (
+    "uuid",
+    "organization_id",
+    "channel_id",
+    "report_state_id",
+    "user_number",
+    "address",
+    "latitude",
+    "longitude",
+    "is_anonymous",
+    "form_values",
+    "created_at",
+    "updated_at",
+)
+
+
+def insert_report(session: Session, report: Report) -> int:
+    """Inserts a new report made in memory (not added to the session) and returns its id:
+    one statement, without the unit of work's bookkeeping of a flush."""
+    values = {name: getattr(report, name) for name in _REPORT_COLUMNS}
+    made = session.execute(insert(Report).values(values).returning(Report.id)).scalar_one()
+    return int(made)
+
+
 def replace_derived(
     session: Session,
     report: Report,
