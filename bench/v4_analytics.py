@@ -7,8 +7,9 @@ on SQLite, COPY on PostgreSQL). Then times each of the nine analytics endpoints 
 last ``--query-days`` days through the ASGI app (every middleware, token auth; FastAPI's
 TestClient), ``--repeat`` times after two warm-up calls, and prints p50 and p95. Last it
 times ``--api-reports`` report creations (``POST /api/v4/reports`` with form fields) into
-another channel, sent to a real ``tallybook serve`` on the same store by
-``--api-concurrency`` client threads.
+another channel, sent to ``--api-servers`` real ``tallybook serve`` processes on the same
+store by ``--api-concurrency`` client threads (keep-alive ``http.client`` connections), and
+prints the servers' and the client's CPU per report. ``--reports 0`` times creation alone.
 
 The data, per report: a Category, a DropDown and a Radio option and 0–3 CheckBox options;
 a state (older reports further along); 2 % anonymous; an image on 12 %; reads by 0–5
