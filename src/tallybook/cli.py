@@ -107,12 +107,22 @@ def migrate() -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="API processes sharing the port. Above 1 the event store must be PostgreSQL "
+            "or ClickHouse, and the background work runs in `tallybook worker` processes.",
+        ),
+    ] = 1,
     no_worker: Annotated[bool, typer.Option("--no-worker", help="Serve only.")] = False,
     demo: Annotated[
         bool, typer.Option("--demo", help="Load the demo organisation into an empty store.")
     ] = False,
 ) -> None:
-    """Run the HTTP API (and, unless --no-worker, the background worker)."""
+    """Run the HTTP API (and, unless --no-worker or --workers above 1, the background
+    worker in a thread of the same process)."""
     import uvicorn
 
     from tallybook.app import create_app
@@ -120,6 +130,12 @@ def serve(
     from tallybook.kit.logging import configure
 
     settings = _settings()
+    if workers > 1 and _events_embedded(settings):
+        raise ConfigurationError(
+            f"--workers {workers}: the embedded DuckDB event store can be opened by one "
+            "process only; set TALLYBOOK_EVENTS_URL to a PostgreSQL or ClickHouse database "
+            "to serve from several processes, or serve with --workers 1."
+        )
     host = host or settings.host
     port = port or settings.port
     sock = _listening_socket(host, port)
@@ -128,9 +144,45 @@ def serve(
     store = _event_store(settings)
     if demo:
         load_demo_if_empty(database, store, f"http://{host}:{port}")
+    if workers > 1:
+        store.close()
+        database.close()
+        _serve_processes(sock, workers)
+        return
     application = create_app(settings, database, store, run_worker=not no_worker)
     server = uvicorn.Server(uvicorn.Config(application, host=host, port=port, log_config=None))
     server.run(sockets=[sock])
+
+
+def _events_embedded(settings: Settings) -> bool:
+    """Whether the event store is the embedded DuckDB file, which one process may open."""
+    from tallybook.events.engines.registry import DEFAULT_SCHEME, scheme_of
+
+    url = settings.events_url
+    return (DEFAULT_SCHEME if url is None else scheme_of(url).lower()) == "duckdb"
+
+
+def _serve_processes(sock: socket.socket, workers: int) -> None:
+    """``workers`` uvicorn processes accepting on ``sock``, each building its own app (and
+    stores) from the environment; SIGTERM or SIGINT stops them all. None runs the
+    background worker: one thread in one of them would die and restart with it."""
+    import logging
+
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    logging.getLogger("tallybook.serve").info(
+        "serving from several processes; the background work is not done in them: run "
+        "`tallybook worker` beside them",
+        extra={"processes": workers},
+    )
+    config = uvicorn.Config(
+        "tallybook.app:create_app_from_environment",
+        factory=True,
+        workers=workers,
+        log_config=None,
+    )
+    Multiprocess(config, sockets=[sock]).run()
 
 
 @app.command()
@@ -164,6 +216,13 @@ def worker(
     as_of = _instant(now) if now is not None else None
     if as_of is not None and not once:
         raise _fail("--now is only for --once: a running worker works on the real clock.")
+    if not once and _events_embedded(_settings()):
+        raise ConfigurationError(
+            "tallybook worker: the embedded DuckDB event store can be opened by one process "
+            "only, and `tallybook serve` already runs the worker in its own; set "
+            "TALLYBOOK_EVENTS_URL to a PostgreSQL or ClickHouse database to run separate "
+            "workers."
+        )
     database = _database()
     configure(database.settings.log_level)
     store = _event_store(database.settings)

@@ -18,6 +18,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
+            "pid": record.process,  # which of several API processes (serve --workers N)
         }
         entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
         return orjson.dumps(entry, default=str).decode()
