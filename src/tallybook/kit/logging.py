@@ -44,3 +44,6 @@ def configure(level: str = "info") -> None:
     # httpx and httpcore log every request's URL at info: webhook URLs are secrets.
     for name in ("httpx", "httpcore"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # botocore logs requests and their signing at debug.
+    for name in ("boto3", "botocore", "s3transfer", "urllib3"):
+        logging.getLogger(name).setLevel(logging.WARNING)
