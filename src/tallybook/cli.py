@@ -34,7 +34,7 @@ app = typer.Typer(
 )
 admin = typer.Typer(help="Create organisations, users and API tokens.", no_args_is_help=True)
 app.add_typer(admin, name="admin")
-events = typer.Typer(help="Bulk-load and generate events.", no_args_is_help=True)
+events = typer.Typer(help="Bulk-load, export and generate events.", no_args_is_help=True)
 app.add_typer(events, name="events")
 
 
@@ -385,8 +385,9 @@ def events_load(
     ] = EventSource.EXTERNAL,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Load a large history of events, all or nothing. Run it while the server is stopped
-    (the embedded DuckDB store allows one process at a time)."""
+    """Load a large history of events: all or nothing into DuckDB (run it while the server
+    is stopped: the embedded store allows one process at a time), in batches of 10,000
+    into a server engine (loading the same file again skips the events already stored)."""
     import time
 
     from tallybook.events.bulk import load_file
@@ -406,6 +407,35 @@ def events_load(
         as_json,
         {"stored": result.stored, "duplicates": result.duplicates, "seconds": round(seconds, 2)},
         f"Stored {result.stored} events ({result.duplicates} duplicates) in {seconds:.1f} s",
+    )
+
+
+@events.command("export")
+def events_export(
+    file: Annotated[str, typer.Argument(help="Output: .parquet for Parquet, else NDJSON.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Write every event of the store to a file that `events load` reads back (to move an
+    installation to another event engine). With the embedded DuckDB store, run it while the
+    server is stopped."""
+    import time
+
+    from tallybook.events.bulk import export_file
+
+    settings = _settings()
+    store = _event_store(settings)
+    started = time.perf_counter()
+    try:
+        count = export_file(store, file)
+    except OSError as exc:
+        raise _fail(f"cannot write {file}: {exc.strerror or type(exc).__name__}.") from None
+    finally:
+        store.close()
+    seconds = time.perf_counter() - started
+    _emit(
+        as_json,
+        {"exported": count, "seconds": round(seconds, 2)},
+        f"Exported {count} events to {file} in {seconds:.1f} s",
     )
 
 
