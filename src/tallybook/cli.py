@@ -36,6 +36,8 @@ admin = typer.Typer(help="Create organisations, users and API tokens.", no_args_
 app.add_typer(admin, name="admin")
 events = typer.Typer(help="Bulk-load, export and generate events.", no_args_is_help=True)
 app.add_typer(events, name="events")
+db = typer.Typer(help="The relational store: copy it into another database.", no_args_is_help=True)
+app.add_typer(db, name="db")
 
 
 def _fail(message: str) -> typer.Exit:
@@ -454,6 +456,32 @@ def events_generate(
     typer.echo(f"Wrote {count} events to {file}; organisations, biggest first:")
     for org_id in organization_ids(organizations, seed):
         typer.echo(f"  {org_id}")
+
+
+@db.command("copy")
+def db_copy(
+    source: Annotated[
+        str,
+        typer.Option("--from", help="The database to copy (sqlite:////path or postgresql://…)."),
+    ],
+    target: Annotated[
+        str, typer.Option("--to", help="An empty database to copy into (postgresql://…).")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Copy every table of the relational store into a new, empty database, in one
+    transaction (the target is migrated first). Stop the server while it runs."""
+    from tallybook.dbcopy import CopyError, copy_database
+
+    try:
+        copied = copy_database(source, target)
+    except CopyError as exc:
+        raise _fail(str(exc)) from None
+    _emit(
+        as_json,
+        {"rows": copied},
+        f"Copied {sum(copied.values())} rows of {len(copied)} tables.",
+    )
 
 
 def main() -> None:
