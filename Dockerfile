@@ -1,7 +1,7 @@
 # Tallybook's image: `tallybook serve` by default; `docker run IMAGE worker` for a worker,
 # `docker run IMAGE migrate` to bring the schema up to date (see docs/deployment.md).
 
-FROM python:3.12-slim AS build
+FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
@@ -12,7 +12,7 @@ COPY src ./src
 RUN python -m venv /opt/tallybook \
  && /opt/tallybook/bin/pip install ".[s3]"
 
-FROM python:3.12-slim
+FROM python:3.11-slim
 ENV PATH=/opt/tallybook/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
