@@ -636,6 +636,23 @@ def test_on_s3_the_expired_export_loses_its_object(
     assert _file_key(database, export["id"]) is None
 
 
+def test_expired_files_wait_while_s3_is_unreachable(
+    exports: ExportApi, sample: Sample, database: Database, event_store: Any, s3_files_url: str
+) -> None:
+    on_s3 = {"files_url": s3_files_url, "export_ttl": 1.0}
+    export = _made(exports, database, event_store, _in_range(sample.room_id), **on_s3)
+    time.sleep(max(0.0, (datetime.fromisoformat(export["expires_at"]) - utcnow()).total_seconds()))
+    time.sleep(0.05)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        nowhere = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    cut_off = _worker(database, event_store, **on_s3, s3_endpoint_url=nowhere)
+    assert cut_off.export(utcnow()) == {}  # nothing deleted, nothing crashed
+    assert _file_key(database, export["id"]) is not None
+    assert _worker(database, event_store, **on_s3).export(utcnow()) == {"expired": 1}
+    assert _file_key(database, export["id"]) is None
+
+
 def test_an_unreachable_s3_is_a_retried_export_not_a_crash(
     client: TestClient, exports: ExportApi, sample: Sample, database: Database, event_store: Any
 ) -> None:
