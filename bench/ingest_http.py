@@ -25,7 +25,7 @@ from pathlib import Path
 
 import httpx
 import orjson
-from _common import cpu_seconds
+from _common import cpu_seconds, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 TALLYBOOK = [sys.executable, "-m", "tallybook"]
@@ -84,13 +84,14 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4, help="client threads")
     parser.add_argument("--distinct", type=int, default=50, help="distinct batch bodies to cycle")
     parser.add_argument("--with-ids", action="store_true", help="give every event an id")
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--port", type=int, default=0, help="default: a free one")
     parser.add_argument("--keep", action="store_true", help="keep the data directory")
     args = parser.parse_args()
 
     data_dir = Path(tempfile.mkdtemp(prefix="tallybook-bench-"))
     env = {**os.environ, "TALLYBOOK_DATA_DIR": str(data_dir), "TALLYBOOK_LOG_LEVEL": "warning"}
     org = admin(env, "create-org", "--name", "Bench")["id"]
+    args.port = args.port or free_port()
     server = subprocess.Popen(
         [*TALLYBOOK, "serve", "--no-worker", "--port", str(args.port)],
         env=env,
@@ -100,6 +101,8 @@ def main() -> None:
     base = f"http://127.0.0.1:{args.port}"
     try:
         for _ in range(100):
+            if server.poll() is not None:  # e.g. the port was taken: not our server
+                sys.exit(f"tallybook serve exited with status {server.returncode}")
             try:
                 httpx.get(f"{base}/healthz", timeout=1)
                 break

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,30 +17,13 @@ from fastapi.testclient import TestClient
 
 from tallybook.app import ROUTERS
 from tallybook.kit.db import Database
+from tests.fixtures.routes import routes
 from tests.fixtures.tenants import Tenant, add_user
 
 PARAM = re.compile(r"{(\w+)}")
 
 
-def _required_permissions(route: APIRoute) -> tuple[str, ...] | None:
-    stack = list(route.dependant.dependencies)
-    while stack:
-        dep = stack.pop()
-        found = getattr(dep.call, "permissions", None)
-        if found is not None:
-            return tuple(found)
-        stack.extend(dep.dependencies)
-    return None
-
-
-def _org_routes() -> Iterator[tuple[str, str, tuple[str, ...] | None]]:
-    for route in (r for router in ROUTERS for r in router.routes):
-        if isinstance(route, APIRoute) and "{org_id}" in route.path:
-            for method in sorted(route.methods or ()):
-                yield method, route.path, _required_permissions(route)
-
-
-ROUTES = list(_org_routes())
+ROUTES = routes(lambda path: "{org_id}" in path, "permissions")
 
 
 KNOWN = {"org_id", "user_id"}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from tallybook.app import ROUTERS
 from tallybook.kit.db import Database
+from tests.fixtures.routes import routes
 from tests.fixtures.tenants import Tenant, add_user
 from tests.saferme.factories import (
     V4,
@@ -31,25 +32,7 @@ from tests.saferme.factories import (
 PARAM = re.compile(r"{(\w+)}")
 
 
-def _access(route: APIRoute) -> tuple[str, ...] | None:
-    stack = list(route.dependant.dependencies)
-    while stack:
-        dep = stack.pop()
-        found = getattr(dep.call, "v4_permissions", None)
-        if found is not None:
-            return tuple(found)
-        stack.extend(dep.dependencies)
-    return None
-
-
-def _v4_routes() -> Iterator[tuple[str, str, tuple[str, ...] | None]]:
-    for route in (r for router in ROUTERS for r in router.routes):
-        if isinstance(route, APIRoute) and route.path.startswith(V4):
-            for method in sorted(route.methods or ()):
-                yield method, route.path, _access(route)
-
-
-ROUTES = list(_v4_routes())
+ROUTES = routes(lambda path: path.startswith(V4), "v4_permissions")
 EXPECTED_ACCESS = {
     ("POST", "/api/v4/channels"): ("settings",),
     ("PATCH", "/api/v4/channels/{channel_id}"): ("settings",),

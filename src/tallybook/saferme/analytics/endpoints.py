@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any, Final
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Response
 
@@ -61,6 +62,17 @@ TimeZone = Annotated[
         json_schema_extra={"examples": ["Pacific/Auckland"]},
     ),
 ]
+
+
+def _local_zone(time_zone: TimeZone = None) -> ZoneInfo:
+    zone, error = params.parse_zone(time_zone)
+    params.check([error])
+    return zone
+
+
+LocalZone = Annotated[ZoneInfo, Depends(_local_zone)]
+"""``time_zone`` parsed (UTC when absent); an unknown zone is 400. Listed after the window,
+so a bad window is reported first."""
 
 
 def _fields_pattern(kind: type[ReadField] | type[AwarenessField]) -> dict[str, Any]:
@@ -156,13 +168,8 @@ def reports_per_user(
     summary="Reports per hour of the day (0–23), in UTC or time_zone; all 24",
 )
 def reports_per_day_hour(
-    session: DBSession,
-    member: TeamReportingUser,
-    window: AnalyticsWindow,
-    time_zone: TimeZone = None,
+    session: DBSession, member: TeamReportingUser, window: AnalyticsWindow, zone: LocalZone
 ) -> object:
-    zone, error = params.parse_zone(time_zone)
-    params.check([error])
     return service.reports_per_day_hour(session, member, window, zone)
 
 
@@ -172,13 +179,8 @@ def reports_per_day_hour(
     summary="Reports per day of the week (0 Sunday), in UTC or time_zone; all 7",
 )
 def reports_per_week_day(
-    session: DBSession,
-    member: TeamReportingUser,
-    window: AnalyticsWindow,
-    time_zone: TimeZone = None,
+    session: DBSession, member: TeamReportingUser, window: AnalyticsWindow, zone: LocalZone
 ) -> object:
-    zone, error = params.parse_zone(time_zone)
-    params.check([error])
     return service.reports_per_week_day(session, member, window, zone)
 
 
