@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tallybook.app import create_app
+from tallybook.events.engines.clickhouse.store import embedded_store
 from tallybook.events.store import EventStore, open_event_store
 from tallybook.kit.db import Database
 from tallybook.kit.migrate import upgrade
@@ -53,6 +54,23 @@ def postgres_url(postgres_server_url: str) -> str:
 def postgres_events_url(postgres_server_url: str) -> str:
     """A database of its own for the event store tests of the PostgreSQL engine."""
     return create_database(postgres_server_url, f"tallybook_events_{_worker()}")
+
+
+@pytest.fixture(scope="session")
+def chdb_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The embedded ClickHouse's data directory: chdb opens one directory per process, so
+    every ClickHouse event store of a test process (each xdist worker is one) shares it;
+    tests isolate themselves with fresh organisation ids."""
+    return tmp_path_factory.mktemp("chdb")
+
+
+@pytest.fixture(scope="session")
+def clickhouse_event_store(chdb_path: Path) -> Iterator[EventStore]:
+    """The ClickHouse engine (in-process, chdb) for API tests that also run on it; see
+    :func:`tests.fixtures.engines.event_engines`."""
+    store = embedded_store(chdb_path)
+    yield store
+    store.close()
 
 
 @pytest.fixture(scope="session")

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from tallybook.events.engines.clickhouse.store import embedded_store
 from tallybook.events.engines.duckdb.store import DuckDBEventStore
 from tallybook.events.engines.postgres.store import PostgresEventStore
 from tallybook.events.engines.runner import QueryRunner
 
-ENGINES = ("duckdb", "postgres")
+ENGINES = ("duckdb", "postgres", "clickhouse")
 
 
 @pytest.fixture(scope="module", params=ENGINES)
@@ -27,6 +28,8 @@ def store(
     events_store: QueryRunner
     if request.param == "postgres":
         events_store = PostgresEventStore(request.getfixturevalue("postgres_events_url"))
+    elif request.param == "clickhouse":
+        events_store = embedded_store(request.getfixturevalue("chdb_path"))
     else:
         events_store = DuckDBEventStore(tmp_path_factory.mktemp("events") / "events.duckdb")
     yield events_store

@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import clickhouse_connect.driver.exceptions
 import duckdb
 import psycopg
 import pytest
@@ -25,7 +26,11 @@ from tallybook.events.records import InsertResult, StoredEvent
 from tests.events.helpers import T0, event, query
 
 WEEK = timedelta(days=7)
-CONSTRAINT_VIOLATIONS = (duckdb.ConstraintException, psycopg.errors.IntegrityError)
+CONSTRAINT_VIOLATIONS = (
+    duckdb.ConstraintException,
+    psycopg.errors.IntegrityError,
+    clickhouse_connect.driver.exceptions.DataError,  # a non-Nullable column
+)
 """What each engine raises for a batch the table refuses (the API never sends one)."""
 
 

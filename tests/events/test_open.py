@@ -43,7 +43,7 @@ def test_duckdb_url(tmp_path: Path) -> None:
     assert target.exists()
 
 
-@pytest.mark.parametrize("url", ["clickhouse://x", "duckdb:///", "events.duckdb"])
+@pytest.mark.parametrize("url", ["mysql://x", "duckdb:///", "chdb:///", "events.duckdb"])
 def test_other_urls_are_refused_with_a_sentence(tmp_path: Path, url: str) -> None:
     with pytest.raises(ConfigurationError, match="TALLYBOOK_EVENTS_URL must be unset"):
         open_event_store(settings(tmp_path, url))

@@ -1,4 +1,5 @@
-"""One plan, three dialects: the renderer writes valid SQL for engines not yet built."""
+"""One plan, three dialects: each rendering parses in its dialect's own grammar (the
+conformance suite runs them; this pins the SQL shapes sqlglot round-trips)."""
 
 from __future__ import annotations
 

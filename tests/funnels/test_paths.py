@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlglot import exp
 
-from tallybook.events.engines.duckdb.store import DuckDBEventStore
+from tallybook.events.engines.runner import QueryRunner
 from tallybook.events.query.dialects import DIALECTS, DialectName
 from tallybook.events.query.render import Renderer, render_relation
 from tallybook.events.records import StoredEvent
@@ -71,7 +71,7 @@ class AllSteps:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(data=st.data())
-def test_relations_agree_with_the_reference(store: DuckDBEventStore, data: st.DataObject) -> None:
+def test_relations_agree_with_the_reference(store: QueryRunner, data: st.DataObject) -> None:
     org, workflow = uuid.uuid4(), uuid.uuid4()
     scenario = data.draw(scenarios(org, workflow))
     if scenario.events:
@@ -95,7 +95,7 @@ def test_relations_agree_with_the_reference(store: DuckDBEventStore, data: st.Da
     assert Counter(got) == Counter(_key(e) for e in every_step)
 
 
-def test_a_three_step_path_by_hand(store: DuckDBEventStore) -> None:
+def test_a_three_step_path_by_hand(store: QueryRunner) -> None:
     """Session 1 passes a then c then reaches step 3; session 2 skips step 2; session 3
     passes step 2 only after its step 3 event; session 4 does all at one instant."""
     org, wf = uuid.uuid4(), uuid.uuid4()

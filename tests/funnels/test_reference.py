@@ -15,10 +15,13 @@ from hypothesis import strategies as st
 from tallybook.events.records import StoredEvent
 from tallybook.events.store import EventStore
 from tallybook.kit.db import Database
+from tests.fixtures.engines import event_engines
 from tests.fixtures.tenants import make_tenant
 from tests.funnels import reference
 from tests.funnels.factories import create_workflow, source_url, step_url
 from tests.funnels.strategies import END, START, TYPES, Scenario, scenarios
+
+event_store, app = event_engines(module_app=True)
 
 
 def _body(scenario: Scenario, limit: int | None, basic: bool, target: str) -> dict[str, Any]:

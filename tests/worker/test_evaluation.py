@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from tallybook.events.store import EventStore
 from tallybook.kit.db import Database
 from tallybook.worker.loop import Worker
+from tests.fixtures.engines import event_engines
 from tests.fixtures.tenants import Tenant
 from tests.worker.factories import (
     World,
@@ -26,6 +27,7 @@ from tests.worker.factories import (
 )
 
 HEL = "Europe/Helsinki"
+(event_store,) = event_engines(module_app=False)  # target evaluation on ClickHouse too
 
 
 def local_day(evaluation: dict[str, object], zone: str = HEL) -> str:

@@ -22,7 +22,16 @@ ENGINES: Final[dict[str, str]] = {
     "postgresql": "tallybook.events.engines.postgres.store",
     "postgres": "tallybook.events.engines.postgres.store",
     "postgresql+psycopg": "tallybook.events.engines.postgres.store",
+    "clickhouse": "tallybook.events.engines.clickhouse.store",
+    "clickhouses": "tallybook.events.engines.clickhouse.store",
+    "chdb": "tallybook.events.engines.clickhouse.store",
 }
+EXTRAS: Final[dict[str, str]] = {
+    "clickhouse": "clickhouse",
+    "clickhouses": "clickhouse",
+    "chdb": "chdb",
+}
+"""The pip extra that installs an optional engine's driver, by scheme."""
 DEFAULT_SCHEME: Final = "duckdb"
 """The engine of an unset ``TALLYBOOK_EVENTS_URL``: a file in the data directory."""
 
@@ -40,7 +49,15 @@ def opener(scheme: str) -> Opener | None:
     module = ENGINES.get(scheme)
     if module is None:
         return None
-    return cast("Opener", importlib.import_module(module).open_store)
+    try:
+        return cast("Opener", importlib.import_module(module).open_store)
+    except ModuleNotFoundError as exc:
+        if scheme not in EXTRAS:
+            raise
+        raise ConfigurationError(
+            f"The '{scheme}' event engine (TALLYBOOK_EVENTS_URL) needs the package "
+            f"{exc.name}, which is not installed: pip install 'tallybook[{EXTRAS[scheme]}]'."
+        ) from None
 
 
 def open_engine(url: str | None, settings: Settings) -> QueryRunner:
@@ -51,8 +68,10 @@ def open_engine(url: str | None, settings: Settings) -> QueryRunner:
         assert url is not None  # the default engine opens an unset URL
         raise ConfigurationError(
             "TALLYBOOK_EVENTS_URL must be unset (a DuckDB file in the data directory), "
-            "'duckdb:///<path to a file>' (four slashes for an absolute path) or "
-            f"'postgresql://user:password@host:5432/database' ({_got(url)})."
+            "'duckdb:///<path to a file>' (four slashes for an absolute path), "
+            "'postgresql://user:password@host:5432/database', "
+            "'clickhouse://user:password@host:8123/database' ('clickhouses://' for HTTPS) or "
+            f"'chdb:///<path to a directory>' (embedded ClickHouse) ({_got(url)})."
         )
     return store
 

@@ -1,10 +1,11 @@
 """What differs between SQL engines, in one place: a :class:`Dialect` per engine.
 
 The renderer writes one sqlglot tree for every engine and asks the dialect only for the
-few constructs that differ (fixed-width time buckets, list functions, LIKE escaping, a
-lenient cast, how a multi-value dimension becomes rows). A dialect overrides what its
-engine does differently from the base class, as superset's engine specs do; the base class
-holds the most common form. Adding a dialect is a subclass and a line in :data:`DIALECT_CLASSES`.
+few constructs that differ (time buckets, list functions, LIKE escaping, a lenient cast,
+Unicode lower case, how a multi-value dimension becomes rows, how parameters are typed). A
+dialect overrides what its engine does differently from the base class, as superset's
+engine specs do; the base class holds the most common form. Adding a dialect is a subclass
+and a line in :data:`DIALECT_CLASSES`.
 """
 
 from __future__ import annotations
@@ -64,6 +65,20 @@ class Dialect:
         """``subject`` as a double; the caller has checked it looks like a number."""
         return exp.Cast(this=subject, to=data_type("double"))
 
+    def truncate(self, local: exp.Expr, unit: str) -> exp.Expr:
+        """The start of the calendar unit (``HOUR``, ``WEEK`` from Monday...) holding
+        ``local``."""
+        return exp.TimestampTrunc(this=local, unit=exp.var(unit))
+
+    def lower(self, text: exp.Expr) -> exp.Expr:
+        """Lower case, Unicode-aware."""
+        return exp.Lower(this=text)
+
+    def array_join_elements(self, values: exp.Expr) -> exp.Expr:
+        """What ``ARRAY JOIN`` explodes for a multi-value group_by dimension (engines with
+        :attr:`array_join`): the elements, or one null for an empty list."""
+        return values
+
 
 def _typed_placeholder(node: exp.Expr) -> exp.Expr:
     kind = node.args.get("kind") if isinstance(node, exp.Placeholder) else None
@@ -103,19 +118,83 @@ class PostgresDialect(Dialect):
         return exp.Anonymous(this="cardinality", expressions=[values])
 
 
+CLICKHOUSE_TYPES: Final[dict[str, str]] = {
+    "TEXT": "String",
+    "UUID": "UUID",
+    "TIMESTAMP": "DateTime64(6, 'UTC')",
+    "DOUBLE": "Float64",
+    "INT": "Int32",
+    "TEXT[]": "Array(String)",
+}
+"""ClickHouse's types for the logical types (by their DuckDB spelling), not Nullable:
+every value the renderer binds is present (a missing one is ``IS NULL`` in the SQL)."""
+
+
+@cache
+def _clickhouse_type(kind: str) -> exp.DataType:
+    return exp.DataType.build(CLICKHOUSE_TYPES[kind], dialect="clickhouse")
+
+
+def _clickhouse_placeholder(node: exp.Expr) -> exp.Expr:
+    kind = node.args.get("kind") if isinstance(node, exp.Placeholder) else None
+    if kind is None:
+        return node
+    return exp.Placeholder(this=node.this, kind=_clickhouse_type(kind.sql("duckdb")).copy())
+
+
+def _utc_instant(value: exp.Expr) -> exp.Expr:
+    """A bucket start as ``DateTime64(6, 'UTC')`` whatever the function returned (a Date,
+    a DateTime), so every bucket comes back as the same type."""
+    return exp.Anonymous(
+        this="toDateTime64",
+        expressions=[value, exp.Literal.number(6), exp.Literal.string("UTC")],
+    )
+
+
 class ClickHouseDialect(Dialect):
+    """ClickHouse: ``{name:Type}`` parameters of non-Nullable types, ``ARRAY JOIN`` for a
+    multi-value dimension, buckets by its date functions (their results made
+    ``DateTime64``), LIKE without its backslash escape."""
+
     name = DialectName.CLICKHOUSE
     array_join = True
 
+    def sql(self, expression: exp.Expr) -> str:
+        return expression.transform(_clickhouse_placeholder).sql(dialect=self.name.value)
+
     def fixed_bucket(self, local: exp.Expr, minutes: int) -> exp.Expr:
         width = exp.Interval(this=exp.Literal.number(minutes), unit=exp.var("MINUTE"))
-        return exp.Anonymous(this="toStartOfInterval", expressions=[local, width])
+        return _utc_instant(exp.Anonymous(this="toStartOfInterval", expressions=[local, width]))
+
+    def truncate(self, local: exp.Expr, unit: str) -> exp.Expr:
+        # dateTrunc gives a Date for a week or longer and starts weeks on Monday
+        return _utc_instant(super().truncate(local, unit))
 
     def overlaps(self, values: exp.Expr, wanted: exp.Expr) -> exp.Expr:
         return exp.Anonymous(this="hasAny", expressions=[values, wanted])
 
     def like(self, like: exp.Like) -> exp.Expr:
-        return like  # backslash always escapes; no ESCAPE clause
+        """LIKE has no escape character in the query language: a backslash in the pattern
+        is doubled, since ClickHouse always reads it as one."""
+        pattern = exp.Anonymous(
+            this="replaceAll",
+            expressions=[like.expression, exp.Literal.string("\\"), exp.Literal.string("\\\\")],
+        )
+        return exp.Like(this=like.this, expression=pattern)
+
+    def lenient_double(self, subject: exp.Expr) -> exp.Expr:
+        return exp.Anonymous(this="toFloat64OrNull", expressions=[subject])
+
+    def lower(self, text: exp.Expr) -> exp.Expr:
+        return exp.Anonymous(this="lowerUTF8", expressions=[text])
+
+    def array_join_elements(self, values: exp.Expr) -> exp.Expr:
+        """ARRAY JOIN of an empty array gives no row (LEFT: one empty string), so an empty
+        list becomes ``[NULL]``, as ``UNNEST`` gives in the other engines."""
+        empty = exp.Anonymous(this="empty", expressions=[values])
+        nothing = exp.Array(expressions=[exp.Null()])
+        # if(), not CASE: ClickHouse's grammar takes a function call after ARRAY JOIN
+        return exp.Anonymous(this="if", expressions=[empty, nothing, values.copy()])
 
 
 DIALECT_CLASSES: Final[dict[DialectName, type[Dialect]]] = {

@@ -318,7 +318,7 @@ class Renderer:
         if granularity in _FIXED_MINUTES:
             start = self.dialect.fixed_bucket(local, _FIXED_MINUTES[granularity])
         else:
-            start = exp.TimestampTrunc(this=local, unit=exp.var(_TRUNC_UNITS[granularity]))
+            start = self.dialect.truncate(local, _TRUNC_UNITS[granularity])
         if granularity in LOCAL_GRANULARITIES or local_offset is None:
             return start
         return exp.Sub(this=start, expression=local_offset.copy())
@@ -358,7 +358,8 @@ class Renderer:
             return dimension_text(name)
         element = f"_v{index}"
         if self.dialect.array_join:
-            self.joins.append(exp.Join(this=column(name).as_(element), side="LEFT", kind="ARRAY"))
+            elements = self.dialect.array_join_elements(column(name))
+            self.joins.append(exp.Join(this=elements.as_(element), side="LEFT", kind="ARRAY"))
             return exp.column(element)
         return exp.column(element, table=_ALIAS)
 
@@ -438,7 +439,7 @@ class Renderer:
     def search(self, node: SearchFilter, subject: exp.Expr) -> exp.Expr:
         needle: exp.Expr = self.text(node.query.value)
         if node.query.type == "insensitive_contains":
-            subject, needle = exp.Lower(this=subject), exp.Lower(this=needle)
+            subject, needle = self.dialect.lower(subject), self.dialect.lower(needle)
         position = exp.StrPosition(this=subject, substr=needle)
         return exp.GT(this=position, expression=_number(0))
 

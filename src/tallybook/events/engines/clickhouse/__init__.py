@@ -1,0 +1,1 @@
+"""The ClickHouse event engine: a MergeTree by month, batched inserts, deduplicated re-sends."""

@@ -1,0 +1,57 @@
+"""The ClickHouse event store's tables: DDL and the schema version.
+
+``events`` is a MergeTree partitioned by month (``toYYYYMM(timestamp)``) and ordered by
+``(organization_id, vendor, timestamp)``: every query names one organisation, one vendor
+and a time range, so the primary key's granules and the partitions of other months are
+skipped. Timestamps are ``DateTime64(6, 'UTC')``; the optional dimensions and the client id
+are ``Nullable`` (ClickHouse's columns are not by default, and the API tells a missing
+value from an empty one). The table keeps the hashes of its last
+:data:`DEDUPLICATION_WINDOW` inserts, so an insert with an ``insert_deduplication_token``
+already seen is dropped (the store's re-send guarantee, see the store's module).
+
+Client ids are also kept in ``event_ids`` (a ReplacingMergeTree keyed by organisation and
+id), which the store reads before a batch to skip the ids stored before.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from tallybook.events.query.columns import COLUMN_TYPES, NULLABLE_COLUMNS, ColumnType
+
+SCHEMA_VERSION: Final = "1"
+DDL_TYPES: Final[dict[ColumnType, str]] = {
+    ColumnType.UUID: "UUID",
+    ColumnType.TIMESTAMP: "DateTime64(6, 'UTC')",
+    ColumnType.TEXT: "String",
+    ColumnType.INT: "Int32",
+    ColumnType.DOUBLE: "Float64",
+    ColumnType.TEXT_LIST: "Array(String)",
+}
+DEDUPLICATION_WINDOW: Final = 10_000
+"""How many recent inserts' tokens ``events`` remembers (ClickHouse's default is 0: none)."""
+
+
+def column_type(name: str) -> str:
+    kind = DDL_TYPES[COLUMN_TYPES[name]]
+    return f"Nullable({kind})" if name in NULLABLE_COLUMNS else kind
+
+
+def table_ddl() -> list[str]:
+    columns = ",\n  ".join(f"`{name}` {column_type(name)}" for name in COLUMN_TYPES)
+    return [
+        f"CREATE TABLE IF NOT EXISTS events (\n  {columns}\n)"
+        " ENGINE = MergeTree"
+        " PARTITION BY toYYYYMM(`timestamp`)"
+        " ORDER BY (organization_id, vendor, `timestamp`)"
+        f" SETTINGS non_replicated_deduplication_window = {DEDUPLICATION_WINDOW},"
+        " fsync_after_insert = 1, fsync_part_directory = 1",
+        "CREATE TABLE IF NOT EXISTS event_ids (organization_id UUID, id UUID)"
+        " ENGINE = ReplacingMergeTree ORDER BY (organization_id, id)"
+        " SETTINGS fsync_after_insert = 1, fsync_part_directory = 1",
+        "CREATE TABLE IF NOT EXISTS event_store_meta (name String, value String)"
+        " ENGINE = ReplacingMergeTree ORDER BY name",
+    ]
+
+
+VERSION_SQL: Final = "SELECT value FROM event_store_meta FINAL WHERE name = 'schema_version'"
