@@ -8,9 +8,10 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src ./src
 # A virtual environment to copy whole into the runtime stage; `s3` adds boto3 for
-# TALLYBOOK_FILES_URL=s3://…. Every dependency ships a manylinux wheel: no compiler needed.
+# TALLYBOOK_FILES_URL=s3://…, `clickhouse` the client of a ClickHouse server. Every
+# dependency ships a manylinux wheel: no compiler needed.
 RUN python -m venv /opt/tallybook \
- && /opt/tallybook/bin/pip install ".[s3]"
+ && /opt/tallybook/bin/pip install ".[s3,clickhouse]"
 
 FROM python:3.11-slim
 ENV PATH=/opt/tallybook/bin:$PATH \

@@ -134,9 +134,9 @@ def serve(
     settings = _settings()
     if workers > 1 and _events_embedded(settings):
         raise ConfigurationError(
-            f"--workers {workers}: the embedded DuckDB event store can be opened by one "
-            "process only; set TALLYBOOK_EVENTS_URL to a PostgreSQL or ClickHouse database "
-            "to serve from several processes, or serve with --workers 1."
+            f"--workers {workers}: the embedded event store (DuckDB, or chdb) can be opened "
+            "by one process only; set TALLYBOOK_EVENTS_URL to a PostgreSQL or ClickHouse "
+            "server to serve from several processes, or serve with --workers 1."
         )
     host = host or settings.host
     port = port or settings.port
@@ -156,12 +156,17 @@ def serve(
     server.run(sockets=[sock])
 
 
+IN_PROCESS_EVENT_SCHEMES = frozenset({"duckdb", "chdb"})
+"""Event stores whose files one process opens at a time (DuckDB, ClickHouse in-process)."""
+
+
 def _events_embedded(settings: Settings) -> bool:
-    """Whether the event store is the embedded DuckDB file, which one process may open."""
+    """Whether the event store is an embedded one, which one process may open."""
     from tallybook.events.engines.registry import DEFAULT_SCHEME, scheme_of
 
     url = settings.events_url
-    return (DEFAULT_SCHEME if url is None else scheme_of(url).lower()) == "duckdb"
+    scheme = DEFAULT_SCHEME if url is None else scheme_of(url).lower()
+    return scheme in IN_PROCESS_EVENT_SCHEMES
 
 
 def _serve_processes(sock: socket.socket, workers: int) -> None:
@@ -220,9 +225,9 @@ def worker(
         raise _fail("--now is only for --once: a running worker works on the real clock.")
     if not once and _events_embedded(_settings()):
         raise ConfigurationError(
-            "tallybook worker: the embedded DuckDB event store can be opened by one process "
-            "only, and `tallybook serve` already runs the worker in its own; set "
-            "TALLYBOOK_EVENTS_URL to a PostgreSQL or ClickHouse database to run separate "
+            "tallybook worker: the embedded event store (DuckDB, or chdb) can be opened by "
+            "one process only, and `tallybook serve` already runs the worker in its own; set "
+            "TALLYBOOK_EVENTS_URL to a PostgreSQL or ClickHouse server to run separate "
             "workers."
         )
     database = _database()

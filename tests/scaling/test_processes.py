@@ -50,7 +50,7 @@ def _refused(result: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("events_url", [None, "duckdb:///events.duckdb"])
+@pytest.mark.parametrize("events_url", [None, "duckdb:///events.duckdb", "chdb:///clickhouse"])
 def test_serve_with_several_processes_on_duckdb_is_refused(
     tmp_path: Path, events_url: str | None
 ) -> None:
@@ -58,9 +58,10 @@ def test_serve_with_several_processes_on_duckdb_is_refused(
     sentence = _refused(_run(tmp_path, "serve", "--workers", "2", "--port", "1", **env))
     assert "--workers 2" in sentence
     assert not (tmp_path / "data" / "events.duckdb").exists()  # refused before opening it
+    assert not (tmp_path / "clickhouse").exists()
 
 
-@pytest.mark.parametrize("events_url", [None, "DUCKDB:///events.duckdb"])
+@pytest.mark.parametrize("events_url", [None, "DUCKDB:///events.duckdb", "chdb:///clickhouse"])
 def test_a_separate_worker_on_duckdb_is_refused(tmp_path: Path, events_url: str | None) -> None:
     env = {} if events_url is None else {"TALLYBOOK_EVENTS_URL": events_url}
     _refused(_run(tmp_path, "worker", **env))
