@@ -9,9 +9,11 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -20,7 +22,7 @@ from sqlalchemy import create_engine, func, select, text
 from tallybook.app import create_app
 from tallybook.dbcopy import normalised_url
 from tallybook.kit.db import Database
-from tallybook.kit.migrate import downgrade
+from tallybook.kit.migrate import downgrade, upgrade
 from tallybook.models import Base
 from tallybook.settings import Settings
 from tests.fixtures.postgres import create_database
@@ -150,3 +152,27 @@ def test_an_unusable_url_is_one_sentence(tmp_path: Path, url: str) -> None:
     refused = _cli(tmp_path, "db", "copy", "--from", url, "--to", "postgresql://u:hunter2@h/x")
     assert refused.returncode == 1
     assert refused.stderr.startswith("error: --from must be") and "hunter2" not in refused.stderr
+
+
+def test_processes_starting_at_once_migrate_one_at_a_time(postgres_server_url: str) -> None:
+    """Two processes of a new installation start together: both migrations succeed (the
+    second waits on the advisory lock, then has nothing to do)."""
+    url = create_database(postgres_server_url, f"tallybook_race_{uuid.uuid4().hex[:10]}")
+    engines = [create_engine(normalised_url(url)) for _ in range(2)]
+    errors: list[BaseException] = []
+
+    def migrate(engine: Any) -> None:
+        try:
+            upgrade(engine)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=migrate, args=(engine,)) for engine in engines]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    for engine in engines:
+        engine.dispose()
+    assert errors == []
+    assert _counts(url)["organizations"] == 0  # every table is there
