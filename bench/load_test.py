@@ -3,10 +3,11 @@
 Starts a throwaway PostgreSQL (or uses ``--postgres-url``), a Slack-like server, one
 ``tallybook serve --workers 2`` (two API processes on one port) and two
 ``tallybook worker`` processes, all on that PostgreSQL (relational store and events) and a
-shared files directory. Then, for ``--seconds``: client threads post event batches (each
-event with a client id), targets are due (active since three days, daily periods, a Slack
-webhook each), report exports are requested; one worker is killed with SIGKILL a third of
-the way through. Afterwards it waits (at most ``--settle`` seconds) for the work to end
+shared files directory (with ``--s3``, a bucket of moto's S3 server on loopback). Then,
+for ``--seconds``: client threads post event batches (each event with a client id), and
+every second a target becomes due (active since three days, daily periods, a Slack webhook
+each) and a report export is requested; one worker is killed with SIGKILL a third of the
+way through. Afterwards it waits (at most ``--settle`` seconds) for the work to end
 and checks:
 
 - no answer of the API was 5xx;
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import socket
@@ -63,6 +65,9 @@ def main() -> None:
     parser.add_argument("--every", type=float, default=1.0, help="seconds between new targets")
     parser.add_argument("--chats", type=int, default=1000, help="chats of each room exported")
     parser.add_argument("--postgres-url", help="a running server (no database in the URL)")
+    parser.add_argument(
+        "--s3", action="store_true", help="exports in a bucket of moto's S3 server on loopback"
+    )
     args = parser.parse_args()
     print(machine())
     print(f"load average before: {os.getloadavg()}")
@@ -72,7 +77,8 @@ def main() -> None:
         slack = SlackServer().start()
         stack.callback(slack.stop)
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tb-load-")))
-        result = LoadTest(args, url, slack, folder, stack).run()
+        files = _bucket(stack) if args.s3 else {"TALLYBOOK_FILES_URL": (folder / "files").as_uri()}
+        result = LoadTest(args, url, slack, folder, stack, files).run()
     print(f"load average after: {os.getloadavg()}")
     print(json.dumps(result, indent=2, sort_keys=True))
     sys.exit(0 if all(result["invariants"].values()) else 1)
@@ -86,6 +92,7 @@ class LoadTest:
         slack: SlackServer,
         folder: Path,
         stack: ExitStack,
+        files: dict[str, str],
     ) -> None:
         self.args, self.url, self.slack, self.folder, self.stack = args, url, slack, folder, stack
         self.env = {
@@ -94,7 +101,7 @@ class LoadTest:
             "TALLYBOOK_EVENTS_URL": url,
             "TALLYBOOK_SECRET_KEY": SECRET,
             "TALLYBOOK_DATA_DIR": str(folder / "data"),
-            "TALLYBOOK_FILES_URL": (folder / "files").as_uri(),
+            **files,
             "TALLYBOOK_SLACK_API_URL": slack.api_url,
             "TALLYBOOK_OUTBOUND_ALLOW_PRIVATE": "1",
             "TALLYBOOK_WORKER_POLL_INTERVAL": "0.5",
@@ -415,6 +422,38 @@ class LoadTest:
                 and downloads == Counter({200: len(finished)}),
             },
         }
+
+
+def _bucket(stack: ExitStack) -> dict[str, str]:
+    """Settings of a new bucket of moto's S3 server, started on loopback for the run."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a line per S3 request
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    stack.callback(server.stop)
+    host, port = server.get_host_and_port()
+    credentials = {
+        "AWS_ACCESS_KEY_ID": "load-test-key",
+        "AWS_SECRET_ACCESS_KEY": "load-test-secret-not-for-production",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    endpoint = f"http://{host}:{port}"
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
+        region_name="us-east-1",
+    )
+    client.create_bucket(Bucket="load-test")
+    client.close()
+    return {
+        "TALLYBOOK_FILES_URL": "s3://load-test/exports",
+        "TALLYBOOK_S3_ENDPOINT_URL": endpoint,
+        **credentials,
+    }
 
 
 def _headers(tenant: dict[str, str]) -> dict[str, str]:
