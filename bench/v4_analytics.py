@@ -7,8 +7,9 @@ on SQLite, COPY on PostgreSQL). Then times each of the nine analytics endpoints 
 last ``--query-days`` days through the ASGI app (every middleware, token auth; FastAPI's
 TestClient), ``--repeat`` times after two warm-up calls, and prints p50 and p95. Last it
 times ``--api-reports`` report creations (``POST /api/v4/reports`` with form fields) into
-another channel, sent to a real ``tallybook serve`` on the same store by
-``--api-concurrency`` client threads.
+another channel, sent to ``--api-servers`` real ``tallybook serve`` processes on the same
+store by ``--api-concurrency`` client threads (keep-alive ``http.client`` connections), and
+prints the servers' and the client's CPU per report. ``--reports 0`` times creation alone.
 
 The data, per report: a Category, a DropDown and a Radio option and 0–3 CheckBox options;
 a state (older reports further along); 2 % anonymous; an image on 12 %; reads by 0–5
@@ -22,9 +23,11 @@ are skewed (a few users report most); weekdays and working hours are busier.
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
 import random
 import signal
+import socket
 import sqlite3
 import statistics
 import subprocess
@@ -595,6 +598,7 @@ class Creation:
     failures: int
     seconds: float
     server_cpu_ms: float
+    client_cpu_ms: float
 
     @property
     def rate(self) -> float:
@@ -612,6 +616,9 @@ def _serve(settings: Settings, port: int, index: int) -> subprocess.Popen[bytes]
     }
     if settings.database_url:
         env["TALLYBOOK_DATABASE_URL"] = settings.database_url
+    with socket.socket() as probe:  # else the health check below would find another server
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            raise SystemExit(f"port {port} is in use: choose others with --port")
     server = subprocess.Popen(
         [sys.executable, "-m", "tallybook", "serve", "--no-worker", "--port", str(port)],
         env=env,
@@ -656,23 +663,32 @@ def time_creation(world: World, settings: Settings, args: argparse.Namespace) ->
         failures = 0
 
         def client(port: int) -> None:
+            # http.client, not httpx: a third of the client CPU per request, so that the
+            # client on the same machine takes as little as possible from the servers.
             nonlocal failures
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            try:
                 while True:
                     with lock:
                         body = next(pending, None)
                     if body is None:
                         return
                     try:
-                        response = http.post("/api/v4/reports", content=body, headers=headers)
-                        created = response.status_code == 201
-                    except httpx.HTTPError:
+                        connection.request("POST", "/api/v4/reports", body=body, headers=headers)
+                        response = connection.getresponse()
+                        response.read()
+                        created = response.status == 201
+                    except (OSError, http.client.HTTPException):
+                        connection.close()  # reconnects on the next request
                         created = False
                     if not created:
                         with lock:
                             failures += 1
+            finally:
+                connection.close()
 
         server_cpu = sum(cpu_seconds(server.pid) for server in servers)
+        client_cpu = time.process_time()
         began = time.perf_counter()
         threads = [
             threading.Thread(target=client, args=(ports[i % len(ports)],))
@@ -683,8 +699,15 @@ def time_creation(world: World, settings: Settings, args: argparse.Namespace) ->
         for thread in threads:
             thread.join()
         spent = time.perf_counter() - began
+        client_cpu = time.process_time() - client_cpu
         server_cpu = sum(cpu_seconds(server.pid) for server in servers) - server_cpu
-        return Creation(len(bodies) - failures, failures, spent, server_cpu / len(bodies) * 1000)
+        return Creation(
+            len(bodies) - failures,
+            failures,
+            spent,
+            server_cpu / len(bodies) * 1000,
+            client_cpu / len(bodies) * 1000,
+        )
     finally:
         for server in servers:
             server.send_signal(signal.SIGTERM)
@@ -723,7 +746,10 @@ def run(
                     f"{name}: POST /api/v4/reports: {made.rate:,.0f} reports/s "
                     f"({made.reports:,} in {made.seconds:.1f} s, {made.failures} failed, "
                     f"{args.api_concurrency} clients, {args.api_servers} server processes, "
-                    f"server CPU {made.server_cpu_ms:.2f} ms per report)"
+                    f"server CPU {made.server_cpu_ms:.2f} ms per report, "
+                    f"client CPU {made.client_cpu_ms:.2f} ms per report, load average "
+                    + ", ".join(f"{v:.2f}" for v in os.getloadavg())
+                    + ")"
                 )
     finally:
         store.close()

@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI
 
 from tallybook import __version__, health, metrics
 from tallybook.chats.endpoints import router as chats_router
+from tallybook.console.routes import router as console_router
 from tallybook.evaluations.endpoints import router as evaluations_router
 from tallybook.events.endpoints import BROWSER_PATHS
 from tallybook.events.endpoints import router as events_router
@@ -118,6 +119,8 @@ def create_app(
     install_error_handlers(app, error_key_prefixes=(v4.PREFIX,))
     for router in ROUTERS:
         app.include_router(router)
+    # The web console: HTML pages on the same services, signed in by a session cookie.
+    app.include_router(console_router)
 
     def limit_for(path: str) -> int:
         if path.rstrip("/").endswith("/chats/import"):

@@ -62,7 +62,8 @@ def load_demo_if_empty(database: Database, store: EventStore, base_url: str) -> 
     else:
         typer.echo(
             "The data directory already has organisations; the demo was not loaded again.\n"
-            "Make a new token with: tallybook admin create-token --user <user id>",
+            "Make a new token with: tallybook admin create-token --user <user id>\n"
+            f"Web console: {base_url}/console (sign in with a token)",
             err=True,
         )
 
@@ -82,7 +83,7 @@ def load_demo(database: Database, store: EventStore, base_url: str) -> None:
         )
         token = create_token(session, user.id)
         principal = Principal(user, org)
-        workflow_id = _workflow_and_targets(session, principal)
+        workflow_id = _workflow_and_targets(session, principal, now)
         finder_id = _interaction_workflow(session, principal)
         room = _room_with_chats(session, principal, now)
         _cards_to_chat(session, principal, workflow_id, room.newest_chat_id)
@@ -142,6 +143,8 @@ def _instructions(
             f"Demo organisation loaded: {org_id}",
             f"API token (shown only now): {token}",
             "",
+            f"Web console: open {base_url}/console and sign in with the token above.",
+            "",
             "Try:",
             f"  curl {auth} {api}/workflows",
             f"  curl {auth} {api}/workflows/{workflow_id}/targets",
@@ -190,7 +193,10 @@ def _export_instructions(
     )
 
 
-def _workflow_and_targets(session: Session, principal: Principal) -> uuid.UUID:
+def _workflow_and_targets(session: Session, principal: Principal, now: datetime) -> uuid.UUID:
+    # Active since the events' first day, so the worker's first pass evaluates the closed
+    # days and weeks behind them: the console's charts and sparklines have a history.
+    since = (now - timedelta(days=14)).replace(hour=0, minute=0, second=0, microsecond=0)
     workflow = workflows.create_workflow(
         session,
         principal,
@@ -218,6 +224,7 @@ def _workflow_and_targets(session: Session, principal: Principal) -> uuid.UUID:
                     "reporting_query": query,
                     "reporting_field": "count",
                     "reporting_period": period,
+                    "target_active_from": since.isoformat(),
                 }
             ),
         )

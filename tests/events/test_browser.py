@@ -10,7 +10,6 @@ Tallybook's ``http://127.0.0.1:M``.
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,43 +17,24 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from tests.events.factories import page_event
+from tests.fixtures.browser import launch_chromium
 from tests.fixtures.live_server import serve_app, serve_directory
 from tests.fixtures.tenants import Tenant
 
 # Browsers behave the same whichever relational store is behind the API.
 pytestmark = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",  # the tests may run as root in CI
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",  # no calls home: this machine has no internet
-    "--disable-component-update",
-    "--disable-sync",
-]
 VENDOR = "com.example.browser"
 STORE_V2 = "/events/v2/store/untrusted"
 
 
-def chromium_path() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        pytest.fail("Chromium is not installed: `make test` installs Debian's chromium package")
-    return path
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=chromium_path(), headless=True, args=CHROMIUM_FLAGS
-        )
+    with launch_chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")

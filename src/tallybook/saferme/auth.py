@@ -13,8 +13,8 @@ from uuid import UUID
 
 from fastapi import Depends, Header
 
-from tallybook.auth.dependencies import Authenticated
-from tallybook.auth.principal import Principal
+from tallybook.auth.dependencies import TokenHeader, TokenQuery
+from tallybook.auth.principal import Principal, principal_for
 from tallybook.kit.db import DBSession
 from tallybook.kit.errors import OrganizationForbidden, PermissionDenied
 from tallybook.organizations.models import User
@@ -47,7 +47,8 @@ class TeamMember:
 
 def _team_member(
     session: DBSession,
-    principal: Authenticated,
+    header: TokenHeader,
+    query_token: TokenQuery,
     x_team_id: Annotated[
         str | NotNull,
         Header(
@@ -56,6 +57,8 @@ def _team_member(
         ),
     ] = None,
 ) -> TeamMember:
+    # The token and the team in one dependency (one hop to the thread pool, not two).
+    principal = principal_for(session, header, query_token)
     team_id = team_id_of(session, principal.organization_id)
     if x_team_id is not None:
         sent = x_team_id.strip().lower()
@@ -65,7 +68,8 @@ def _team_member(
 
 
 def _requires(*any_of: str) -> object:
-    def dependency(member: Annotated[TeamMember, Depends(_team_member)]) -> TeamMember:
+    # async: a check of values already at hand, so no hop to the thread pool for it.
+    async def dependency(member: Annotated[TeamMember, Depends(_team_member)]) -> TeamMember:
         if any_of and not any(member.has(p) for p in any_of):
             names = " or ".join(f"'{p}'" for p in any_of)
             raise PermissionDenied(f"This needs the {names} permission.")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from uuid import UUID
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -12,10 +13,30 @@ from sqlalchemy.orm import Session
 from tallybook.kit.db import on_postgresql, utcnow
 from tallybook.saferme.models import Team
 
+_KNOWN: WeakKeyDictionary[Engine, dict[UUID, int]] = WeakKeyDictionary()
+"""Team ids already committed, per database. Safe to keep: a team row is never updated or
+deleted (only with its organisation, whose tokens then fail before this is asked), and an
+id is kept only when no session of it made the row: one made in a transaction not yet
+committed could still roll back."""
+_KNOWN_MAX = 10_000
+
+
+_MADE = "v4_teams_made"
+"""``session.info`` key: the organisations whose team row this session inserted."""
+
 
 def team_id_of(session: Session, organization_id: UUID) -> int:
+    bind = session.get_bind()
+    known = _KNOWN.setdefault(bind, {}) if isinstance(bind, Engine) else {}
+    cached = known.get(organization_id)
+    if cached is not None:
+        return cached
     found = session.scalar(select(Team.id).where(Team.organization_id == organization_id))
     if found is not None:
+        if organization_id not in session.info.get(_MADE, ()):
+            if len(known) >= _KNOWN_MAX:
+                known.clear()
+            known[organization_id] = found
         return found
     # Two first requests at once: the second waits for the first's row and takes it.
     insert = postgresql_insert if on_postgresql(session) else sqlite_insert
@@ -24,6 +45,7 @@ def team_id_of(session: Session, organization_id: UUID) -> int:
         .values(organization_id=organization_id, created_at=utcnow())
         .on_conflict_do_nothing(index_elements=["organization_id"])
     )
+    session.info.setdefault(_MADE, set()).add(organization_id)
     made = session.scalar(select(Team.id).where(Team.organization_id == organization_id))
     assert made is not None
     return made

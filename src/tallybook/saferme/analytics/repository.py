@@ -204,12 +204,20 @@ def reports_per_field_selection(
 
 def reports_span(session: Session, scope: Scope) -> tuple[datetime, datetime] | None:
     """The first and last ``created_at`` of the channel's reports in the window (two
-    seeks of the index), or None when it has none."""
-    first, last = session.execute(
-        select(func.min(Report.created_at), func.max(Report.created_at)).where(
-            Report.channel_id == _channel(scope), _in(Report.created_at, scope)
+    seeks of the index), or None when it has none.
+
+    Two subqueries, not ``min`` and ``max`` in one SELECT: SQLite seeks the index only for
+    a lone ``min()`` or ``max()``, and with both it reads the whole window (150 ms and
+    more for a year of a million-report channel)."""
+
+    def one(aggregate: Any) -> Any:
+        return (
+            select(aggregate(Report.created_at))
+            .where(Report.channel_id == _channel(scope), _in(Report.created_at, scope))
+            .scalar_subquery()
         )
-    ).one()
+
+    first, last = session.execute(select(one(func.min), one(func.max))).one()
     return (first, last) if first is not None and last is not None else None
 
 

@@ -41,25 +41,27 @@ def form(session: Session, organization_id: UUID, form_id: int) -> Form | None:
 def field_defs(
     session: Session, organization_id: UUID, form_ids: Sequence[int]
 ) -> dict[int, list[FieldDef]]:
-    """The fields of each form, in form order, with their options."""
+    """The fields of each form, in form order, with their options (one query)."""
     if not form_ids:
         return {}
-    fields = list(
-        session.scalars(
-            select(FormField)
-            .where(FormField.organization_id == organization_id, FormField.form_id.in_(form_ids))
-            .order_by(FormField.form_id, FormField.form_order, FormField.id)
+    rows = session.execute(
+        select(FormField, FieldOption)
+        .outerjoin(FieldOption, FieldOption.field_id == FormField.id)
+        .where(FormField.organization_id == organization_id, FormField.form_id.in_(form_ids))
+        .order_by(
+            FormField.form_id,
+            FormField.form_order,
+            FormField.id,
+            FieldOption.display_order,
+            FieldOption.id,
         )
     )
-    options: dict[int, list[FieldOption]] = defaultdict(list)
-    if fields:
-        for option in session.scalars(
-            select(FieldOption)
-            .where(FieldOption.field_id.in_([f.id for f in fields]))
-            .order_by(FieldOption.field_id, FieldOption.display_order, FieldOption.id)
-        ):
-            options[option.field_id].append(option)
     found: dict[int, list[FieldDef]] = defaultdict(list)
-    for field in fields:
-        found[field.form_id].append(FieldDef(field, options.get(field.id, [])))
+    last: FieldDef | None = None
+    for field, option in rows:
+        if last is None or last.row is not field:
+            last = FieldDef(field, [])
+            found[field.form_id].append(last)
+        if option is not None:
+            last.options.append(option)
     return found

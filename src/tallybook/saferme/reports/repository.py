@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import Select, delete, insert, select
+from sqlalchemy import Select, Table, delete, insert, select
 from sqlalchemy.orm import Session
 
 from tallybook.saferme.models import (
@@ -87,6 +87,22 @@ def channels_of_team(session: Session, organization_id: UUID, ids: Sequence[int]
     )
 
 
+_REPORTS = cast(Table, Report.__table__)
+_REPORT_COLUMNS = tuple(c.name for c in _REPORTS.columns if c.name != "id")
+# Built once: the statements' compiled forms are cached, and Core statements on the
+# tables skip the ORM's bulk-insert bookkeeping (a third of a report creation's own CPU).
+_INSERT_REPORT = insert(_REPORTS).returning(_REPORTS.c.id)
+_INSERT_SELECTIONS = insert(cast(Table, ReportSelection.__table__))
+_INSERT_IMAGES = insert(cast(Table, ReportImage.__table__))
+
+
+def insert_report(session: Session, report: Report) -> int:
+    """Inserts a new report made in memory (not added to the session) and returns its id:
+    one statement, without the unit of work's bookkeeping of a flush."""
+    values = {name: getattr(report, name) for name in _REPORT_COLUMNS}
+    return int(session.execute(_INSERT_REPORT, values).scalar_one())
+
+
 def replace_derived(
     session: Session,
     report: Report,
@@ -103,7 +119,7 @@ def replace_derived(
     common = {"channel_id": report.channel_id, "created_at": report.created_at}
     if selections:
         session.execute(
-            insert(ReportSelection),
+            _INSERT_SELECTIONS,
             [
                 {"report_id": report.id, "field_id": f, "option_id": o, **common}
                 for f, o in selections
@@ -111,7 +127,7 @@ def replace_derived(
         )
     if attachments:
         session.execute(
-            insert(ReportImage),
+            _INSERT_IMAGES,
             [
                 {
                     "organization_id": report.organization_id,

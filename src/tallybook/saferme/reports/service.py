@@ -169,9 +169,8 @@ def create_report(session: Session, member: TeamMember, data: ReportCreate) -> R
         created_at=created_at,
         updated_at=created_at,
     )
-    session.add(row)
     try:
-        session.flush()
+        row.id = repository.insert_report(session, row)
         repository.replace_derived(session, row, checked.selections, checked.attachments, new=True)
     except IntegrityError:  # a report with the same uuid or attachment, made at the same time
         raise BadRequest(
