@@ -24,7 +24,12 @@ from tallybook.settings import Settings
 from tests.fixtures.postgres import create_database, postgres_server
 from tests.fixtures.tenants import Tenant, make_tenant
 
-pytest_plugins = ["tests.fixtures.slack_server", "tests.fixtures.smtp_server", "tests.fixtures.tls"]
+pytest_plugins = [
+    "tests.fixtures.slack_server",
+    "tests.fixtures.smtp_server",
+    "tests.fixtures.tls",
+    "tests.fixtures.s3_server",
+]
 
 BACKENDS = ("sqlite", "postgresql")
 

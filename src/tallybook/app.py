@@ -139,3 +139,14 @@ def create_app(
     app.add_middleware(TrailingSlashMiddleware)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def create_app_from_environment() -> FastAPI:
+    """The app of one of ``tallybook serve --workers N``'s processes (uvicorn imports it by
+    name in each): settings read again from the environment, stores of its own, no worker
+    thread (the operator runs ``tallybook worker`` processes beside them)."""
+    from tallybook.kit.logging import configure
+
+    settings = Settings()
+    configure(settings.log_level)
+    return create_app(settings)

@@ -34,8 +34,10 @@ app = typer.Typer(
 )
 admin = typer.Typer(help="Create organisations, users and API tokens.", no_args_is_help=True)
 app.add_typer(admin, name="admin")
-events = typer.Typer(help="Bulk-load and generate events.", no_args_is_help=True)
+events = typer.Typer(help="Bulk-load, export and generate events.", no_args_is_help=True)
 app.add_typer(events, name="events")
+db = typer.Typer(help="The relational store: copy it into another database.", no_args_is_help=True)
+app.add_typer(db, name="db")
 
 
 def _fail(message: str) -> typer.Exit:
@@ -107,12 +109,22 @@ def migrate() -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="API processes sharing the port. Above 1 the event store must be PostgreSQL "
+            "or ClickHouse, and the background work runs in `tallybook worker` processes.",
+        ),
+    ] = 1,
     no_worker: Annotated[bool, typer.Option("--no-worker", help="Serve only.")] = False,
     demo: Annotated[
         bool, typer.Option("--demo", help="Load the demo organisation into an empty store.")
     ] = False,
 ) -> None:
-    """Run the HTTP API (and, unless --no-worker, the background worker)."""
+    """Run the HTTP API (and, unless --no-worker or --workers above 1, the background
+    worker in a thread of the same process)."""
     import uvicorn
 
     from tallybook.app import create_app
@@ -120,6 +132,12 @@ def serve(
     from tallybook.kit.logging import configure
 
     settings = _settings()
+    if workers > 1 and _events_embedded(settings):
+        raise ConfigurationError(
+            f"--workers {workers}: the embedded event store (DuckDB, or chdb) can be opened "
+            "by one process only; set TALLYBOOK_EVENTS_URL to a PostgreSQL or ClickHouse "
+            "server to serve from several processes, or serve with --workers 1."
+        )
     host = host or settings.host
     port = port or settings.port
     sock = _listening_socket(host, port)
@@ -128,9 +146,50 @@ def serve(
     store = _event_store(settings)
     if demo:
         load_demo_if_empty(database, store, f"http://{host}:{port}")
+    if workers > 1:
+        store.close()
+        database.close()
+        _serve_processes(sock, workers)
+        return
     application = create_app(settings, database, store, run_worker=not no_worker)
     server = uvicorn.Server(uvicorn.Config(application, host=host, port=port, log_config=None))
     server.run(sockets=[sock])
+
+
+IN_PROCESS_EVENT_SCHEMES = frozenset({"duckdb", "chdb"})
+"""Event stores whose files one process opens at a time (DuckDB, ClickHouse in-process)."""
+
+
+def _events_embedded(settings: Settings) -> bool:
+    """Whether the event store is an embedded one, which one process may open."""
+    from tallybook.events.engines.registry import DEFAULT_SCHEME, scheme_of
+
+    url = settings.events_url
+    scheme = DEFAULT_SCHEME if url is None else scheme_of(url).lower()
+    return scheme in IN_PROCESS_EVENT_SCHEMES
+
+
+def _serve_processes(sock: socket.socket, workers: int) -> None:
+    """``workers`` uvicorn processes accepting on ``sock``, each building its own app (and
+    stores) from the environment; SIGTERM or SIGINT stops them all. None runs the
+    background worker: one thread in one of them would die and restart with it."""
+    import logging
+
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    logging.getLogger("tallybook.serve").info(
+        "serving from several processes; the background work is not done in them: run "
+        "`tallybook worker` beside them",
+        extra={"processes": workers},
+    )
+    config = uvicorn.Config(
+        "tallybook.app:create_app_from_environment",
+        factory=True,
+        workers=workers,
+        log_config=None,
+    )
+    Multiprocess(config, sockets=[sock]).run()
 
 
 @app.command()
@@ -164,6 +223,13 @@ def worker(
     as_of = _instant(now) if now is not None else None
     if as_of is not None and not once:
         raise _fail("--now is only for --once: a running worker works on the real clock.")
+    if not once and _events_embedded(_settings()):
+        raise ConfigurationError(
+            "tallybook worker: the embedded event store (DuckDB, or chdb) can be opened by "
+            "one process only, and `tallybook serve` already runs the worker in its own; set "
+            "TALLYBOOK_EVENTS_URL to a PostgreSQL or ClickHouse server to run separate "
+            "workers."
+        )
     database = _database()
     configure(database.settings.log_level)
     store = _event_store(database.settings)
@@ -326,8 +392,9 @@ def events_load(
     ] = EventSource.EXTERNAL,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Load a large history of events, all or nothing. Run it while the server is stopped
-    (the embedded DuckDB store allows one process at a time)."""
+    """Load a large history of events: all or nothing into DuckDB (run it while the server
+    is stopped: the embedded store allows one process at a time), in batches of 10,000
+    into a server engine (loading the same file again skips the events already stored)."""
     import time
 
     from tallybook.events.bulk import load_file
@@ -350,6 +417,35 @@ def events_load(
     )
 
 
+@events.command("export")
+def events_export(
+    file: Annotated[str, typer.Argument(help="Output: .parquet for Parquet, else NDJSON.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Write every event of the store to a file that `events load` reads back (to move an
+    installation to another event engine). With the embedded DuckDB store, run it while the
+    server is stopped."""
+    import time
+
+    from tallybook.events.bulk import export_file
+
+    settings = _settings()
+    store = _event_store(settings)
+    started = time.perf_counter()
+    try:
+        count = export_file(store, file)
+    except OSError as exc:
+        raise _fail(f"cannot write {file}: {exc.strerror or type(exc).__name__}.") from None
+    finally:
+        store.close()
+    seconds = time.perf_counter() - started
+    _emit(
+        as_json,
+        {"exported": count, "seconds": round(seconds, 2)},
+        f"Exported {count} events to {file} in {seconds:.1f} s",
+    )
+
+
 @events.command("generate")
 def events_generate(
     file: Annotated[str, typer.Argument(help="Output: .parquet for Parquet, else NDJSON.")],
@@ -365,6 +461,32 @@ def events_generate(
     typer.echo(f"Wrote {count} events to {file}; organisations, biggest first:")
     for org_id in organization_ids(organizations, seed):
         typer.echo(f"  {org_id}")
+
+
+@db.command("copy")
+def db_copy(
+    source: Annotated[
+        str,
+        typer.Option("--from", help="The database to copy (sqlite:////path or postgresql://…)."),
+    ],
+    target: Annotated[
+        str, typer.Option("--to", help="An empty database to copy into (postgresql://…).")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Copy every table of the relational store into a new, empty database, in one
+    transaction (the target is migrated first). Stop the server while it runs."""
+    from tallybook.dbcopy import CopyError, copy_database
+
+    try:
+        copied = copy_database(source, target)
+    except CopyError as exc:
+        raise _fail(str(exc)) from None
+    _emit(
+        as_json,
+        {"rows": copied},
+        f"Copied {sum(copied.values())} rows of {len(copied)} tables.",
+    )
 
 
 def main() -> None:

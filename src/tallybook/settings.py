@@ -95,7 +95,12 @@ class Settings(BaseSettings):
     files_url: str | None = Field(
         default=None,
         description="Where files (report exports) are kept: unset for the `files` folder of "
-        "the data directory, or `file:///absolute/path`.",
+        "the data directory, `file:///absolute/path`, or `s3://bucket/prefix`.",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None,
+        description="The S3-compatible service of an `s3://` files URL (MinIO, Ceph …); "
+        "unset for AWS. Credentials come from the usual AWS environment or configuration.",
     )
     export_ttl: float = Field(
         default=7 * 86400.0,

@@ -99,9 +99,7 @@ def test_a_file_url_names_the_folder(tmp_path: Path) -> None:
     assert isinstance(store, LocalFileStore) and store.root == folder.resolve()
 
 
-@pytest.mark.parametrize(
-    "url", ["s3://bucket/prefix", "file://files", "file://host/srv/files", "ftp://x/y", "files"]
-)
+@pytest.mark.parametrize("url", ["file://files", "file://host/srv/files", "ftp://x/y", "files"])
 def test_an_unusable_url_is_a_configuration_error(tmp_path: Path, url: str) -> None:
     with pytest.raises(ConfigurationError, match="TALLYBOOK_FILES_URL"):
         open_file_store(_settings(tmp_path, files_url=url))

@@ -7,12 +7,15 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import socket
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import boto3
 import openpyxl
 import pytest
 from fastapi.testclient import TestClient
@@ -75,6 +78,27 @@ DAILY = [
     ["total", 1, 2, 4, 1, 1, 1, 1, 2, 5, 5, 1],
 ]
 ALL_CHATS = ["A", "B", "C", "H", "D", "E"]  # in the range, in creation order
+
+
+@pytest.fixture
+def files(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Settings of the file store that the app and the worker share: the local directory,
+    unless a test runs ``ON_EVERY_STORE``, then also a bucket of a real S3 API on loopback."""
+    if getattr(request, "param", "local") == "local":
+        return {}
+    return {"files_url": request.getfixturevalue("s3_files_url")}
+
+
+ON_EVERY_STORE = pytest.mark.parametrize("files", ["local", "s3"], indirect=True)
+
+
+@pytest.fixture
+def client(
+    app: Any, database: Database, event_store: EventStore, files: dict[str, Any]
+) -> Iterator[TestClient]:
+    served = create_app(worker_settings(database, **files), database, event_store) if files else app
+    with TestClient(served, raise_server_exceptions=False) as test_client:
+        yield test_client
 
 
 @pytest.fixture
@@ -141,10 +165,16 @@ def _chat_ids(rows: list[list[Any]]) -> list[str]:
     return list(dict.fromkeys(str(row[0]) for row in rows))
 
 
+@ON_EVERY_STORE
 def test_logs_csv(
-    client: TestClient, exports: ExportApi, sample: Sample, database: Database, event_store: Any
+    client: TestClient,
+    exports: ExportApi,
+    sample: Sample,
+    database: Database,
+    event_store: Any,
+    files: dict[str, Any],
 ) -> None:
-    export = _made(exports, database, event_store, _in_range(sample.room_id))
+    export = _made(exports, database, event_store, _in_range(sample.room_id), **files)
     header, *rows = _csv(client, export)
     assert header == LOG_HEADER
     assert _chat_ids(rows) == [sample.id(c) for c in ALL_CHATS]
@@ -172,14 +202,22 @@ def test_logs_csv(
     assert rows[-1] == [sample.id("E"), "2024-03-05T08:00:00.000Z", "", "", "", "", "", ""]
 
 
+@ON_EVERY_STORE
 def test_logs_xlsx_continues_on_new_sheets(
-    client: TestClient, exports: ExportApi, sample: Sample, database: Database, event_store: Any
+    client: TestClient,
+    exports: ExportApi,
+    sample: Sample,
+    database: Database,
+    event_store: Any,
+    files: dict[str, Any],
 ) -> None:
     started = exports.start(_in_range(sample.room_id, format="xlsx"))
     config = dataclasses.replace(
-        WorkerConfig.from_settings(worker_settings(database)), export_sheet_rows=5
+        WorkerConfig.from_settings(worker_settings(database, **files)), export_sheet_rows=5
     )
-    worker = Worker(database, event_store, worker_settings(database), name="sheets", config=config)
+    worker = Worker(
+        database, event_store, worker_settings(database, **files), name="sheets", config=config
+    )
     assert worker.export(utcnow()) == {"completed": 1}
     sheets = _xlsx(client, exports.get(started["id"]))
     assert [len(sheet) for sheet in sheets] == [6, 6, 5]  # 14 rows, 5 a sheet, headers
@@ -206,10 +244,16 @@ def test_no_xlsx_cell_is_a_formula(
     assert types <= {"s", "d", "n"}
 
 
+@ON_EVERY_STORE
 def test_logs_txt_is_a_readable_transcript(
-    client: TestClient, exports: ExportApi, sample: Sample, database: Database, event_store: Any
+    client: TestClient,
+    exports: ExportApi,
+    sample: Sample,
+    database: Database,
+    event_store: Any,
+    files: dict[str, Any],
 ) -> None:
-    export = _made(exports, database, event_store, _in_range(sample.room_id, format="txt"))
+    export = _made(exports, database, event_store, _in_range(sample.room_id, format="txt"), **files)
     response = _download(client, export)
     assert response.headers["content-type"] == "text/plain; charset=utf-8"
     text = response.content.decode("utf-8")
@@ -262,20 +306,32 @@ def test_the_range_is_start_inclusive_end_exclusive(
     assert _chat_ids(rows) == [sample.id(c) for c in ("B", "C", "H")]
 
 
+@ON_EVERY_STORE
 def test_stats_csv_one_row_a_day_in_the_organisations_zone_then_totals(
-    client: TestClient, exports: ExportApi, sample: Sample, database: Database, event_store: Any
+    client: TestClient,
+    exports: ExportApi,
+    sample: Sample,
+    database: Database,
+    event_store: Any,
+    files: dict[str, Any],
 ) -> None:
-    export = _made(exports, database, event_store, _in_range(sample.room_id, "stats"))
+    export = _made(exports, database, event_store, _in_range(sample.room_id, "stats"), **files)
     header, *rows = _csv(client, export)
     assert header == STATS_HEADER
     assert rows == [[str(value) for value in row] for row in DAILY]
 
 
+@ON_EVERY_STORE
 def test_stats_xlsx(
-    client: TestClient, exports: ExportApi, sample: Sample, database: Database, event_store: Any
+    client: TestClient,
+    exports: ExportApi,
+    sample: Sample,
+    database: Database,
+    event_store: Any,
+    files: dict[str, Any],
 ) -> None:
     payload = _in_range(sample.room_id, "stats", format="xlsx")
-    (sheet,) = _xlsx(client, _made(exports, database, event_store, payload))
+    (sheet,) = _xlsx(client, _made(exports, database, event_store, payload, **files))
     assert sheet[0] == STATS_HEADER
     assert sheet[1:] == DAILY
 
@@ -292,10 +348,16 @@ def test_stats_of_an_empty_room_are_zero_days_and_a_zero_total(
     assert all(set(row[1:]) == {"0"} for row in rows)
 
 
+@ON_EVERY_STORE
 def test_the_download_link(
-    client: TestClient, exports: ExportApi, sample: Sample, database: Database, event_store: Any
+    client: TestClient,
+    exports: ExportApi,
+    sample: Sample,
+    database: Database,
+    event_store: Any,
+    files: dict[str, Any],
 ) -> None:
-    export = _made(exports, database, event_store, _in_range(sample.room_id))
+    export = _made(exports, database, event_store, _in_range(sample.room_id), **files)
     assert export["url"].startswith("http://testserver/api/v5/downloads/reportexports/")
     completed = datetime.fromisoformat(export["completed_at"])
     assert datetime.fromisoformat(export["expires_at"]) - completed == timedelta(days=7)
@@ -551,3 +613,74 @@ def test_the_embedded_worker_of_serve_makes_exports(
             time.sleep(0.1)
         assert polled["is_failed"] is False
         assert serving.get(polled["url"]).text.startswith(f"Chat {sample.id('A')}  started")
+
+
+def test_on_s3_the_expired_export_loses_its_object(
+    exports: ExportApi,
+    sample: Sample,
+    database: Database,
+    event_store: Any,
+    s3_files_url: str,
+    s3_endpoint: str,
+    s3_bucket: str,
+) -> None:
+    on_s3 = {"files_url": s3_files_url, "export_ttl": 1.0}
+    export = _made(exports, database, event_store, _in_range(sample.room_id), **on_s3)
+    key = _file_key(database, export["id"])
+    bucket = boto3.client("s3", endpoint_url=s3_endpoint)
+    assert bucket.head_object(Bucket=s3_bucket, Key=f"tallybook/{key}")["ContentLength"] > 0
+    time.sleep(max(0.0, (datetime.fromisoformat(export["expires_at"]) - utcnow()).total_seconds()))
+    time.sleep(0.05)
+    assert _worker(database, event_store, **on_s3).export(utcnow()) == {"expired": 1}
+    assert bucket.list_objects_v2(Bucket=s3_bucket).get("Contents", []) == []
+    assert _file_key(database, export["id"]) is None
+
+
+def test_expired_files_wait_while_s3_is_unreachable(
+    exports: ExportApi, sample: Sample, database: Database, event_store: Any, s3_files_url: str
+) -> None:
+    on_s3 = {"files_url": s3_files_url, "export_ttl": 1.0}
+    export = _made(exports, database, event_store, _in_range(sample.room_id), **on_s3)
+    time.sleep(max(0.0, (datetime.fromisoformat(export["expires_at"]) - utcnow()).total_seconds()))
+    time.sleep(0.05)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        nowhere = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    cut_off = _worker(database, event_store, **on_s3, s3_endpoint_url=nowhere)
+    assert cut_off.export(utcnow()) == {}  # nothing deleted, nothing crashed
+    assert _file_key(database, export["id"]) is not None
+    assert _worker(database, event_store, **on_s3).export(utcnow()) == {"expired": 1}
+    assert _file_key(database, export["id"]) is None
+
+
+def test_an_unreachable_s3_is_a_retried_export_not_a_crash(
+    client: TestClient, exports: ExportApi, sample: Sample, database: Database, event_store: Any
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        nowhere = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    started = exports.start(_in_range(sample.room_id))
+    worker = _worker(database, event_store, files_url=f"s3://exports?endpoint_url={nowhere}")
+    assert worker.export(utcnow()) == {"retry": 1}
+    assert exports.get(started["id"])["completed_at"] is None  # tried again after its backoff
+    with database.unit_of_work() as session:
+        row = session.get(ReportExport, uuid.UUID(started["id"]))
+        assert row is not None
+        assert (row.attempts, row.error_type, row.lease_owner) == (1, "FileStoreUnavailable", None)
+
+
+def test_a_download_while_s3_is_unreachable_is_503(
+    exports: ExportApi, sample: Sample, database: Database, event_store: Any, s3_files_url: str
+) -> None:
+    export = _made(
+        exports, database, event_store, _in_range(sample.room_id), files_url=s3_files_url
+    )
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        nowhere = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    settings = worker_settings(database, files_url=s3_files_url, s3_endpoint_url=nowhere)
+    with TestClient(create_app(settings, database, event_store)) as cut_off:
+        answer = cut_off.get(export["url"])
+    assert answer.status_code == 503
+    assert answer.json()["code"] == "unavailable"
+    assert nowhere not in answer.text and "Traceback" not in answer.text

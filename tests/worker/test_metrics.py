@@ -153,7 +153,7 @@ def test_queues_and_delivery_outcomes(
 
 
 def test_a_worker_process_serves_its_metrics_on_a_port(
-    database: Database, slack_server: SlackServer, tmp_path: Path
+    database: Database, slack_server: SlackServer, tmp_path: Path, postgres_events_url: str
 ) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -161,6 +161,8 @@ def test_a_worker_process_serves_its_metrics_on_a_port(
     env = {
         **os.environ,
         "TALLYBOOK_DATABASE_URL": database.settings.resolved_database_url,
+        # A worker of its own needs a server event store (DuckDB's file is serve's).
+        "TALLYBOOK_EVENTS_URL": database.settings.events_url or postgres_events_url,
         "TALLYBOOK_DATA_DIR": str(tmp_path),
         "TALLYBOOK_SECRET_KEY": "test-secret-key-not-for-production",
         "TALLYBOOK_LOG_LEVEL": "warning",

@@ -8,7 +8,7 @@ in :mod:`tallybook.events.engines`, chosen by the URL's scheme.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -74,6 +74,14 @@ class EventStore(Protocol):
     ) -> float | None:
         """One aggregation over ``[start, end)`` ignoring granularity and group_by; None when
         no event matches."""
+        ...
+
+    def execute_batches(
+        self, sql: str, params: Mapping[str, Any], size: int
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """A read statement of the engine's dialect, its rows in lists of at most ``size``
+        (never held whole). Only for statements of the whole store, such as the bulk
+        export's: the API's queries go through the plans above, scoped to an organisation."""
         ...
 
     def ping(self) -> None: ...

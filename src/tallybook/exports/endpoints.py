@@ -124,12 +124,13 @@ _DOWNLOAD: dict[str, Any] = {
     "summary": "Download a report export's file (the signed link is the credential)",
     "description": "No token is needed: the link is signed and expires with the export. "
     "A single `Range: bytes=…` is answered with 206 (several ranges: the whole file). "
-    "403 a link that was altered or not made here; 410 an expired link or a deleted file.",
+    "403 a link that was altered or not made here; 410 an expired link or a deleted file; "
+    "503 the file store (S3) cannot be reached for now.",
     "response_class": Response,
     "responses": {
         200: {"description": "The file.", "content": _FILE_CONTENT},
         206: {"description": "The requested byte range of the file.", "content": _FILE_CONTENT},
-        **error_responses(403, 404, 410, 416),
+        **error_responses(403, 404, 410, 416, 503),
     },
 }
 
@@ -161,7 +162,7 @@ def download(
     if request.method == "HEAD":
         return Response(status_code=status_code, headers=headers, media_type=found.media_type)
     return StreamingResponse(
-        files.read(found.key, start, length),
+        service.stream(files, found, start, length),
         status_code=status_code,
         headers=headers,
         media_type=found.media_type,

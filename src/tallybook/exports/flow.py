@@ -38,7 +38,7 @@ from tallybook.exports.stats import HEADER as STATS_HEADER
 from tallybook.exports.stats import StatsSpec, stats_rows
 from tallybook.exports.transcript import write_transcript
 from tallybook.exports.types import ExportFormat, ExportType
-from tallybook.files.store import FileStore
+from tallybook.files.store import FileStore, FileStoreUnavailable
 from tallybook.kit.db import Database, utcnow
 from tallybook.kit.leases import new_lease_owner
 from tallybook.kit.tabular import MAX_SHEET_ROWS, write_csv, write_xlsx
@@ -160,12 +160,18 @@ class ExportFlow:
         with self.database.unit_of_work() as session:
             found = repository.expired_files(session, utcnow(), limit)
             expired = [(export.id, export.file_key) for export in found]
+        deleted = 0
         for export_id, key in expired:
             assert key is not None
-            self.files.delete(key)  # first: a crash before the record deletes it again
+            try:
+                self.files.delete(key)  # first: a crash before the record deletes it again
+            except FileStoreUnavailable:
+                log.warning("the file store cannot be reached; expired files wait a pass")
+                break
             with self.database.unit_of_work() as session:
                 repository.forget_file(session, export_id, key)
-        return len(expired)
+            deleted += 1
+        return deleted
 
     def _claim(self, as_of: datetime, owner: str) -> Job | None:
         now = utcnow()

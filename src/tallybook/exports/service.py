@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,9 +21,16 @@ from tallybook.exports.links import (
 from tallybook.exports.models import ReportExport
 from tallybook.exports.schemas import ReportExportCreate
 from tallybook.exports.types import MEDIA_TYPES, ExportFormat, ExportType
-from tallybook.files.store import FileMissing, FileStore
+from tallybook.files.store import FileMissing, FileStore, FileStoreUnavailable
 from tallybook.kit.db import utcnow
-from tallybook.kit.errors import Gone, NotFound, PermissionDenied, TallybookError, invalid
+from tallybook.kit.errors import (
+    Gone,
+    NotFound,
+    PermissionDenied,
+    TallybookError,
+    Unavailable,
+    invalid,
+)
 from tallybook.kit.pagination import PageParams, PageResult
 from tallybook.kit.signing import Signer
 from tallybook.organizations.models import User
@@ -160,6 +168,8 @@ def open_download(
         size = files.size(export.file_key)
     except FileMissing:
         raise Gone(FILE_GONE) from None
+    except FileStoreUnavailable:
+        raise Unavailable("The file store cannot be reached; try the link again shortly.") from None
     room = session.get(Room, export.room_id)
     return Download(
         key=export.file_key,
@@ -168,6 +178,17 @@ def open_download(
         filename_stem=filename_stem(export, room.name if room else "room"),
         format=ExportFormat(export.format),
     )
+
+
+def stream(files: FileStore, found: Download, start: int, length: int) -> Iterator[bytes]:
+    """The bytes of a download's range; 410 when the file went meanwhile, 503 when the
+    store cannot be reached (a failure once streaming has begun cuts the answer short)."""
+    try:
+        return files.read(found.key, start, length)
+    except FileMissing:
+        raise Gone(FILE_GONE) from None
+    except FileStoreUnavailable:
+        raise Unavailable("The file store cannot be reached; try the link again shortly.") from None
 
 
 def filename_stem(export: ReportExport, room_name: str) -> str:

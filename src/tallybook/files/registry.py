@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 STORES: Final[dict[str, str]] = {
     "file": "tallybook.files.local",
+    "s3": "tallybook.files.s3",
 }
 DEFAULT_SCHEME: Final = "file"
 """The store of an unset ``TALLYBOOK_FILES_URL``: the ``files`` folder of the data directory."""
@@ -35,11 +36,19 @@ def scheme_of(url: str) -> str:
 def open_store(url: str | None, settings: Settings) -> FileStore:
     """The store for ``url``; ConfigurationError with a sentence when none can open it."""
     module = STORES.get(DEFAULT_SCHEME if url is None else scheme_of(url))
-    opener = None if module is None else cast("Opener", importlib.import_module(module).open_store)
+    try:
+        opener = (
+            None if module is None else cast("Opener", importlib.import_module(module).open_store)
+        )
+    except ModuleNotFoundError as missing:
+        raise ConfigurationError(
+            f"TALLYBOOK_FILES_URL names a {scheme_of(url or '')} store, whose client library "
+            f"({missing.name}) is not installed: install tallybook[{scheme_of(url or '')}]."
+        ) from None
     store = None if opener is None else opener(url, settings)
     if store is None:
         raise ConfigurationError(
-            "TALLYBOOK_FILES_URL must be unset (the files folder of the data directory) or "
-            "'file:///<absolute path of a directory>'; this version has no other file store."
+            "TALLYBOOK_FILES_URL must be unset (the files folder of the data directory), "
+            "'file:///<absolute path of a directory>' or 's3://<bucket>/<prefix>'."
         )
     return store

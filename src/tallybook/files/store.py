@@ -27,6 +27,11 @@ class FileMissing(LookupError):
     """No file has this key (never written, or deleted)."""
 
 
+class FileStoreUnavailable(RuntimeError):
+    """The store cannot be reached or refused the operation (a remote store: S3); worth
+    trying again later. The message names no secret."""
+
+
 class FileStore(Protocol):
     def create(self, key: str) -> AbstractContextManager[IO[bytes]]:
         """A new file at ``key``, written through the binary file the block is given
@@ -38,7 +43,8 @@ class FileStore(Protocol):
     def read(self, key: str, start: int = 0, length: int | None = None) -> Iterator[bytes]:
         """The file's bytes from ``start`` (``length`` of them, or to the end) in chunks.
         ``FileMissing`` is raised by the call itself, before any chunk is asked for; the
-        file is released when the iterator is exhausted or closed."""
+        file is released when the iterator is exhausted or closed. A remote store raises
+        ``FileStoreUnavailable`` when it cannot be reached (any method may)."""
         ...
 
     def size(self, key: str) -> int:

@@ -119,6 +119,13 @@ class RangeNotSatisfiable(TallybookError):
     code = "range_not_satisfiable"
 
 
+class Unavailable(TallybookError):
+    """A service the answer needs (the file store) cannot be reached for now."""
+
+    status_code = 503
+    code = "unavailable"
+
+
 def invalid(loc: list[str | int], msg: str) -> InvalidPayload:
     """A 400 about one field of the body."""
     return InvalidPayload([{"loc": ["body", *loc], "msg": msg}])
@@ -281,6 +288,7 @@ _DESCRIPTIONS = {
     413: "The request is too large.",
     415: "The body's content type is not one this endpoint takes.",
     416: "The requested byte range is outside the file (see `Content-Range`).",
+    503: "A store the answer needs cannot be reached for now; try again shortly.",
 }
 
 

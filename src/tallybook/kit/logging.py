@@ -18,6 +18,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
+            "pid": record.process,  # which of several API processes (serve --workers N)
         }
         entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
         return orjson.dumps(entry, default=str).decode()
@@ -42,4 +43,7 @@ def configure(level: str = "info") -> None:
     logging.getLogger("slack_sdk").setLevel(logging.CRITICAL)
     # httpx and httpcore log every request's URL at info: webhook URLs are secrets.
     for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    # botocore logs requests and their signing at debug.
+    for name in ("boto3", "botocore", "s3transfer", "urllib3"):
         logging.getLogger(name).setLevel(logging.WARNING)

@@ -41,9 +41,22 @@ def _run(engine: Engine, step: Callable[[Config, str], None], revision: str) -> 
         connection.begin(),
     ):
         _begin_ddl_too(connection)
+        _one_migrator_at_a_time(connection)
         config.attributes["connection"] = connection
         step(config, revision)
         _check_foreign_keys(connection)
+
+
+MIGRATION_LOCK = 61013
+"""PostgreSQL advisory lock key of a migration run."""
+
+
+def _one_migrator_at_a_time(connection: Connection) -> None:
+    """Several processes starting at once (``serve --workers N``, containers) each migrate:
+    on PostgreSQL the second waits for the first's commit, then finds the schema current.
+    SQLite's write lock already serialises them."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
 
 
 def _begin_ddl_too(connection: Connection) -> None:
