@@ -38,7 +38,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, nullcontext, suppress
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,8 +50,16 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from tallybook.events.engines.clickhouse.schema import SCHEMA_VERSION, VERSION_SQL, table_ddl
 from tallybook.events.engines.patterns import check_re2
+from tallybook.events.engines.rows import (
+    ID,
+    ORG,
+    Row,
+    first_of_each_id,
+    plain_row,
+    stored_row,
+)
 from tallybook.events.engines.runner import QueryRunner
-from tallybook.events.query.columns import COLUMNS, LIST_COLUMNS
+from tallybook.events.query.columns import COLUMNS
 from tallybook.events.query.dialects import ClickHouseDialect
 from tallybook.events.query.language import EventQuery
 from tallybook.events.query.render import regex_patterns
@@ -69,9 +77,6 @@ QUERY_SETTINGS: Final[dict[str, Any]] = {
     "join_use_nulls": 1,  # an outer join's missing side is NULL, as in SQL
     "count_distinct_implementation": "uniqExact",  # the API's distinct counts are exact
 }
-
-Row = tuple[Any, ...]
-"""An event in :data:`COLUMNS` order, as the insert sends it."""
 
 
 def open_store(url: str | None, settings: Settings) -> ClickHouseEventStore | None:
@@ -165,15 +170,15 @@ class ClickHouseEventStore(QueryRunner):
     # -- writes ---------------------------------------------------------------------------
 
     def insert(self, events: Sequence[StoredEvent]) -> InsertResult:
-        return self._insert([_stored_row(event) for event in events])
+        return self._insert([stored_row(event, _aware_utc) for event in events])
 
     def insert_plain(self, events: Sequence[EventRow]) -> InsertResult:
-        return self._insert([_plain_row(event) for event in events])
+        return self._insert([plain_row(event, _aware_utc) for event in events])
 
     def _insert(self, rows: list[Row]) -> InsertResult:
         if not rows:
             return InsertResult(stored=0, duplicates=0)
-        kept, keys = _first_of_each_id(rows)
+        kept, keys = first_of_each_id(rows)
         with ExitStack() as locks:
             for organization in sorted({key[0] for key in keys}):
                 locks.enter_context(self._org_lock(organization))
@@ -261,14 +266,6 @@ class ClickHouseEventStore(QueryRunner):
             self._client.close()
 
 
-ORG: Final = COLUMNS.index("organization_id")
-ID: Final = COLUMNS.index("id")
-TIMESTAMP: Final = COLUMNS.index("timestamp")
-RECEIVED: Final = COLUMNS.index("received_at")
-_DEFAULTS: Final[dict[str, Callable[[], Any]]] = {
-    "value": lambda: 1.0,
-    **dict.fromkeys(LIST_COLUMNS, list),
-}
 _STORED_IDS_SQL: Final = (
     "SELECT DISTINCT id FROM event_ids"
     " WHERE organization_id = {organization_id:UUID} AND id IN {ids:Array(UUID)}"
@@ -287,46 +284,6 @@ def _aware_utc(instant: datetime) -> datetime:
     """Aware, so clickhouse-connect sends the instant: it reads a naive datetime as the
     process's local time (naive means UTC in the events API)."""
     return instant.astimezone(UTC) if instant.tzinfo else instant.replace(tzinfo=UTC)
-
-
-def _stored_row(event: StoredEvent) -> Row:
-    row = [getattr(event, name) for name in COLUMNS]
-    row[TIMESTAMP] = _aware_utc(row[TIMESTAMP])
-    row[RECEIVED] = _aware_utc(row[RECEIVED])
-    for name in LIST_COLUMNS:
-        row[COLUMNS.index(name)] = list(getattr(event, name))
-    return tuple(row)
-
-
-def _plain_row(event: EventRow) -> Row:
-    """An :data:`EventRow` in column order, its missing fields filled in as
-    :class:`StoredEvent` does (ids become UUIDs, so keys compare as ClickHouse's)."""
-    row: list[Any] = []
-    for name in COLUMNS:
-        value = event.get(name)
-        if value is None and name in _DEFAULTS:
-            value = _DEFAULTS[name]()
-        row.append(value)
-    row[ORG] = uuid.UUID(str(row[ORG]))
-    if row[ID] is not None:
-        row[ID] = uuid.UUID(str(row[ID]))
-    row[RECEIVED] = _aware_utc(row[RECEIVED])
-    row[TIMESTAMP] = row[RECEIVED] if row[TIMESTAMP] is None else _aware_utc(row[TIMESTAMP])
-    return tuple(row)
-
-
-def _first_of_each_id(rows: list[Row]) -> tuple[list[Row], list[tuple[uuid.UUID, uuid.UUID]]]:
-    """The rows without repeats of an earlier row's client id, and those ids."""
-    seen: dict[tuple[uuid.UUID, uuid.UUID], None] = {}
-    kept = []
-    for row in rows:
-        if row[ID] is not None:
-            key = (row[ORG], row[ID])
-            if key in seen:
-                continue
-            seen[key] = None
-        kept.append(row)
-    return kept, list(seen)
 
 
 if TYPE_CHECKING:

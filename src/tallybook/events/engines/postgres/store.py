@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
@@ -33,8 +33,17 @@ from tallybook.events.engines.postgres.schema import (
     partition_name,
     table_ddl,
 )
+from tallybook.events.engines.rows import (
+    ID,
+    ORG,
+    TIMESTAMP,
+    Row,
+    first_of_each_id,
+    plain_row,
+    stored_row,
+)
 from tallybook.events.engines.runner import QueryRunner
-from tallybook.events.query.columns import COLUMNS, LIST_COLUMNS
+from tallybook.events.query.columns import COLUMNS
 from tallybook.events.query.dialects import PostgresDialect
 from tallybook.events.query.language import EventQuery
 from tallybook.events.query.render import regex_patterns
@@ -48,9 +57,6 @@ if TYPE_CHECKING:
 SCHEMES: Final = frozenset({"postgresql", "postgres", "postgresql+psycopg"})
 POOL_SIZE: Final = 10
 CURSOR_ROWS: Final = 10_000
-
-Row = tuple[Any, ...]
-"""An event in :data:`COLUMNS` order, as COPY sends it."""
 
 
 def open_store(url: str | None, settings: Settings) -> PostgresEventStore | None:
@@ -110,15 +116,15 @@ class PostgresEventStore(QueryRunner):
     # -- writes ---------------------------------------------------------------------------
 
     def insert(self, events: Sequence[StoredEvent]) -> InsertResult:
-        return self._insert([_stored_row(event) for event in events])
+        return self._insert([stored_row(event, _naive_utc) for event in events])
 
     def insert_plain(self, events: Sequence[EventRow]) -> InsertResult:
-        return self._insert([_plain_row(event) for event in events])
+        return self._insert([plain_row(event, _naive_utc) for event in events])
 
     def _insert(self, rows: list[Row]) -> InsertResult:
         if not rows:
             return InsertResult(stored=0, duplicates=0)
-        kept, keys = _first_of_each_id(rows)
+        kept, keys = first_of_each_id(rows)
         self._ensure_partitions({month_of(row[TIMESTAMP]) for row in kept})
         with self._pool.connection() as conn, conn.transaction():
             if keys:
@@ -178,15 +184,6 @@ class PostgresEventStore(QueryRunner):
         self._pool.close()
 
 
-ORG: Final = COLUMNS.index("organization_id")
-ID: Final = COLUMNS.index("id")
-TIMESTAMP: Final = COLUMNS.index("timestamp")
-RECEIVED: Final = COLUMNS.index("received_at")
-_DEFAULTS: Final[dict[str, Callable[[], Any]]] = {
-    "value": lambda: 1.0,
-    **dict.fromkeys(LIST_COLUMNS, list),
-}
-
 _COPY_SQL: Final = sql.SQL("COPY events ({}) FROM STDIN").format(
     sql.SQL(", ").join(sql.Identifier(name) for name in COLUMNS)
 )
@@ -216,46 +213,6 @@ def _conninfo(url: str) -> str:
 
 def _naive_utc(instant: datetime) -> datetime:
     return instant.astimezone(UTC).replace(tzinfo=None) if instant.tzinfo else instant
-
-
-def _stored_row(event: StoredEvent) -> Row:
-    row = [getattr(event, name) for name in COLUMNS]
-    row[TIMESTAMP] = _naive_utc(row[TIMESTAMP])
-    row[RECEIVED] = _naive_utc(row[RECEIVED])
-    for name in LIST_COLUMNS:
-        row[COLUMNS.index(name)] = list(getattr(event, name))
-    return tuple(row)
-
-
-def _plain_row(event: EventRow) -> Row:
-    """An :data:`EventRow` in column order, its missing fields filled in as
-    :class:`StoredEvent` does (ids become UUIDs, so keys compare as the database's)."""
-    row: list[Any] = []
-    for name in COLUMNS:
-        value = event.get(name)
-        if value is None and name in _DEFAULTS:
-            value = _DEFAULTS[name]()
-        row.append(value)
-    row[ORG] = uuid.UUID(str(row[ORG]))
-    if row[ID] is not None:
-        row[ID] = uuid.UUID(str(row[ID]))
-    row[RECEIVED] = _naive_utc(row[RECEIVED])
-    row[TIMESTAMP] = row[RECEIVED] if row[TIMESTAMP] is None else _naive_utc(row[TIMESTAMP])
-    return tuple(row)
-
-
-def _first_of_each_id(rows: list[Row]) -> tuple[list[Row], list[tuple[uuid.UUID, uuid.UUID]]]:
-    """The rows without repeats of an earlier row's client id, and those ids."""
-    seen: dict[tuple[uuid.UUID, uuid.UUID], None] = {}
-    kept = []
-    for row in rows:
-        if row[ID] is not None:
-            key = (row[ORG], row[ID])
-            if key in seen:
-                continue
-            seen[key] = None
-        kept.append(row)
-    return kept, list(seen)
 
 
 if TYPE_CHECKING:
