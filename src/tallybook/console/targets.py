@@ -158,10 +158,11 @@ def overview(
     now = datetime.now(UTC)
     every = workflows.list_workflows(session, principal)
     chosen = [w for w in every if not workflow or str(w.id) == workflow]
+    by_workflow = targets.targets_by_workflow(session, principal)
     rows = [
         _row(session, principal, store, request, w, t, now)
         for w in chosen
-        for t in targets.list_targets(session, principal, w.id)
+        for t in by_workflow.get(w.id, [])
     ]
     return console.page(
         "targets.html", workflows=every, selected=workflow or "", rows=rows, number=charts.number

@@ -77,7 +77,8 @@ def _rows(store: EventStore, rows: funnels.SourceRows) -> list[list[Any]]:
 def workflows_page(console: ConsoleDep, session: DBSession) -> HTMLResponse:
     principal = console.require("reporting")
     every = workflows.list_workflows(session, principal)
-    counts = {w.id: len(targets.list_targets(session, principal, w.id)) for w in every}
+    by_workflow = targets.targets_by_workflow(session, principal)
+    counts = {w.id: len(by_workflow.get(w.id, [])) for w in every}
     return console.page("workflows.html", workflows=every, counts=counts)
 
 

@@ -21,6 +21,18 @@ def list_for_workflow(
     return list(session.scalars(stmt))
 
 
+def list_for_organization(session: Session, organization_id: uuid.UUID) -> list[Target]:
+    """Every target of the organisation, in :func:`list_for_workflow`'s order within each
+    workflow."""
+    stmt = (
+        select(Target)
+        .options(selectinload(Target.schedule))
+        .where(Target.organization_id == organization_id)
+        .order_by(Target.workflow_id, Target.created_at, Target.id)
+    )
+    return list(session.scalars(stmt))
+
+
 def get(
     session: Session,
     organization_id: uuid.UUID,

@@ -37,6 +37,14 @@ def list_targets(session: Session, principal: Principal, workflow_id: uuid.UUID)
     return repository.list_for_workflow(session, principal.organization_id, workflow_id)
 
 
+def targets_by_workflow(session: Session, principal: Principal) -> dict[uuid.UUID, list[Target]]:
+    """Every target of the caller's organisation, by workflow (in one query)."""
+    found: dict[uuid.UUID, list[Target]] = {}
+    for target in repository.list_for_organization(session, principal.organization_id):
+        found.setdefault(target.workflow_id, []).append(target)
+    return found
+
+
 def get_target(
     session: Session, principal: Principal, workflow_id: uuid.UUID, target_id: uuid.UUID
 ) -> Target:
