@@ -253,6 +253,7 @@ def run_case(
 
         def in_process(window: Interval) -> Answer:
             cpu, started = time.process_time(), time.perf_counter()
+            rows: list[Any]
             if case.value_of is None:
                 rows = store.fetch(org, query, window, ZONE).data
             else:
