@@ -31,7 +31,7 @@ import os
 import tempfile
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,11 +52,13 @@ from tallybook.events.engines.duckdb.schema import (
 )
 from tallybook.events.engines.patterns import check_re2
 from tallybook.events.engines.runner import QueryRunner
+from tallybook.events.query.cells import CsvCell, render_relation_csv
 from tallybook.events.query.columns import COLUMN_TYPES, COLUMNS, LIST_COLUMNS, ColumnType
 from tallybook.events.query.dialects import DuckDBDialect
 from tallybook.events.query.language import EventQuery
-from tallybook.events.query.render import regex_patterns
+from tallybook.events.query.render import RelationPlan, regex_patterns
 from tallybook.events.records import EventRow, InsertResult, StoredEvent
+from tallybook.kit.tabular import CHUNK_SIZE
 from tallybook.settings import ConfigurationError
 
 if TYPE_CHECKING:
@@ -273,6 +275,28 @@ class DuckDBEventStore(QueryRunner):
             while rows := cursor.fetchmany(size):
                 yield rows
 
+    def relation_csv(
+        self, plan: RelationPlan, cells: Sequence[CsvCell], *, chunk_size: int = CHUNK_SIZE
+    ) -> Generator[bytes, None, int]:
+        """DuckDB writes the CSV: the relation's cells as text in SQL
+        (``DuckDBDialect.csv_cell``), the file by ``COPY … TO`` a private temporary file,
+        which is then read back in chunks and removed. Its quoting is the csv module's
+        (``COMMENT ''``: otherwise DuckDB also quotes text holding ``#``). One column takes
+        the Python path: DuckDB writes a lone empty cell as an empty line, Python as
+        ``""``."""
+        if len(cells) < 2:
+            return (yield from super().relation_csv(plan, cells, chunk_size=chunk_size))
+        rendered = render_relation_csv(plan, self.dialect, cells)
+        with _scratch(".csv") as path:
+            params = {**rendered.params, _CSV_PATH: str(path)}
+            with self.cursor() as cursor:
+                found = cursor.execute(_copy_csv(rendered.sql), params).fetchone()
+            count = int(found[0]) if found else 0
+            with path.open("rb") as file:
+                while chunk := file.read(chunk_size):
+                    yield chunk
+        return count
+
     def check_query(self, query: EventQuery) -> None:
         for pattern in regex_patterns(query.filters):
             check_re2(pattern)
@@ -304,6 +328,31 @@ def _spool(data: bytes) -> Iterator[Path]:
         yield path
     finally:
         path.unlink(missing_ok=True)
+
+
+@contextmanager
+def _scratch(suffix: str) -> Iterator[Path]:
+    """A private (mode 600) temporary file's path for DuckDB to write, removed afterwards."""
+    handle, name = tempfile.mkstemp(prefix="tallybook-", suffix=suffix)
+    os.close(handle)
+    path = Path(name)
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
+_CSV_PATH: Final = "csv_path"  # not p<n>, the renderer's parameters
+
+
+def _copy_csv(select: str) -> str:
+    """RFC 4180 as Python's csv module writes it: ``\\r\\n``, quotes doubled, a cell
+    quoted when it holds a comma, a quote or a line break; null cells (and only they)
+    empty."""
+    return (
+        f"COPY ({select}) TO ${_CSV_PATH} (FORMAT csv, HEADER false, DELIMITER ',', "
+        "QUOTE '\"', ESCAPE '\"', NULL '', COMMENT '', NEW_LINE '\\r\\n')"
+    )
 
 
 def _has_table(db: duckdb.DuckDBPyConnection, name: str) -> bool:
