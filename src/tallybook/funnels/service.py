@@ -259,9 +259,8 @@ def _csv_lines(
 
 
 def slices(plan: SourceRowsPlan) -> Iterator[SourceRowsPlan]:
-    """The plan over :data:`SLICES` consecutive slices of the interval: each ``since`` the
-    slice's start, over ``[start, its end)``, so the rows of one after the other are the
-    answer's (a ``limit`` is the caller's to share out).
+    """The plan over :data:`SLICES` consecutive slices of the interval, each ``since`` the
+    slice's start, over ``[start, its end)``; the caller shares out a ``limit``.
 
     The rows come in timestamp order, so the slices' rows one after the other are the
     answer (see :func:`first_rows` for why a relation over ``[start, t)`` returns exactly
