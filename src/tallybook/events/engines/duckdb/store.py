@@ -73,11 +73,12 @@ DEFAULT_FILE: Final = "events.duckdb"
 def open_store(url: str | None, settings: Settings) -> DuckDBEventStore | None:
     """The store ``TALLYBOOK_EVENTS_URL`` names (unset: a file in the data directory);
     None when the URL is not a DuckDB file URL."""
+    memory_limit = settings.duckdb_memory_limit
     if url is None:
         settings.ensure_data_dir()
-        return DuckDBEventStore(settings.data_dir / DEFAULT_FILE)
+        return DuckDBEventStore(settings.data_dir / DEFAULT_FILE, memory_limit=memory_limit)
     if url.startswith(URL_PREFIX) and url != URL_PREFIX:
-        return DuckDBEventStore(Path(url.removeprefix(URL_PREFIX)))
+        return DuckDBEventStore(Path(url.removeprefix(URL_PREFIX)), memory_limit=memory_limit)
     return None
 
 
@@ -87,11 +88,15 @@ class DuckDBEventStore(QueryRunner):
     dialect = DuckDBDialect()
     typed_rows = True
 
-    def __init__(self, path: Path | str, *, threads: int | None = None) -> None:
+    def __init__(
+        self, path: Path | str, *, threads: int | None = None, memory_limit: str | None = None
+    ) -> None:
         location = str(path)
         config = dict(DUCKDB_CONFIG)
         if threads:
             config["threads"] = threads
+        if memory_limit:
+            config["memory_limit"] = _checked_memory_limit(memory_limit)
         self.path = location
         try:
             if location != ":memory:":
@@ -99,11 +104,11 @@ class DuckDBEventStore(QueryRunner):
             self._db = duckdb.connect(location, config=config)
         except (duckdb.IOException, OSError) as exc:
             # Typically another process has the file: DuckDB allows one writer process.
-            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise ConfigurationError(
                 f"Cannot open the event store {location} (TALLYBOOK_EVENTS_URL or "
-                f"TALLYBOOK_DATA_DIR): {first_line}"
+                f"TALLYBOOK_DATA_DIR): {_first_line(exc)}"
             ) from None
+
         self._write_lock = threading.Lock()
         self._db.execute("SET GLOBAL TimeZone = 'UTC'")
         with self._write_lock:
@@ -328,6 +333,22 @@ def _spool(data: bytes) -> Iterator[Path]:
         yield path
     finally:
         path.unlink(missing_ok=True)
+
+
+def _checked_memory_limit(value: str) -> str:
+    """``TALLYBOOK_DUCKDB_MEMORY_LIMIT`` as DuckDB reads it, or a ConfigurationError."""
+    try:
+        duckdb.connect(":memory:", config={**DUCKDB_CONFIG, "memory_limit": value}).close()
+    except duckdb.Error as exc:
+        raise ConfigurationError(
+            "TALLYBOOK_DUCKDB_MEMORY_LIMIT must be an amount such as 512MB or 2GB, "
+            f"or a share of the RAM such as 25% ({_first_line(exc)})."
+        ) from None
+    return value
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 @contextmanager
