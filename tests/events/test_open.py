@@ -53,6 +53,7 @@ def test_duckdb_memory_limit(tmp_path: Path, url: str | None) -> None:
     )
     store = open_event_store(limited)
     try:
+        assert isinstance(store, DuckDBEventStore)
         assert store.execute("SELECT current_setting('memory_limit')", {}) == [("61.0 MiB",)]
     finally:
         store.close()
