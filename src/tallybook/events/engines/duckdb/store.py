@@ -108,7 +108,6 @@ class DuckDBEventStore(QueryRunner):
                 f"Cannot open the event store {location} (TALLYBOOK_EVENTS_URL or "
                 f"TALLYBOOK_DATA_DIR): {_first_line(exc)}"
             ) from None
-
         self._write_lock = threading.Lock()
         self._db.execute("SET GLOBAL TimeZone = 'UTC'")
         with self._write_lock:
