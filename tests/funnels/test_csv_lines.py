@@ -9,10 +9,12 @@ elements) are written straight into DuckDB's table.
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -167,8 +169,10 @@ def test_the_engines_csv_is_the_python_paths(
 
 
 def test_a_limit_and_an_empty_answer(store: QueryRunner) -> None:
+    """Rows three hours apart fall in different slices (16 of the day): the limit is
+    shared out over the slices by the counts ``relation_csv`` returns."""
     org, wf = uuid.uuid4(), uuid.uuid4()
-    store.insert([step_event(org, wf, 1, T0 + timedelta(minutes=i)) for i in range(5)])
+    store.insert([step_event(org, wf, 1, T0 + timedelta(hours=3 * i)) for i in range(5)])
     rows = plan(org, wf, basic=False)
     limited = replace(rows, plan=replace(rows.plan, limit=3))
     expected = python_file(store, limited)
@@ -246,3 +250,23 @@ def test_the_instants_are_utc(duckdb_csv_store: DuckDBEventStore) -> None:
     lines = b"".join(duckdb_csv_store.relation_csv(rows.plan, rows.shape.file_cells()))
     assert lines.startswith(b"2022-11-03T10:10:57.242Z,Step 1,")
     assert lines == python_file(duckdb_csv_store, rows).partition(b"\r\n")[2]
+
+
+def test_the_temporary_files_are_removed(
+    duckdb_csv_store: DuckDBEventStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each slice's file is gone once it is sent, and so is the one being read when the
+    download stops early (the generator closed, as when the client leaves)."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    org, wf = uuid.uuid4(), uuid.uuid4()
+    duckdb_csv_store.insert(
+        [step_event(org, wf, 1, T0 + timedelta(minutes=i), dim1="x" * 100) for i in range(50)]
+    )
+    rows = plan(org, wf, basic=False)
+    assert b"".join(service.csv_file(duckdb_csv_store, rows)).count(b"\r\n") == 51
+    assert list(tmp_path.iterdir()) == []
+    chunks = duckdb_csv_store.relation_csv(rows.plan, rows.shape.file_cells(), chunk_size=100)
+    assert len(next(chunks)) == 100
+    assert [path.suffix for path in tmp_path.iterdir()] == [".csv"]
+    chunks.close()
+    assert list(tmp_path.iterdir()) == []
