@@ -173,9 +173,9 @@ def run_chart(store: EventStore, events: ChartEvents) -> dict[str, Any]:
 
 
 def file_rows(store: EventStore, rows: SourceRows) -> Iterator[list[Any]]:
-    """The rows as file cells, batch by batch from the store's cursor. The plan is
-    rendered now; the query runs when the first row is asked for (the download does that
-    before its headers), and closing the generator closes the cursor."""
+    """The rows as file cells (an XLSX download's; a CSV is :func:`csv_file`), batch by
+    batch from the store's cursor. The plan is rendered now; the query runs when the
+    first row is asked for, and closing the generator closes the cursor."""
     return _cells(rows.shape, stream_batches(store, rows.plan))
 
 
