@@ -192,7 +192,9 @@ def prepare_data_dir(db: Path, directory: Path, org: uuid.UUID) -> str:
 
 
 @contextmanager
-def server(label: str, db: Path, org: uuid.UUID, src: Path | None) -> Iterator[Server]:
+def server(
+    label: str, db: Path, org: uuid.UUID, src: Path | None, memory_limit: str | None
+) -> Iterator[Server]:
     with tempfile.TemporaryDirectory(prefix="tallybook-bench-") as directory:
         token = prepare_data_dir(db, Path(directory), org)
         env = {
@@ -200,6 +202,8 @@ def server(label: str, db: Path, org: uuid.UUID, src: Path | None) -> Iterator[S
             "TALLYBOOK_DATA_DIR": directory,
             "TALLYBOOK_LOG_LEVEL": "warning",
         }
+        if memory_limit:  # a server older than the setting ignores it
+            env["TALLYBOOK_DUCKDB_MEMORY_LIMIT"] = memory_limit
         if src is not None:
             env["PYTHONPATH"] = str(src.resolve())
         port = free_port()
@@ -353,21 +357,29 @@ def main() -> None:
     parser.add_argument(
         "--only", default=None, help="run only the queries whose name starts with this"
     )
+    parser.add_argument(
+        "--memory-limit",
+        help="DuckDB's memory_limit (e.g. 256MB) for every contestant: the servers get it as "
+        "TALLYBOOK_DUCKDB_MEMORY_LIMIT",
+    )
     args = parser.parse_args()
 
     org = args.org or organization_ids(1, args.seed)[0]
     start = datetime.fromisoformat(args.start).replace(tzinfo=UTC)
     print(machine())
+    print(f"DuckDB memory_limit: {args.memory_limit or 'DuckDB default'}")
     with ExitStack() as stack:
         directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tallybook-")))
         servers = []
         if args.before_src is not None:
             servers.append(
-                stack.enter_context(server("HTTP, before", args.db, org, args.before_src))
+                stack.enter_context(
+                    server("HTTP, before", args.db, org, args.before_src, args.memory_limit)
+                )
             )
-        servers.append(stack.enter_context(server("HTTP", args.db, org, None)))
+        servers.append(stack.enter_context(server("HTTP", args.db, org, None, args.memory_limit)))
         shutil.copyfile(args.db, directory / "bare.duckdb")
-        store = DuckDBEventStore(directory / "bare.duckdb")
+        store = DuckDBEventStore(directory / "bare.duckdb", memory_limit=args.memory_limit)
         stack.callback(store.close)
         client = stack.enter_context(httpx.Client(timeout=600))
         with store.cursor() as cursor:
