@@ -48,7 +48,12 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from tallybook.events.engines.clickhouse.schema import SCHEMA_VERSION, VERSION_SQL, table_ddl
+from tallybook.events.engines.clickhouse.schema import (
+    SCHEMA_VERSION,
+    VERSION_SQL,
+    table_ddl,
+    upgrade_ddl,
+)
 from tallybook.events.engines.patterns import check_re2
 from tallybook.events.engines.rows import (
     ID,
@@ -157,12 +162,34 @@ class ClickHouseEventStore(QueryRunner):
                 f"Cannot set up the ClickHouse event store (TALLYBOOK_EVENTS_URL): {_reason(exc)}."
             ) from None
         version = str(found[0][0])
-        if version != SCHEMA_VERSION:
+        upgrade = upgrade_ddl(version)
+        if upgrade is None:
             self.close()
             raise ConfigurationError(
                 f"The event store (TALLYBOOK_EVENTS_URL) has schema version {version}; this "
                 f"version of Tallybook reads version {SCHEMA_VERSION}."
             )
+        if upgrade:
+            self._upgrade(upgrade)
+
+    def _upgrade(self, statements: list[str]) -> None:
+        """Bring an older table to this version (see :func:`.schema.upgrade_ddl`), then
+        record the version (the meta table keeps the last row written per name)."""
+        try:
+            with self._calling():
+                for statement in statements:
+                    self._client.command(statement)  # fixed text
+                self._client.insert(
+                    "event_store_meta",
+                    [("schema_version", SCHEMA_VERSION)],
+                    column_names=["name", "value"],
+                )
+        except ClickHouseError as exc:
+            self.close()
+            raise ConfigurationError(
+                "Cannot upgrade the ClickHouse event store (TALLYBOOK_EVENTS_URL) to schema "
+                f"version {SCHEMA_VERSION}: {_reason(exc)}."
+            ) from None
 
     def _calling(self) -> AbstractContextManager[Any]:
         return self._call_lock if self._call_lock is not None else nullcontext()
