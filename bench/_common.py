@@ -68,12 +68,27 @@ def process_tree(pid: int) -> list[int]:
 
 
 def tree_cpu_seconds(pid: int) -> float:
-    """:func:`cpu_seconds` summed over the process and its descendants alive now."""
+    """CPU time of the process and its descendants alive now, with what their children
+    that have exited and been waited for used (a PostgreSQL server's ended backends)."""
     total = 0.0
     for member in process_tree(pid):
         with contextlib.suppress(OSError):
-            total += cpu_seconds(member)
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+            total += sum(int(field) for field in fields[11:15]) / os.sysconf("SC_CLK_TCK")
     return total
+
+
+def postmaster_pid(port: int) -> int | None:
+    """The PostgreSQL server listening on ``port`` on this machine, by its command line."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+            listening = b"-p" in args and args[args.index(b"-p") + 1] == str(port).encode()
+            if args[0].endswith(b"postgres") and listening:
+                return int(entry.name)
+    return None
 
 
 def tree_peak_rss_mb(pid: int) -> float:

@@ -63,7 +63,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from _common import free_port, machine  # noqa: E402
+from _common import free_port, machine, postmaster_pid  # noqa: E402
 from engines import same  # noqa: E402
 from ingest_http import ingest  # noqa: E402
 from tests.fixtures.postgres import _bindir as postgres_binaries  # noqa: E402
@@ -514,8 +514,13 @@ def run_ingest(
                 env |= {"TALLYBOOK_DATABASE_URL": url, "TALLYBOOK_EVENTS_URL": url}
             elif engine == "clickhouse":
                 env["TALLYBOOK_EVENTS_URL"] = f"chdb:///{data / 'clickhouse'}"
+            database = None
+            if engine == "postgres":
+                database = postmaster_pid(
+                    int(env["TALLYBOOK_DATABASE_URL"].rsplit(":", 1)[1].split("/")[0])
+                )
             try:
-                result = ingest(env, events=events, workers=workers)
+                result = ingest(env, events=events, workers=workers, database_pid=database)
             finally:
                 shutil.rmtree(data, ignore_errors=True)
                 if engine == "postgres":

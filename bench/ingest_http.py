@@ -115,9 +115,11 @@ def ingest(
     with_ids: bool = False,
     workers: int = 1,
     port: int = 0,
+    database_pid: int | None = None,
 ) -> dict[str, float | int]:
     """Start ``tallybook serve`` with ``environment`` (its stores), post the events and
-    stop the server; the measurements."""
+    stop the server; the measurements (with the CPU time of the database server whose
+    main process is ``database_pid``, when given)."""
     env = {**environment, "TALLYBOOK_LOG_LEVEL": "warning"}
     org = admin(env, "create-org", "--name", "Bench")["id"]
     port = port or free_port()
@@ -167,6 +169,7 @@ def ingest(
         load = os.getloadavg()[0]
         server_cpu, client_cpu = tree_cpu_seconds(server.pid), time.process_time()
         busy, total = busy_jiffies()
+        database_cpu = tree_cpu_seconds(database_pid) if database_pid else 0.0
         start = time.perf_counter()
         threads = [threading.Thread(target=worker) for _ in range(concurrency)]
         for thread in threads:
@@ -177,7 +180,9 @@ def ingest(
         server_cpu = tree_cpu_seconds(server.pid) - server_cpu
         client_cpu = time.process_time() - client_cpu
         busy_after, total_after = busy_jiffies()
-        return {
+        if database_pid:
+            database_cpu = tree_cpu_seconds(database_pid) - database_cpu
+        result: dict[str, float | int] = {
             "events_sent": requests * batch,
             "events_stored": stored,
             "failed_requests": failures,
@@ -193,6 +198,9 @@ def ingest(
             "concurrency": concurrency,
             "workers": workers,
         }
+        if database_pid:
+            result["database_cpu_ms_per_request"] = round(database_cpu / requests * 1e3, 2)
+        return result
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
