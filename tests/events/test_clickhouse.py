@@ -20,6 +20,7 @@ import pytest
 
 from tallybook.events.engines.clickhouse.store import ClickHouseEventStore, embedded_store
 from tallybook.events.engines.registry import open_engine
+from tallybook.events.query.dialects import ClickHouseDialect
 from tallybook.events.query.language import EventQuery, Interval
 from tallybook.events.records import InsertResult, StoredEvent
 from tallybook.settings import ConfigurationError, Settings
@@ -297,3 +298,15 @@ def test_a_version_1_table_is_upgraded_in_place_on_open(tmp_path: Path) -> None:
         "version": "2",
         "data": [["2024-05-01T00:00:00.000+00:00", "mobile", 1]],
     }
+
+
+def test_a_server_with_materialized_ctes_gets_them(clickhouse: ClickHouseEventStore) -> None:
+    """chdb's ClickHouse has ``enable_materialized_cte``; the store renders with it."""
+    assert isinstance(clickhouse.dialect, ClickHouseDialect)
+    assert clickhouse.dialect.materialize_shared_ctes
+    rows = clickhouse.execute(
+        "WITH t AS MATERIALIZED (SELECT number AS n FROM numbers(3))"
+        " SELECT count() FROM t AS a JOIN t AS b ON a.n = b.n",
+        {},
+    )
+    assert rows == [(3,)]

@@ -83,6 +83,9 @@ QUERY_SETTINGS: Final[dict[str, Any]] = {
     "count_distinct_implementation": "uniqExact",  # the API's distinct counts are exact
 }
 
+MATERIALIZED_CTE: Final = "enable_materialized_cte"
+"""The setting that lets a CTE be ``MATERIALIZED`` (recent servers; chdb has it)."""
+
 
 def open_store(url: str | None, settings: Settings) -> ClickHouseEventStore | None:
     """The store of a ``clickhouse://``, ``clickhouses://`` or ``chdb:///`` URL; None for
@@ -156,11 +159,16 @@ class ClickHouseEventStore(QueryRunner):
                         column_names=["name", "value"],
                     )
                     found = [(SCHEMA_VERSION,)]
+            materialize = self._has_setting(MATERIALIZED_CTE)
         except ClickHouseError as exc:
             self.close()
             raise ConfigurationError(
                 f"Cannot set up the ClickHouse event store (TALLYBOOK_EVENTS_URL): {_reason(exc)}."
             ) from None
+        self._settings = dict(QUERY_SETTINGS)
+        if materialize:
+            self.dialect = ClickHouseDialect(materialize_shared_ctes=True)
+            self._settings[MATERIALIZED_CTE] = 1
         version = str(found[0][0])
         upgrade = upgrade_ddl(version)
         if upgrade is None:
@@ -171,6 +179,15 @@ class ClickHouseEventStore(QueryRunner):
             )
         if upgrade:
             self._upgrade(upgrade)
+
+    def _has_setting(self, name: str) -> bool:
+        """Whether the server knows the setting (older ClickHouse servers refuse a query that
+        names one they do not); called holding the call lock."""
+        rows = self._client.query(
+            "SELECT count() FROM system.settings WHERE name = {name:String}",
+            parameters={"name": name},
+        ).result_rows
+        return bool(rows[0][0])
 
     def _upgrade(self, statements: list[str]) -> None:
         """Bring an older table to this version (see :func:`.schema.upgrade_ddl`), then
@@ -257,7 +274,7 @@ class ClickHouseEventStore(QueryRunner):
 
     def execute(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         with self._calling():
-            result = self._client.query(sql, parameters=dict(params), settings=QUERY_SETTINGS)
+            result = self._client.query(sql, parameters=dict(params), settings=self._settings)
             return cast("list[tuple[Any, ...]]", result.result_rows)  # tuples
 
     def execute_batches(
@@ -268,7 +285,7 @@ class ClickHouseEventStore(QueryRunner):
             return
         pending: list[tuple[Any, ...]] = []
         with self._client.query_row_block_stream(
-            sql, parameters=dict(params), settings=QUERY_SETTINGS
+            sql, parameters=dict(params), settings=self._settings
         ) as stream:
             for block in stream:
                 pending.extend(block)
