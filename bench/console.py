@@ -79,6 +79,7 @@ def pages(client: TestClient) -> dict[str, str]:
             f"/console/explorer?vendor=com.example.shop&granularity=day&group_by=category&{week}"
         ),
         "exports": "/console/exports",
+        "analytics (the demo channel, 90 days)": "/console/analytics",
     }
 
 

@@ -229,6 +229,7 @@ def test_every_page_fits_a_375_px_wide_screen(browser: Browser, demo: Demo, shot
             ("narrow-workflows", "/console/workflows"),
             ("narrow-workflow", f"{finder}?step=1"),
             ("narrow-explorer", "/console/explorer?vendor=com.example.shop&group_by=category"),
+            ("narrow-analytics", "/console/analytics"),
         ):
             page.goto(f"{demo.url}{path}")
             wide = page.evaluate("() => document.documentElement.scrollWidth")
@@ -292,3 +293,20 @@ def test_event_explorer_draws_the_fetch_answer(page: Page, demo: Demo, shots: Pa
     expect(page.locator("#query-json")).to_contain_text('"group_by"')
     expect(page.get_by_role("cell", name="lead").first).to_be_visible()
     screenshot(page, shots, "explorer")
+
+
+def test_analytics_dashboard_draws_the_demo_channel(page: Page, demo: Demo, shots: Path) -> None:
+    sign_in(page, demo)
+    page.get_by_role("link", name="Analytics").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Analytics")
+    for heading in ("Reports over time", "Reports per state", "Reports per user", "Reads"):
+        expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+    expect(page.locator("figure svg.chart").first).to_be_visible()
+    # over time, states, users, at least one form field, hours, weekdays, awareness
+    assert page.locator("figure svg.chart").count() >= 7
+    page.get_by_label("Time zone of hours and days").fill("Pacific/Auckland")
+    page.get_by_role("button", name="Show").click()
+    expect(
+        page.get_by_role("heading", name="Reports per hour of the day (Pacific/Auckland)")
+    ).to_be_visible()
+    screenshot(page, shots, "analytics")

@@ -75,3 +75,15 @@ def test_empty_charts_say_so() -> None:
     assert "no closed period yet" in charts.sparkline([])
     assert "No period has been evaluated yet" in charts.period_chart([], 5, "t")
     assert "No data in this interval" in charts.line_chart([], [], "t")
+
+
+def test_columns_without_a_threshold_are_counts() -> None:
+    drawn = str(charts.period_chart([charts.Bar("Sun", 3), charts.Bar("Mon", 0)], None, "Days"))
+    assert 'class="threshold"' not in drawn and "✓" not in drawn and "✗" not in drawn
+    assert drawn.count('class="col step"') == 2
+    assert "Sun: 3" in drawn
+    assert str(charts.period_chart([], None, "Days", empty="No <reports>.")) == (
+        '<p class="muted">No &lt;reports&gt;.</p>'
+    )
+    listed = str(charts.bars([charts.Bar("High", 4), charts.Bar("Low", 2)], "Severity"))
+    assert ">4</text>" in listed and ">2</text>" in listed and "%" not in listed

@@ -430,6 +430,11 @@ def test_one_event_store_round_trip_per_chart(
     explorer = client.get("/console/explorer", params={"vendor": "com.example.shop"})
     assert explorer.status_code == 200
     assert len(sent) == 1
+    sent.clear()
+    assert client.get(f"/console/workflows/{workflow_id}").status_code == 200
+    funnel = [statement for statement in sent if "per_session" in statement]
+    assert len(funnel) == 1  # the whole funnel chart; the rest is the step table's reads
+    assert all("LIMIT" in statement.upper() for statement in sent if statement not in funnel)
 
 
 def test_an_unknown_console_page_is_an_html_404(client: TestClient, tenant: Tenant) -> None:

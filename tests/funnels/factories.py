@@ -27,6 +27,10 @@ def source_url(tenant: Tenant, workflow_id: uuid.UUID | str) -> str:
     return f"{reporting(tenant)}/workflows/{workflow_id}/source_data"
 
 
+def chart_url(tenant: Tenant, workflow_id: uuid.UUID | str) -> str:
+    return f"{reporting(tenant)}/workflows/{workflow_id}/query/"
+
+
 def create_workflow(client: TestClient, tenant: Tenant, kind: str = "interaction") -> uuid.UUID:
     response = client.post(
         f"{tenant.objectives}/workflows",

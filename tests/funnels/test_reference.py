@@ -1,6 +1,7 @@
-"""The HTTP API against the plain-Python reference, on random sessions (hypothesis): the
-path rule, ``triggered_goal``, ``affected_goal`` and ``affected_goal_total``, with random
-``step_data``, ``filters``, ``limit`` and ``basic``."""
+"""The HTTP API against the plain-Python reference, on random sessions (hypothesis), on
+every event engine: the path rule, ``triggered_goal``, ``affected_goal`` and
+``affected_goal_total`` with random ``step_data``, ``filters``, ``limit`` and ``basic``,
+and the funnel chart."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from tallybook.kit.db import Database
 from tests.fixtures.engines import event_engines
 from tests.fixtures.tenants import make_tenant
 from tests.funnels import reference
-from tests.funnels.factories import create_workflow, source_url, step_url
+from tests.funnels.factories import chart_url, create_workflow, source_url, step_url
 from tests.funnels.strategies import END, START, TYPES, Scenario, scenarios
 
 event_store, app = event_engines(module_app=True)
@@ -127,3 +128,9 @@ def test_the_api_agrees_with_the_reference(
             continue
         assert response.status_code == 200, response.text
         assert_same_answer(response.json()["data"], scenario, answer(q, events), limit, basic)
+
+    chart_body = _body(scenario, None, False, "")
+    del chart_body["basic"], chart_body["target"]  # the chart takes neither
+    response = client.post(chart_url(tenant, workflow), json=chart_body, headers=tenant.headers)
+    assert response.status_code == 200, response.text
+    assert response.json() == reference.chart(q, events)

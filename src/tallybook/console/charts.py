@@ -39,6 +39,11 @@ def _svg(width: int, height: int, label: str, body: str, css: str = "chart") -> 
     )
 
 
+def _empty(text: str) -> Markup:
+    """The sentence shown instead of a chart with nothing to draw (escaped)."""
+    return Markup('<p class="muted">{}</p>').format(text)
+
+
 def _scale(values: Sequence[float], threshold: float | None = None) -> float:
     top = max([*values, threshold or 0.0, 0.0])
     return top * 1.1 if top > 0 else 1.0
@@ -85,11 +90,17 @@ def sparkline(values: Sequence[tuple[float, bool]]) -> Markup:
     return _svg(width, height, label, f'<polyline class="line" points="{line}"/>{dots}', "spark")
 
 
-def period_chart(bars: Sequence[Bar], threshold: float, title: str) -> Markup:
-    """Bars of evaluated periods (and the current one, striped) with the threshold line."""
+def period_chart(
+    bars: Sequence[Bar],
+    threshold: float | None,
+    title: str,
+    empty: str = "No period has been evaluated yet.",
+) -> Markup:
+    """Columns: evaluated periods (and the current one, striped) with the threshold line,
+    or, with no threshold, counts per slot (hour of the day, day of the week)."""
     width, height, left, bottom, top_pad = 640, 240, 48, 28, 12
     if not bars:
-        return Markup('<p class="muted">No period has been evaluated yet.</p>')
+        return _empty(empty)
     top = _scale([b.value for b in bars], threshold)
     plot_h = height - bottom - top_pad
     slot = (width - left - 8) / len(bars)
@@ -108,7 +119,12 @@ def period_chart(bars: Sequence[Bar], threshold: float, title: str) -> Markup:
     every = max(1, math.ceil(len(bars) / 10))
     for i, bar in enumerate(bars):
         x = round(left + i * slot + (slot - bar_w) / 2, 1)
-        css = "current" if bar.current else ("reached" if bar.reached else "missed")
+        if bar.current:
+            css = "current"
+        elif bar.reached is None:  # a count, not judged against a threshold
+            css = "step"
+        else:
+            css = "reached" if bar.reached else "missed"
         parts.append(
             f'<rect class="col {css}" x="{x}" y="{y(bar.value)}" width="{round(bar_w, 1)}" '
             f'height="{round(top_pad + plot_h - y(bar.value), 1)}">'
@@ -125,27 +141,36 @@ def period_chart(bars: Sequence[Bar], threshold: float, title: str) -> Markup:
                 f'<text class="tick" x="{x + bar_w / 2}" y="{height - 8}" '
                 f'text-anchor="middle">{escape(bar.label)}</text>'
             )
-    ty = y(threshold)
-    parts.append(
-        f'<line class="threshold" x1="{left}" y1="{ty}" x2="{width - 4}" y2="{ty}"/>'
-        f'<text class="tick" x="{width - 6}" y="{ty - 4}" text-anchor="end">threshold '
-        f"{escape(number(threshold))}</text>"
-    )
+    if threshold is not None:
+        ty = y(threshold)
+        parts.append(
+            f'<line class="threshold" x1="{left}" y1="{ty}" x2="{width - 4}" y2="{ty}"/>'
+            f'<text class="tick" x="{width - 6}" y="{ty - 4}" text-anchor="end">threshold '
+            f"{escape(number(threshold))}</text>"
+        )
     return _svg(width, height, title, "".join(parts))
 
 
 def funnel(steps: Sequence[Bar], title: str) -> Markup:
     """Horizontal bars, one per step, with the count and the share of the first step."""
+    return bars(steps, title, shares=True, empty="The workflow has no steps.")
+
+
+def bars(
+    items: Sequence[Bar], title: str, *, shares: bool = False, empty: str = "No data."
+) -> Markup:
+    """Horizontal bars, one per item, labelled with the count (and, with ``shares``, each
+    one's share of the first)."""
     row, width, label_w = 34, 640, 170
-    if not steps:
-        return Markup('<p class="muted">The workflow has no steps.</p>')
-    top = max(max(s.value for s in steps), 1.0)
-    first = steps[0].value or 0.0
+    if not items:
+        return _empty(empty)
+    top = max(max(s.value for s in items), 1.0)
+    first = items[0].value or 0.0
     parts = []
-    for i, step in enumerate(steps):
+    for i, step in enumerate(items):
         y = i * row + 4
         w = round((width - label_w - 130) * step.value / top, 1)
-        share = f" ({step.value / first:.0%})" if first and i else ""
+        share = f" ({step.value / first:.0%})" if shares and first and i else ""
         parts.append(
             f'<text class="tick" x="{label_w - 8}" y="{y + 17}" text-anchor="end">'
             f"{escape(step.label[:26])}</text>"
@@ -153,7 +178,7 @@ def funnel(steps: Sequence[Bar], title: str) -> Markup:
             f'<text class="value" x="{label_w + w + 6}" y="{y + 17}">'
             f"{escape(number(step.value))}{escape(share)}</text>"
         )
-    return _svg(width, row * len(steps) + 8, title, "".join(parts))
+    return _svg(width, row * len(items) + 8, title, "".join(parts))
 
 
 DASHES = ("", "6 3", "2 3", "8 3 2 3", "1 2")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from tallybook.console import explorer, exports, targets, workflows
+from tallybook.console import analytics, explorer, exports, targets, workflows
 from tallybook.console.session import ConsoleSession, principal_of
 from tallybook.console.web import (
     PREFIX,
@@ -90,6 +90,7 @@ router.include_router(targets.router)
 router.include_router(workflows.router)
 router.include_router(explorer.router)
 router.include_router(exports.router)
+router.include_router(analytics.router)
 
 
 @router.get("/{path:path}", response_class=HTMLResponse)

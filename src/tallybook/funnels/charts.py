@@ -3,21 +3,23 @@
 Every number is counted over the *chart's events*: the step events the path rule lets
 through (:func:`~tallybook.funnels.paths.judged_step_events`, each judged at its own step,
 in one read of the table), narrowed by ``filters`` — for each step exactly the rows step
-source data returns. Two plans, each a
-:class:`~tallybook.events.query.render.RelationPlan`:
+source data returns. :class:`ChartPlan` is one statement (one round trip to the event
+store) over the chart's events as a common table expression, reduced twice before any
+counting:
 
-- :class:`ChartStepsPlan` — the distinct ``dim5`` of the workflow's step events (cheap:
-  nothing is judged), so that the chart knows which consecutive steps to link.
-- :class:`ChartPlan` — one statement over the chart's events as a common table
-  expression: per step and per action the events, distinct visitors and sessions and the
-  step's name (the least ``dim4``) by ``GROUP BY GROUPING SETS``, and the Sankey links:
-  per session, step and action the first and last chart event, joined to itself over the
-  session from step k to step k + 1 where the later step's last event is not before the
-  earlier one's first.
+- ``per_session``: one row per step, action and session (its events, first and last
+  event, least ``dim4``). The sessions per action are its rows, the sessions per step
+  its distinct sessions, and the Sankey links join it to itself over the session, from
+  step k to step k + 1 where the later step's last event is not before the earlier one's
+  first;
+- ``per_visitor``: one row per step, action and visitor; the visitors per action are its
+  rows, per step its distinct visitors.
 
-Only the aggregates leave the store. A ``dim5`` that is not a step index as the step
-endpoint spells it (``0``, ``1``, … without leading zeros) is no step of the chart: its
-group is dropped here, as the step endpoint never returns it.
+Counting distinct sessions and visitors of the ~1 M grouped rows rather than of every
+event is what makes the chart cheap: the two reductions are the only work that sees each
+event. Only the aggregates leave the store. A ``dim5`` that is not a step index as the
+step endpoint spells it (``0``, ``1``, … without leading zeros) is no step of the chart:
+its groups are dropped here and it is never linked, as the step endpoint never returns it.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from typing import Any, Final
 from sqlglot import exp
 
 from tallybook.events.query.dialects import data_type
-from tallybook.events.query.render import Renderer, column, event_table
+from tallybook.events.query.render import Renderer
 from tallybook.funnels.paths import StepPath, WorkflowScope, judged_step_events
 from tallybook.funnels.plans import property_filters
 from tallybook.funnels.schemas import PropertyFilter
@@ -38,17 +40,19 @@ from tallybook.funnels.schemas import PropertyFilter
 STEP_TEXT: Final = re.compile(r"0|[1-9][0-9]{0,8}")
 """``dim5`` as the step endpoint reads it (``service.STEP_INDEX``, then ``str(int(…))``)."""
 
-PER_ACTION: Final = 0
-PER_STEP: Final = 1  # GROUPING(action) of the per-step rows
-LINK: Final = 2
+# The parts of ChartPlan's rows (its first column).
+ACTION_SESSIONS: Final = 0
+STEP_SESSIONS: Final = 1
+ACTION_VISITORS: Final = 2
+STEP_VISITORS: Final = 3
+LINK: Final = 4
 
 _CHART_CTE: Final = "chart"
-_CHART: Final = "c"
-_SPANS: Final = "s"
-_SPANS_CTE: Final = "spans"
-_ROWS: Final = "r"
+_PER_SESSION: Final = "per_session"
+_PER_VISITOR: Final = "per_visitor"
 _FROM: Final = "x"
 _TO: Final = "y"
+_ROWS: Final = "r"
 
 
 @dataclass(frozen=True)
@@ -59,18 +63,15 @@ class ChartEvents:
     path: StepPath
     filters: tuple[PropertyFilter, ...] = ()
 
-    def relation(
-        self, sql: Renderer, columns: Sequence[str], steps: Sequence[int] | None = None
-    ) -> exp.Select:
-        """``SELECT columns`` of the chart's events (of ``steps`` only, if given), in one
-        read of the table (:func:`~tallybook.funnels.paths.judged_step_events`)."""
+    def relation(self, sql: Renderer, columns: Sequence[str]) -> exp.Select:
+        """``SELECT columns`` of the chart's events, in one read of the table
+        (:func:`~tallybook.funnels.paths.judged_step_events`)."""
         return judged_step_events(
             sql,
             self.scope,
             self.path,
             columns=columns,
             condition=property_filters(sql, self.filters),
-            steps=steps,
         )
 
 
@@ -79,135 +80,158 @@ def _of(alias: str, name: str) -> exp.Column:
 
 
 @dataclass(frozen=True)
-class ChartStepsPlan:
-    """Rows ``(dim5,)``: the distinct ``dim5`` of the workflow's step events in the
-    interval, the path and filters aside. Cheap (no event leaves the store, nothing is
-    judged); :class:`ChartPlan` links the consecutive steps among them."""
-
-    scope: WorkflowScope
-
-    def select(self, sql: Renderer) -> exp.Select:
-        return (
-            exp.select(column("dim5"), copy=False)
-            .distinct(copy=False)
-            .from_(event_table(), copy=False)
-            .where(self.scope.step_events(sql), copy=False)
-        )
-
-
-@dataclass(frozen=True)
 class ChartPlan:
-    """The chart in one statement over the chart's events, read once as the common table
-    expression ``chart`` (an engine materialises a CTE that is read twice). Rows
-    ``(part, from dim5, from action, to dim5, to action, events, visitors, sessions,
-    name)``:
+    """The chart in one statement. Rows ``(part, dim5, action, to dim5, to action,
+    events, count, name)``, ``part`` one of:
 
-    - part :data:`PER_ACTION` and :data:`PER_STEP`: events, distinct visitors and
-      sessions and the least ``dim4`` per step and action, and per step (``action``
-      null), from one ``GROUP BY GROUPING SETS ((dim5), (dim5, action))``;
-    - part :data:`LINK`: the Sankey links, sessions (in each count column) from ``from
-      action`` at step k to ``to action`` at step k + 1 whose last event there is not
-      before their first at k:
-      per session, step and action the first and last chart event (``spans``), joined to
-      itself, for each pair of consecutive steps in ``steps``.
+    - :data:`ACTION_SESSIONS` / :data:`STEP_SESSIONS`: per step and action (per step,
+      ``action`` null) the events, distinct sessions and least ``dim4``;
+    - :data:`ACTION_VISITORS` / :data:`STEP_VISITORS`: the distinct visitors in
+      ``count`` (``events`` holds a count of no meaning, ``name`` null);
+    - :data:`LINK`: sessions (in ``events`` and ``count``) from ``action`` at step k to
+      ``to action`` at step k + 1 whose last event there is not before their first at k.
     """
 
     events: ChartEvents
-    steps: tuple[int, ...] = ()
-
-    def pairs(self) -> list[int]:
-        """The steps k whose next step k + 1 is also in ``steps``."""
-        present = set(self.steps)
-        return sorted(k for k in present if k + 1 in present)
 
     def select(self, sql: Renderer) -> exp.Select:
         chart = self.events.relation(
             sql, ("dim5", "action", "dim4", "visitor_id", "session_id", "timestamp")
         )
-        parts: exp.Query = self._counts()
-        froms = self.pairs()
-        select = exp.select(exp.Star(), copy=False).with_(_CHART_CTE, as_=chart, copy=False)
-        if froms:
-            select = select.with_(_SPANS_CTE, as_=self._spans(sql, froms), copy=False)
-            parts = exp.union(parts, self._links(sql, froms), distinct=False, copy=False)
-        return select.from_(parts.subquery(_ROWS, copy=False), copy=False)
-
-    def _counts(self) -> exp.Select:
-        step, action = _of(_CHART, "dim5"), _of(_CHART, "action")
-        sets = exp.GroupingSets(
-            expressions=[
-                exp.Paren(this=step.copy()),
-                exp.Tuple(expressions=[step.copy(), action.copy()]),
-            ]
-        )
-        return (
+        step, action = _of(_CHART_CTE, "dim5"), _of(_CHART_CTE, "action")
+        per_session = (
             exp.select(
-                exp.Grouping(expressions=[action.copy()]).as_("part", quoted=True),
                 step.copy(),
                 action.copy(),
-                _null("text").as_("to_dim5", quoted=True),
-                _null("text").as_("to_action", quoted=True),
-                exp.Count(this=exp.Star()),
-                exp.Count(this=exp.Distinct(expressions=[_of(_CHART, "visitor_id")])),
-                exp.Count(this=exp.Distinct(expressions=[_of(_CHART, "session_id")])),
-                exp.Min(this=_of(_CHART, "dim4")),
+                _of(_CHART_CTE, "session_id"),
+                exp.Count(this=exp.Star()).as_("n", quoted=True),
+                exp.Min(this=_of(_CHART_CTE, "timestamp")).as_("first", quoted=True),
+                exp.Max(this=_of(_CHART_CTE, "timestamp")).as_("last", quoted=True),
+                exp.Min(this=_of(_CHART_CTE, "dim4")).as_("name", quoted=True),
                 copy=False,
             )
-            .from_(exp.to_table(_CHART_CTE).as_(_CHART), copy=False)
-            .group_by(sets, copy=False)
+            .from_(_CHART_CTE, copy=False)
+            .group_by(step.copy(), action.copy(), _of(_CHART_CTE, "session_id"), copy=False)
         )
-
-    def _links(self, sql: Renderer, froms: list[int]) -> exp.Select:
-        following = exp.Case(this=_of(_FROM, "dim5"))
-        for k in froms:
-            following = following.when(sql.text(str(k)), sql.text(str(k + 1)), copy=False)
-        on = exp.and_(
-            exp.EQ(this=_of(_TO, "session_id"), expression=_of(_FROM, "session_id")),
-            exp.EQ(this=_of(_TO, "dim5"), expression=following),
-            exp.GTE(this=_of(_TO, "last"), expression=_of(_FROM, "first")),
-            copy=False,
+        per_visitor = (
+            exp.select(step.copy(), action.copy(), _of(_CHART_CTE, "visitor_id"), copy=False)
+            .from_(_CHART_CTE, copy=False)
+            .group_by(step.copy(), action.copy(), _of(_CHART_CTE, "visitor_id"), copy=False)
         )
-        keys = [_of(_FROM, "dim5"), _of(_FROM, "action"), _of(_TO, "dim5"), _of(_TO, "action")]
-        # (session, step, action) is unique in each side, so each row counts one session.
-        # The three count columns all hold it: a count, not a typed null, is the same type
-        # as the counts' column in every engine (ClickHouse has no common type for its
-        # unsigned counts and a signed null).
-        return (
-            exp.select(
-                exp.Literal.number(LINK),
-                *[k.copy() for k in keys],
-                exp.Count(this=exp.Star()),
-                exp.Count(this=exp.Star()),
-                exp.Count(this=exp.Star()),
-                _null("text"),
-                copy=False,
-            )
-            .from_(exp.to_table(_SPANS_CTE).as_(_FROM), copy=False)
-            .join(exp.to_table(_SPANS_CTE).as_(_TO), on=on, copy=False)
-            .group_by(*keys, copy=False)
-        )
-
-    def _spans(self, sql: Renderer, froms: list[int]) -> exp.Select:
-        """Per session, step and action of the linked steps: its first and last chart
-        event (read once, as a common table expression both sides of the join use)."""
-        steps = sorted({*froms, *(k + 1 for k in froms)})
-        keys = [_of(_SPANS, name) for name in ("session_id", "dim5", "action")]
-        where = exp.and_(
-            exp.Not(this=exp.Is(this=keys[0].copy(), expression=exp.Null())),
-            exp.In(this=keys[1].copy(), expressions=[sql.text(str(k)) for k in steps]),
+        parts = exp.union(
+            _counts(_PER_SESSION, ACTION_SESSIONS, "session_id", per_step=False),
+            _counts(_PER_SESSION, STEP_SESSIONS, "session_id", per_step=True),
+            _counts(_PER_VISITOR, ACTION_VISITORS, "visitor_id", per_step=False),
+            _counts(_PER_VISITOR, STEP_VISITORS, "visitor_id", per_step=True),
+            _links(),
+            distinct=False,
             copy=False,
         )
         return (
-            exp.select(
-                *[k.copy() for k in keys],
-                exp.Min(this=_of(_SPANS, "timestamp")).as_("first", quoted=True),
-                exp.Max(this=_of(_SPANS, "timestamp")).as_("last", quoted=True),
-                copy=False,
-            )
-            .from_(exp.to_table(_CHART_CTE).as_(_SPANS), copy=False)
-            .where(where, copy=False)
-            .group_by(*keys, copy=False)
+            exp.select(exp.Star(), copy=False)
+            .with_(_CHART_CTE, as_=chart, copy=False)
+            .with_(_PER_SESSION, as_=per_session, copy=False)
+            .with_(_PER_VISITOR, as_=per_visitor, copy=False)
+            .from_(parts.subquery(_ROWS, copy=False), copy=False)
         )
+
+
+def _counts(table: str, part: int, key: str, *, per_step: bool) -> exp.Select:
+    """Per step and action of ``table`` (one row per step, action and ``key``): its rows
+    with a ``key`` are the distinct keys; per step, the distinct keys of its rows."""
+    step, action = _of(table, "dim5"), _of(table, "action")
+    counted: exp.Expr = _of(table, key)
+    if per_step:
+        counted = exp.Distinct(expressions=[counted])
+    sessions = table == _PER_SESSION
+    values = (
+        exp.Literal.number(part),
+        step.copy(),
+        _null("text") if per_step else action.copy(),
+        _null("text"),
+        _null("text"),
+        exp.Sum(this=_of(table, "n")) if sessions else exp.Count(this=exp.Star()),
+        exp.Count(this=counted),
+        exp.Min(this=_of(table, "name")) if sessions else _null("text"),
+    )
+    select = exp.select(*_named(values), copy=False).from_(table, copy=False)
+    return select.group_by(step.copy(), *([] if per_step else [action.copy()]), copy=False)
+
+
+def _links() -> exp.Select:
+    """Sessions from each action at step k to each at k + 1 (``per_session`` joined to
+    itself over the session; (session, step, action) is unique on each side, so each
+    joined row is one session). Only a ``dim5`` spelled as a step index has a next step.
+    Each side names its columns apart from the other's."""
+    earlier = _of(_FROM, "from_dim5")
+    following = exp.Case(
+        ifs=[
+            exp.If(
+                this=exp.RegexpLike(
+                    this=earlier.copy(), expression=exp.Literal.string(_STEP_PATTERN)
+                ),
+                true=exp.Cast(
+                    this=exp.Add(
+                        this=exp.Cast(this=earlier.copy(), to=data_type("bigint")),
+                        expression=exp.Literal.number(1),
+                    ),
+                    to=data_type("text"),
+                ),
+            )
+        ]
+    )
+    on = exp.and_(
+        exp.EQ(this=_of(_TO, "to_session"), expression=_of(_FROM, "from_session")),
+        exp.EQ(this=_of(_TO, "to_dim5"), expression=following),
+        exp.GTE(this=_of(_TO, "last"), expression=_of(_FROM, "first")),
+        copy=False,
+    )
+    keys = [
+        _of(_FROM, "from_dim5"),
+        _of(_FROM, "from_action"),
+        _of(_TO, "to_dim5"),
+        _of(_TO, "to_action"),
+    ]
+    # The count in both count columns: a count, not a typed null, is the same type as the
+    # counts' columns in every engine (ClickHouse has no common type for its unsigned
+    # counts and a signed null).
+    values = (
+        exp.Literal.number(LINK),
+        *[k.copy() for k in keys],
+        exp.Count(this=exp.Star()),
+        exp.Count(this=exp.Star()),
+        _null("text"),
+    )
+    return (
+        exp.select(*_named(values), copy=False)
+        .from_(_side("from", "first").subquery(_FROM, copy=False), copy=False)
+        .join(_side("to", "last").subquery(_TO, copy=False), on=on, copy=False)
+        .group_by(*keys, copy=False)
+    )
+
+
+def _side(prefix: str, instant: str) -> exp.Select:
+    """``per_session``'s session, step, action (named ``<prefix>_…``) and ``instant``."""
+    return exp.select(
+        *[
+            _of(_PER_SESSION, name).as_(f"{prefix}_{short}", quoted=True)
+            for name, short in (("session_id", "session"), ("dim5", "dim5"), ("action", "action"))
+        ],
+        _of(_PER_SESSION, instant),
+        copy=False,
+    ).from_(_PER_SESSION, copy=False)
+
+
+_COLUMNS: Final = ("part", "dim5", "action", "to_dim5", "to_action", "events", "count", "name")
+
+
+def _named(values: Sequence[exp.Expr]) -> list[exp.Expr]:
+    """The columns of a part, each named: ClickHouse matched the columns of a union by
+    name, so two unnamed ``CAST(NULL AS …)`` in one part were taken for the same column."""
+    return [value.as_(name, quoted=True) for value, name in zip(values, _COLUMNS, strict=True)]
+
+
+_STEP_PATTERN: Final = f"^({STEP_TEXT.pattern})$"
 
 
 def _null(kind: str) -> exp.Expr:
@@ -225,36 +249,39 @@ def step_index(dim5: Any) -> int | None:
 
 def chart_steps(rows: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]]:
     """The ``steps`` of the answer from the rows of :class:`ChartPlan`."""
-    actions: dict[int, list[dict[str, Any]]] = {}
-    totals: dict[int, tuple[Any, ...]] = {}
-    for part, dim5, action, _to, _to_action, events, visitors, sessions, name in rows:
-        index = step_index(dim5)
-        if index is None or int(part) == LINK:
+    actions: dict[int, dict[str | None, dict[str, Any]]] = {}
+    totals: dict[int, dict[str, Any]] = {}
+    for part, dim5, action, _to, _to_action, events, count, name in rows:
+        index, part = step_index(dim5), int(part)
+        if index is None or part == LINK:
             continue
-        if int(part) == PER_STEP:
-            totals[index] = (events, visitors, sessions, name)
+        if part in (STEP_SESSIONS, STEP_VISITORS):
+            counts = totals.setdefault(index, {"index": index})
         else:
-            actions.setdefault(index, []).append(
-                {
-                    "action": action,
-                    "events": int(events),
-                    "visitors": int(visitors),
-                    "sessions": int(sessions),
-                }
-            )
-    base = int(totals[0][2]) if 0 in totals else 0
+            counts = actions.setdefault(index, {}).setdefault(action, {"action": action})
+        if part in (STEP_SESSIONS, ACTION_SESSIONS):
+            counts.update(events=int(events), sessions=int(count), name=name)
+        else:
+            counts["visitors"] = int(count)
+    base = totals[0]["sessions"] if 0 in totals else 0
     steps = []
     for index in sorted(totals):
-        events, visitors, sessions, name = totals[index]
+        step = totals[index]
         steps.append(
             {
                 "index": index,
-                "name": name,
-                "events": int(events),
-                "visitors": int(visitors),
-                "sessions": int(sessions),
-                "conversion": int(sessions) / base if base else None,
-                "actions": sorted(actions.get(index, []), key=_action_order),
+                "name": step["name"],
+                "events": step["events"],
+                "visitors": step["visitors"],
+                "sessions": step["sessions"],
+                "conversion": step["sessions"] / base if base else None,
+                "actions": sorted(
+                    (
+                        {key: counts[key] for key in ("action", "events", "visitors", "sessions")}
+                        for counts in actions.get(index, {}).values()
+                    ),
+                    key=_action_order,
+                ),
             }
         )
     return steps
@@ -270,7 +297,7 @@ def chart_links(rows: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]]:
             "to_action": to_action,
             "sessions": int(sessions),
         }
-        for part, from_dim5, from_action, to_dim5, to_action, _e, _v, sessions, _n in rows
+        for part, from_dim5, from_action, to_dim5, to_action, _events, sessions, _name in rows
         if int(part) == LINK
     ]
     return sorted(

@@ -176,9 +176,8 @@ def judged_step_events(
     *,
     columns: Sequence[str],
     condition: exp.Expr | None = None,
-    steps: Sequence[int] | None = None,
 ) -> exp.Select:
-    """:func:`qualifying_step_events` of every step (or of ``steps`` only), reading the
+    """:func:`qualifying_step_events` of every step, reading the
     table once: the sessions' passes are window aggregates over the session
     (``MIN(…) OVER (PARTITION BY session_id)``) in a derived table aliased ``e``, and the
     path rule and ``condition`` are applied over it. The funnel chart aggregates all of a
@@ -186,11 +185,7 @@ def judged_step_events(
     (Step source data keeps the join: there the read of the step's own events stops
     early under ``ORDER BY … LIMIT``, which a window over the session would prevent.)"""
     required = sorted({k for s in _steps_of(path, None) for k in path.required_before(s)})
-    narrowed: list[exp.Expr] = []
-    if steps is not None:
-        narrowed.append(exp.In(this=column("dim5"), expressions=[sql.text(str(s)) for s in steps]))
-    if condition is not None:
-        narrowed.append(condition)
+    narrowed: list[exp.Expr] = [] if condition is None else [condition]
     if not required:
         return qualifying_step_events(
             sql,
@@ -214,16 +209,10 @@ def judged_step_events(
         first = exp.Min(this=exp.Case(ifs=[exp.If(this=hit, true=column("timestamp"))]))
         over = exp.Window(this=first, partition_by=[column("session_id")], over="OVER")
         items.append(over.as_(f"_p{k}"))
-    reads = [scope.step_events(sql)]
-    if steps is not None:
-        read_steps = sorted({*steps, *required})
-        reads.append(
-            exp.In(this=column("dim5"), expressions=[sql.text(str(s)) for s in read_steps])
-        )
     inner = (
         exp.select(*items, copy=False)
         .from_(event_table(), copy=False)
-        .where(exp.and_(*reads, copy=False), copy=False)
+        .where(scope.step_events(sql), copy=False)
     )
     judged = [_counts_at_its_step(sql, path, passed=_EVENTS), *narrowed]
     return (

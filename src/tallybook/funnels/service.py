@@ -21,10 +21,8 @@ from tallybook.events.store import EventStore
 from tallybook.funnels.charts import (
     ChartEvents,
     ChartPlan,
-    ChartStepsPlan,
     chart_links,
     chart_steps,
-    step_index,
 )
 from tallybook.funnels.fields import RAW_FIELDS, RowShape, columns_for, event_columns
 from tallybook.funnels.paths import StepPath, WorkflowScope
@@ -166,12 +164,9 @@ def plan_chart(
 
 
 def run_chart(store: EventStore, events: ChartEvents) -> dict[str, Any]:
-    """The chart: the workflow's steps in the interval (a cheap query), then the counts
-    per step and per action and the links between consecutive steps in one statement;
-    only aggregates come out of the store."""
-    found = [step_index(row[0]) for row in store.relation_rows(ChartStepsPlan(events.scope))]
-    plan = ChartPlan(events, tuple(sorted(index for index in found if index is not None)))
-    rows = store.relation_rows(plan)
+    """The chart: the counts per step and per action and the links between consecutive
+    steps in one statement; only aggregates come out of the store."""
+    rows = store.relation_rows(ChartPlan(events))
     return {"steps": chart_steps(rows), "links": chart_links(rows)}
 
 

@@ -428,3 +428,22 @@ def reports_images(
     rows = list(session.execute(stmt))
     images = [ImageRow(r[1], r[2], r[3], r[4]) for r in rows if r[1] is not None]
     return images, int(rows[0][0]) if rows else 0
+
+
+def selection_fields(
+    session: Session, organization_id: UUID, channel_id: int, kinds: Sequence[str]
+) -> list[tuple[int, str]]:
+    """(id, label) of the fields of the channel's form whose type is one of ``kinds``, in
+    the form's order."""
+    rows = session.execute(
+        select(FormField.id, FormField.label)
+        .join(Channel, Channel.form_id == FormField.form_id)
+        .where(
+            Channel.organization_id == organization_id,
+            Channel.id == channel_id,
+            FormField.organization_id == organization_id,
+            FormField.field_type.in_(list(kinds)),
+        )
+        .order_by(FormField.form_order, FormField.id)
+    )
+    return [(int(field_id), str(label)) for field_id, label in rows]

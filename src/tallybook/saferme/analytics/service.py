@@ -187,3 +187,13 @@ def user_awareness(
         )
         for row in repository.user_awareness(session, scoped, fields)
     ]
+
+
+def selection_fields(
+    session: Session, member: TeamMember, channel_id: int
+) -> list[tuple[int, str]]:
+    """(id, label) of the channel's form fields that ``reports_per_field_selection``
+    answers for, in the form's order (none when the channel has no form)."""
+    return repository.selection_fields(
+        session, member.organization_id, channel_id, sorted(SELECTION_TYPES)
+    )
