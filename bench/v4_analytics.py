@@ -18,6 +18,13 @@ hours; alerts to 0–3 users (1.1 on average) within minutes, 60 % of them read.
 are skewed (a few users report most); weekdays and working hours are busier.
 
     .venv/bin/python bench/v4_analytics.py --reports 1000000 --start-postgres
+
+With ``--keep DIR`` the SQLite file, the PostgreSQL database (and, with
+``--start-postgres``, the server's files) and what the API made are kept in DIR, and a later
+run with the same DIR and data options (``--reports``, ``--years``, ``--end``,
+``--users``, ``--seed``) migrates them to the current schema and times them again
+without loading: to try a change of a query or an index on a million reports. Each run
+still adds a channel for its report creations.
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ from typing import Any
 
 import httpx
 import orjson
+import psycopg
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, bindparam, text
 
@@ -120,6 +128,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--postgres-url", help="use this PostgreSQL server (a new database)")
     parser.add_argument("--start-postgres", action="store_true", help="start a throwaway one")
     parser.add_argument("--skip-sqlite", action="store_true", help="PostgreSQL only")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="keep the loaded stores in DIR (and --start-postgres's server files); a later "
+        "run with the same DIR and data options times them again without loading",
+    )
     return parser.parse_args()
 
 
@@ -142,6 +157,63 @@ class World:
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Token token={self.owner.token}"}
+
+
+WORLD_FILE = "world.json"
+
+
+def _data_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options that decide the loaded data: a kept store is reused only for the same."""
+    return {
+        "reports": args.reports,
+        "years": args.years,
+        "end": args.end,
+        "users": args.users,
+        "seed": args.seed,
+    }
+
+
+def save_world(world: World, path: Path, args: argparse.Namespace) -> None:
+    owner = world.owner
+    kept = {
+        "options": _data_options(args),
+        "owner": [str(owner.org_id), str(owner.user_id), owner.user_number, owner.token],
+        "users": world.users,
+        "channel_id": world.channel_id,
+        "form": world.form,
+        "states": world.states,
+        "option_ids": world.options,
+        "values": world.values,
+        "fields": world.fields,
+        "keys": world.keys,
+    }
+    path.write_bytes(orjson.dumps(kept))
+
+
+def load_world(client: TestClient, path: Path, args: argparse.Namespace) -> World | None:
+    """The world a previous run made and loaded in this store, if it did."""
+    if not path.exists():
+        return None
+    kept = orjson.loads(path.read_bytes())
+    if kept["options"] != _data_options(args):
+        raise SystemExit(
+            f"{path.parent} holds data made with {kept['options']}: use another --keep DIR"
+        )
+    org_id, user_id, user_number, token = kept["owner"]
+    owner = Tenant(uuid.UUID(org_id), uuid.UUID(user_id), user_number, token)
+    return World(
+        client,
+        owner,
+        kept["users"],
+        owner.org_id,
+        kept["channel_id"],
+        kept["form"],
+        kept["states"],
+        kept["option_ids"],
+        kept["values"],
+        kept["fields"],
+        kept["keys"],
+    )
 
 
 def _post(client: TestClient, tenant: Tenant, path: str, body: dict[str, Any]) -> Any:
@@ -722,17 +794,27 @@ def _quantile(values: list[float], q: float) -> float:
 def run(
     name: str, settings: Settings, args: argparse.Namespace, loader: Callable[..., int]
 ) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     database = Database(settings)
     upgrade(database.engine)
     store = open_event_store(settings)
     app = create_app(settings, database, store)
+    kept = settings.data_dir / WORLD_FILE
     try:
         with TestClient(app) as client:
-            world = make_world(client, database, args.users)
-            began = time.perf_counter()
-            loaded = loader(database.engine, Generator(world, args).batches())
-            spent = time.perf_counter() - began
-            print(f"\n{name}: loaded {loaded:,} rows in {spent:.0f} s ({loaded / spent:,.0f}/s)")
+            world = load_world(client, kept, args) if args.keep else None
+            if world is None:
+                world = make_world(client, database, args.users)
+                began = time.perf_counter()
+                loaded = loader(database.engine, Generator(world, args).batches())
+                spent = time.perf_counter() - began
+                print(
+                    f"\n{name}: loaded {loaded:,} rows in {spent:.0f} s ({loaded / spent:,.0f}/s)"
+                )
+                if args.keep:
+                    save_world(world, kept, args)
+            else:
+                print(f"\n{name}: the store kept in {settings.data_dir}")
             check_loaded(world, database.engine, args)
             timings = time_endpoints(world, args)
             print(f"{name}: {args.query_days} days of {args.reports:,} reports, ms per call")
@@ -765,18 +847,39 @@ def settings_for(data_dir: Path, url: str | None) -> Settings:
     )
 
 
+def kept_database(server_url: str, name: str) -> str:
+    """The database ``name`` on the server, made if it is not there (and kept)."""
+    plain = server_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain + "/postgres", autocommit=True) as connection:
+        there = connection.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+        ).fetchone()
+        if there is None:
+            connection.execute(f'CREATE DATABASE "{name}"')
+    return f"{server_url}/{name}"
+
+
 def main() -> None:
     args = parse_args()
     print(machine())
     with ExitStack() as stack:
-        root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tallybook-v4-")))
+        if args.keep:
+            root = args.keep.resolve()
+            root.mkdir(parents=True, exist_ok=True)
+        else:
+            root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tallybook-v4-")))
         if not args.skip_sqlite:
             run("SQLite", settings_for(root / "sqlite", None), args, load_sqlite)
         server = args.postgres_url
         if server is None and args.start_postgres:
-            server = stack.enter_context(postgres_server())
+            keep_server = root / "postgres-server" if args.keep else None
+            server = stack.enter_context(postgres_server(keep_server))
         if server is not None:
-            url = create_database(server.rstrip("/"), f"tallybook_v4_{uuid.uuid4().hex[:8]}")
+            server = server.rstrip("/")
+            if args.keep:
+                url = kept_database(server, "tallybook_v4_kept")
+            else:
+                url = create_database(server, f"tallybook_v4_{uuid.uuid4().hex[:8]}")
             run("PostgreSQL", settings_for(root / "postgresql", url), args, load_postgres)
     print(f"peak RSS {peak_rss_mb():.0f} MB")
 

@@ -125,3 +125,28 @@ def test_every_endpoint_matches_the_reference(
     _every_endpoint(client, made, str(client.base_url))
     answer = made.get(client, "reports_over_time", width=width, time_zone=scenario.zone)
     check_over_time(made, answer, width, scenario.zone)
+
+
+@settings(EXAMPLES, max_examples=4)
+@given(scenario=scenarios(images=False))
+def test_user_awareness_answers_any_choice_of_fields(
+    client: TestClient,
+    database: Database,
+    new_tenant: Callable[..., Tenant],
+    scenario: Scenario,
+) -> None:
+    """Each field alone and in twos, against the reference: the statement counts only
+    what is asked (and the total, which orders the rows), and two fields share a count."""
+    made = make(client, database, new_tenant(), scenario)
+    awareness = reference_awareness(made)
+    for names in (
+        ["alert_source_reports"],
+        ["unique_alerts"],
+        ["alerts_opened"],
+        ["alerts_opened", "alert_source_reports"],
+        ["unique_alerts", "total_alerts"],
+    ):
+        expected = [
+            {k: row[k] for k in ("user_id", "first_name", "last_name", *names)} for row in awareness
+        ]
+        assert made.get(client, "user_awareness", fields=",".join(names)) == expected, names

@@ -345,49 +345,59 @@ def user_awareness(
     session: Session, scope: Scope, fields: Sequence[AwarenessField]
 ) -> list[AwarenessCounts]:
     """Per user of the team alerted in the window (about the channel's reports), the
-    requested counts; most alerts first."""
+    requested counts; most alerts first.
 
-    def alerts(*more: Any) -> Any:
-        return (
-            select(func.count())
-            .select_from(Alert)
-            .where(
-                Alert.channel_id == _channel(scope),
-                Alert.user_number == User.number,
-                _in(Alert.created_at, scope),
-                *more,
-            )
-            .scalar_subquery()
-        )
-
+    One pass over the window's alerts: for each user of the team, every count is taken
+    from the same range of ``ix_v4_alerts_channel_user_created`` (not one correlated count
+    per field, which read each user's alerts once per field). A user's unique alerts and
+    alert source reports are the same number (the distinct reports they were alerted
+    to), counted once. The one statement whose form differs by store: PostgreSQL counts
+    each user's range in a ``LATERAL`` subquery (as a join grouped by user it would hash
+    the whole window's alerts), SQLite has no ``LATERAL`` and runs the join grouped by
+    user as the same loop — the users in number order, each one's range in turn, grouped
+    in the order the rows come, so without a sort."""
     first = _first_in(Alert.previous_pair_alert_at, scope)
-    columns: dict[AwarenessField, Any] = {
-        AwarenessField.TOTAL_ALERTS: None,  # the total, below
-        AwarenessField.ALERT_SOURCE_REPORTS: alerts(first),
-        AwarenessField.UNIQUE_ALERTS: alerts(first),
-        AwarenessField.ALERTS_OPENED: alerts(Alert.read == True),  # noqa: E712
+    counted = {
+        AwarenessField.TOTAL_ALERTS: func.count(),
+        AwarenessField.UNIQUE_ALERTS: func.count().filter(first),
+        AwarenessField.ALERTS_OPENED: func.count().filter(Alert.read == True),  # noqa: E712
     }
-    wanted = [f for f in fields if f is not AwarenessField.TOTAL_ALERTS]
-    per_user = (
-        select(
-            User.number.label("number"),
-            User.first_name.label("first_name"),
-            User.last_name.label("last_name"),
-            alerts().label(AwarenessField.TOTAL_ALERTS),
-            *(columns[f].label(f) for f in wanted),
-        )
-        .where(User.organization_id == scope.organization_id)
-        .cte("per_user")
+    same_as = {AwarenessField.ALERT_SOURCE_REPORTS: AwarenessField.UNIQUE_ALERTS}
+    wanted = {same_as.get(f, f) for f in fields} | {AwarenessField.TOTAL_ALERTS}
+    aggregates = [counted[f].label(f) for f in AwarenessField if f in wanted]
+    users_alerts = and_(
+        Alert.channel_id == _channel(scope),
+        Alert.user_number == User.number,
+        _in(Alert.created_at, scope),
     )
-    per_user = _materialized(per_user)
-    total = per_user.c[AwarenessField.TOTAL_ALERTS]
-    stmt = select(per_user).where(total > 0).order_by(total.desc(), per_user.c.number)
+    team = User.organization_id == scope.organization_id
+    if session.get_bind().dialect.name == "postgresql":
+        per_user: Any = select(*aggregates).where(users_alerts).lateral("per_user")
+        total = per_user.c[AwarenessField.TOTAL_ALERTS]
+        stmt = (
+            select(User.number.label("number"), User.first_name, User.last_name, per_user)
+            .join_from(User, per_user, true())
+            .where(team, total > 0)
+        )
+    else:
+        per_user = _materialized(
+            select(User.number.label("number"), *aggregates)
+            .join_from(User, Alert, users_alerts)
+            .where(team)
+            .group_by(User.number)
+            .cte("per_user")
+        )
+        total = per_user.c[AwarenessField.TOTAL_ALERTS]
+        stmt = select(per_user, User.first_name, User.last_name).join_from(
+            per_user, User, User.number == per_user.c.number
+        )
+    stmt = stmt.order_by(total.desc(), User.number)
     return [
         AwarenessCounts(
             row.number,
             row.first_name or "",
             row.last_name or "",
-            {f: int(row._mapping[f]) for f in fields},
+            {f: int(row._mapping[same_as.get(f, f)]) for f in fields},
         )
         for row in session.execute(stmt)
     ]
