@@ -45,13 +45,12 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -63,10 +62,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from _common import free_port, machine, postmaster_pid  # noqa: E402
+from _common import machine, postmaster_pid  # noqa: E402
 from engines import same  # noqa: E402
 from ingest_http import ingest  # noqa: E402
-from tests.fixtures.postgres import _bindir as postgres_binaries  # noqa: E402
 from tests.fixtures.postgres import create_database, postgres_server  # noqa: E402
 from tests.fixtures.tenants import make_tenant  # noqa: E402
 
@@ -154,10 +152,9 @@ def main() -> None:
         server = None
         if "postgres" in engines:
             server = args.postgres_url
-            if server is None and args.data_dir:
-                server = stack.enter_context(kept_postgres(folder / "postgres"))
-            elif server is None:
-                server = stack.enter_context(postgres_server())
+            if server is None:
+                keep = folder / "postgres" if args.data_dir else None
+                server = stack.enter_context(postgres_server(keep))
         if "queries" not in args.skip:
             loaded = Loaded(folder, engines, server, stack)
             if loaded.reuse(args.events, args.sessions):
@@ -171,37 +168,6 @@ def main() -> None:
             run_ingest(folder, engines, server, args.ingest_events, args.ingest_rounds)
     print(f"{time.perf_counter() - began:.0f} s in all")
     print("load average after:", ", ".join(f"{v:.2f}" for v in os.getloadavg()))
-
-
-@contextmanager
-def kept_postgres(data: Path) -> Iterator[str]:
-    """A PostgreSQL server on files kept in ``data`` (made on first use), with the test
-    suite's settings; stopped afterwards."""
-    bindir = postgres_binaries()
-    as_user = "postgres" if os.geteuid() == 0 else None  # it refuses to run as root
-    prefix = ["runuser", "-u", as_user, "--"] if as_user else []
-    if not (data / "PG_VERSION").exists():
-        data.mkdir(parents=True, exist_ok=True)
-        if as_user:
-            shutil.chown(data, as_user)
-        command = [str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"]
-        subprocess.run([*prefix, *command, "-E", "UTF8"], check=True, capture_output=True)
-    sockets = Path(tempfile.mkdtemp(prefix="tb-pg-"))
-    if as_user:
-        shutil.chown(sockets, as_user)
-    port = free_port()
-    options = (
-        f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off "
-        "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-    )
-    control = [*prefix, str(bindir / "pg_ctl"), "-D", str(data)]
-    log = ["-l", str(data / "server.log")]
-    subprocess.run([*control, "-o", options, "-w", *log, "start"], check=True, capture_output=True)
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
-    finally:
-        subprocess.run([*control, "-m", "fast", "stop"], check=True, capture_output=True)
-        shutil.rmtree(sockets, ignore_errors=True)
 
 
 def fill_clickhouse(store: QueryRunner, parquet: Path) -> None:
