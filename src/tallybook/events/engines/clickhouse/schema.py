@@ -50,7 +50,8 @@ LOW_CARDINALITY_COLUMNS: Final = (
 categories and actions, browsers, device types, operating systems, countries), grouped
 and filtered on most. ClickHouse advises ``LowCardinality`` below about 10,000 distinct
 values per part; past that it is still correct, only no faster. The hourly group_by of two
-of them took half the engine's time on 1 M events (docs/performance.md). Free-form text
+of them took half the server time it took on ``String`` columns, on 1 M events
+(docs/performance.md). Free-form text
 (labels, the ``dim`` columns, visitor and session ids) stays ``String``."""
 
 
@@ -65,7 +66,7 @@ def upgrade_ddl(version: str) -> list[str] | None:
     """The statements that bring a table of an older schema version to this one; None for
     a version this code cannot upgrade (a newer one).
 
-    From version 1, one ``ALTER TABLE … MODIFY COLUMN`` per converted column: ClickHouse
+    From version 1, one ``ALTER TABLE`` with a ``MODIFY COLUMN`` per converted column: ClickHouse
     changes the table's definition at once and rewrites the stored parts in the background
     (a mutation, ``system.mutations``); reads are right meanwhile, converting parts not yet
     rewritten as they are read. Running it twice (two processes opening the store at
