@@ -366,13 +366,16 @@ def _status(pid: int, field: str) -> float:
     raise KeyError(field)
 
 
-def download(data_dir: Path, setup: Setup, rows: int, port: int) -> None:
+def download(data_dir: Path, setup: Setup, rows: int, port: int, memory_limit: str | None) -> None:
     env = {
         **os.environ,
         "TALLYBOOK_DATA_DIR": str(data_dir),
         "TALLYBOOK_SECRET_KEY": SECRET,
         "TALLYBOOK_LOG_LEVEL": "warning",
     }
+    if memory_limit:
+        env["TALLYBOOK_DUCKDB_MEMORY_LIMIT"] = memory_limit
+    print(f"(d) the server's DuckDB memory_limit: {memory_limit or 'DuckDB default'}")
     port = port or free_port()
     command = [sys.executable, "-m", "tallybook", "serve", "--no-worker", "--port", str(port)]
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
@@ -446,6 +449,10 @@ def main() -> None:
     parser.add_argument("--download-rows", type=int, default=1_000_000)
     parser.add_argument("--port", type=int, default=0, help="default: a free one")
     parser.add_argument(
+        "--memory-limit",
+        help="TALLYBOOK_DUCKDB_MEMORY_LIMIT for the download's server (e.g. 256MB)",
+    )
+    parser.add_argument(
         "--skip", action="append", default=[], choices=("queries", "download"), help="repeatable"
     )
     args = parser.parse_args()
@@ -459,7 +466,7 @@ def main() -> None:
     if "queries" not in args.skip:
         in_process(args.data_dir, setup, args.repeat)
     if "download" not in args.skip:
-        download(args.data_dir, setup, args.download_rows, args.port)
+        download(args.data_dir, setup, args.download_rows, args.port, args.memory_limit)
     print("load average after:", ", ".join(f"{v:.2f}" for v in os.getloadavg()))
 
 

@@ -51,13 +51,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--start", default="2021-03-01", help="first day of the data (UTC)")
     parser.add_argument("--repeat", type=int, default=50)
+    parser.add_argument("--memory-limit", help="DuckDB's memory_limit (e.g. 256MB)")
     args = parser.parse_args()
 
     org = args.org or organization_ids(1, args.seed)[0]
     start = datetime.fromisoformat(args.start).replace(tzinfo=UTC)
     month = Interval(start=start, end=start + timedelta(days=30))
     print(machine())
-    store = DuckDBEventStore(args.db)
+    store = DuckDBEventStore(args.db, memory_limit=args.memory_limit)
+    print(f"DuckDB memory_limit: {args.memory_limit or 'DuckDB default'}")
     with store.cursor() as cursor:
         total = cursor.execute("SELECT count(*) FROM events").fetchone()
     print(f"{args.db}: {total[0] if total else 0:,} events; organisation {org}; zone {ZONE}")

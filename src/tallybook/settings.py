@@ -41,6 +41,12 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the relational store; SQLite in the data dir when unset.",
     )
     events_url: str | None = None
+    duckdb_memory_limit: str | None = Field(
+        default=None,
+        description="DuckDB's `memory_limit` for the embedded event store (`512MB`, `2GB`, "
+        "`25%`): its cache of the table's blocks and its working memory together; a query "
+        "needing more spills to disk. Unset: DuckDB's default, 80 % of the RAM.",
+    )
     secret_key: SecretStr | None = None
 
     host: str = "127.0.0.1"

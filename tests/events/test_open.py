@@ -43,6 +43,26 @@ def test_duckdb_url(tmp_path: Path) -> None:
     assert target.exists()
 
 
+@pytest.mark.parametrize("url", [None, "duckdb:///{tmp}/limited.duckdb"])
+def test_duckdb_memory_limit(tmp_path: Path, url: str | None) -> None:
+    """``TALLYBOOK_DUCKDB_MEMORY_LIMIT`` caps DuckDB's memory; a bad amount is a sentence
+    naming the setting, before the file is opened."""
+    chosen = None if url is None else url.format(tmp=tmp_path)
+    limited = Settings(
+        data_dir=tmp_path / "data", events_url=chosen, duckdb_memory_limit="64MB", _env_file=None
+    )
+    store = open_event_store(limited)
+    try:
+        assert isinstance(store, DuckDBEventStore)
+        assert store.execute("SELECT current_setting('memory_limit')", {}) == [("61.0 MiB",)]
+    finally:
+        store.close()
+    wrong = Settings(data_dir=tmp_path / "other", duckdb_memory_limit="lots", _env_file=None)
+    with pytest.raises(ConfigurationError, match="TALLYBOOK_DUCKDB_MEMORY_LIMIT must be"):
+        open_event_store(wrong)
+    assert not (tmp_path / "other" / "events.duckdb").exists()
+
+
 @pytest.mark.parametrize("url", ["mysql://x", "duckdb:///", "chdb:///", "events.duckdb"])
 def test_other_urls_are_refused_with_a_sentence(tmp_path: Path, url: str) -> None:
     with pytest.raises(ConfigurationError, match="TALLYBOOK_EVENTS_URL must be unset"):

@@ -8,13 +8,14 @@ in :mod:`tallybook.events.engines`, chosen by the URL's scheme.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tallybook.events.engines.registry import open_engine
 
 if TYPE_CHECKING:
+    from tallybook.events.query.cells import CsvCell
     from tallybook.events.query.language import EventQuery, Interval
     from tallybook.events.query.render import RelationPlan
     from tallybook.events.query.results import DataRow, FetchResult
@@ -62,6 +63,15 @@ class EventStore(Protocol):
     ) -> Iterator[list[tuple[Any, ...]]]:
         """:meth:`relation_rows` in batches, never holding the whole answer; rendering
         errors are raised by this call, before any batch."""
+        ...
+
+    def relation_csv(
+        self, plan: RelationPlan, cells: Sequence[CsvCell], *, chunk_size: int = ...
+    ) -> Generator[bytes, None, int]:
+        """:meth:`relation_batches` as CSV lines without a header, each column shown as
+        its cell says (``query.cells``), in chunks of about ``chunk_size`` bytes; returns
+        the number of rows. Byte for byte what ``kit.tabular``'s CSV writer makes of the
+        rows, whether the engine writes them itself or Python does."""
         ...
 
     def value(

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal, get_args
 
-import orjson
-
+from tallybook.events.query.cells import Constant, CsvCell, file_rows
+from tallybook.events.query.columns import COLUMN_TYPES
 from tallybook.kit.schemas import format_timestamp
 
 RawField = Literal[
@@ -129,19 +129,6 @@ _CONVERT: Final[dict[str, Callable[[Any], Any]]] = {
 }
 
 
-def _list_text(value: Any) -> str:
-    return orjson.dumps(_list(value)).decode()
-
-
-_FILE_CONVERT: Final[dict[str, Callable[[Any], Any]]] = {
-    "timestamp": lambda value: value,
-    "event_version": _integer,
-    "value": _number,
-    "properties": _list_text,
-    "partner_organization_ids": _list_text,
-}
-
-
 @dataclass(frozen=True)
 class RowShape:
     """Turns the engine's tuples (the :func:`event_columns` of ``columns``) into the API's
@@ -163,8 +150,18 @@ class RowShape:
 
     def cells(self, rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
         """Each row's values for a file: timestamps stay instants (a date cell in XLSX, the
-        API's text in CSV), lists become their JSON text."""
-        return self._converted(rows, _FILE_CONVERT)
+        API's text in CSV), lists become their JSON text (``query.cells.FILE_VALUES``)."""
+        return file_rows(self.file_cells(), rows)
+
+    def file_cells(self) -> list[CsvCell]:
+        """How the file shows each column: an event column by its type, the workflow's id
+        as a constant."""
+        return [
+            Constant(self.workflow_id)
+            if column.event_column is None
+            else COLUMN_TYPES[column.event_column]
+            for column in self.columns
+        ]
 
     def _converted(
         self, rows: Sequence[Sequence[Any]], table: Mapping[str, Callable[[Any], Any]]

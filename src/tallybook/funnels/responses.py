@@ -13,7 +13,7 @@ from fastapi.responses import StreamingResponse
 from tallybook.events.store import EventStore
 from tallybook.funnels import service
 from tallybook.funnels.service import OpenRows, SourceRows
-from tallybook.kit.tabular import MEDIA_TYPES, FileFormat, download_response
+from tallybook.kit.tabular import MEDIA_TYPES, FileFormat, chunks_response, download_response
 
 
 def json_rows(rows: OpenRows) -> StreamingResponse:
@@ -47,5 +47,8 @@ FILE_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
 def file_rows(store: EventStore, rows: SourceRows, file_format: str) -> StreamingResponse:
     """The same rows and columns as the JSON answer, as a CSV or XLSX download
     (``kit.tabular``: streamed, memory flat in the number of rows)."""
+    chosen = FileFormat(file_format)
+    if chosen is FileFormat.CSV:
+        return chunks_response(service.csv_file(store, rows), chosen, rows.file_stem)
     cells = service.file_rows(store, rows)
-    return download_response(rows.shape.names, cells, FileFormat(file_format), rows.file_stem)
+    return download_response(rows.shape.names, cells, chosen, rows.file_stem)

@@ -9,7 +9,7 @@ query is still a clean 500 and not a cut-off body.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Final, TypeVar
@@ -17,6 +17,7 @@ from typing import Any, Final, TypeVar
 from sqlalchemy.orm import Session
 
 from tallybook.auth.principal import Principal
+from tallybook.events.query.cells import CsvCell
 from tallybook.events.store import EventStore
 from tallybook.funnels.charts import (
     ChartEvents,
@@ -38,6 +39,7 @@ from tallybook.funnels.types import Rows, SourceTarget, StepTarget
 from tallybook.kit.body import validate_body
 from tallybook.kit.errors import NotAcceptable, NotFound
 from tallybook.kit.ids import parse_id
+from tallybook.kit.tabular import csv_line
 from tallybook.workflows.models import Workflow
 from tallybook.workflows.service import get_workflow
 from tallybook.workflows.types import WorkflowType
@@ -171,9 +173,9 @@ def run_chart(store: EventStore, events: ChartEvents) -> dict[str, Any]:
 
 
 def file_rows(store: EventStore, rows: SourceRows) -> Iterator[list[Any]]:
-    """The rows as file cells, batch by batch from the store's cursor. The plan is
-    rendered now; the query runs when the first row is asked for (the download does that
-    before its headers), and closing the generator closes the cursor."""
+    """The rows as file cells (an XLSX download's; a CSV is :func:`csv_file`), batch by
+    batch from the store's cursor. The plan is rendered now; the query runs when the
+    first row is asked for, and closing the generator closes the cursor."""
     return _cells(rows.shape, stream_batches(store, rows.plan))
 
 
@@ -203,27 +205,11 @@ def open_rows(store: EventStore, rows: SourceRows) -> OpenRows:
 
 def stream_batches(store: EventStore, plan: SourceRowsPlan) -> Iterator[list[tuple[Any, ...]]]:
     """The answer's rows in batches, read in :data:`SLICES` consecutive slices of the
-    interval, each its own query (``since`` the slice's start, over ``[start, its
-    end)``) whose cursor is closed before the next one runs.
-
-    The rows come in timestamp order, so the slices' rows one after the other are the
-    answer (see :func:`first_rows` for why a relation over ``[start, t)`` returns exactly
-    the rows before t); the engine orders one slice at a time instead of the whole answer,
-    which for a million rows of 30 columns held close to a gigabyte in DuckDB. Each slice
-    reads the events from the interval's start again to judge a path, so a path costs
-    more to stream; the rows themselves are read once."""
-    scope, left = plan.scope, plan.limit
-    since: datetime | None = None
-    for number in range(1, SLICES + 1):
-        end = (
-            scope.end
-            if number == SLICES
-            else scope.start + (scope.end - scope.start) * (number / SLICES)
-        )
-        if end <= (since or scope.start):
-            continue  # an interval shorter than SLICES microseconds
-        part = replace(plan, scope=replace(scope, end=end), since=since, limit=left)
-        batches = store.relation_batches(part, batch_rows=BATCH_ROWS)
+    interval (:func:`slices`), each its own query whose cursor is closed before the next
+    one runs."""
+    left = plan.limit
+    for part in slices(plan):
+        batches = store.relation_batches(replace(part, limit=left), batch_rows=BATCH_ROWS)
         try:
             for batch in batches:
                 yield batch
@@ -235,6 +221,59 @@ def stream_batches(store: EventStore, plan: SourceRowsPlan) -> Iterator[list[tup
                 close()
         if left is not None and left <= 0:
             return
+
+
+def csv_file(store: EventStore, rows: SourceRows) -> Iterator[bytes]:
+    """The answer as a CSV file in chunks: the header, then the rows as the store writes
+    them (``EventStore.relation_csv``: DuckDB writes the lines itself), slice by slice as
+    :func:`stream_batches` reads them. The header goes out with the first rows, so the
+    first chunk runs the first query (a failing one is a clean 500, not a cut-off file).
+    The bytes are those ``kit.tabular.csv_chunks`` writes for :func:`file_rows`."""
+    header = csv_line(rows.shape.names)
+    chunks = _csv_lines(store, rows.plan, rows.shape.file_cells())
+    try:
+        for chunk in chunks:
+            yield header + chunk if header else chunk
+            header = b""
+    finally:
+        chunks.close()
+    if header:
+        yield header
+
+
+def _csv_lines(
+    store: EventStore, plan: SourceRowsPlan, cells: list[CsvCell]
+) -> Generator[bytes, None, None]:
+    left = plan.limit
+    for part in slices(plan):
+        written = yield from store.relation_csv(replace(part, limit=left), cells)
+        if left is not None:
+            left -= written
+            if left <= 0:
+                return
+
+
+def slices(plan: SourceRowsPlan) -> Iterator[SourceRowsPlan]:
+    """The plan over :data:`SLICES` consecutive slices of the interval, each ``since`` the
+    slice's start, over ``[start, its end)``; the caller shares out a ``limit``.
+
+    The rows come in timestamp order, so the slices' rows one after the other are the
+    answer (see :func:`first_rows` for why a relation over ``[start, t)`` returns exactly
+    the rows before t); the engine orders one slice at a time instead of the whole answer,
+    which for a million rows of 30 columns held close to a gigabyte in DuckDB. Each slice
+    reads the events from the interval's start again to judge a path, so a path costs
+    more to stream; the rows themselves are read once."""
+    scope = plan.scope
+    since: datetime | None = None
+    for number in range(1, SLICES + 1):
+        end = (
+            scope.end
+            if number == SLICES
+            else scope.start + (scope.end - scope.start) * (number / SLICES)
+        )
+        if end <= (since or scope.start):
+            continue  # an interval shorter than SLICES microseconds
+        yield replace(plan, scope=replace(scope, end=end), since=since)
         since = end
 
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
+from tallybook.events.query.cells import CsvCell, file_rows
 from tallybook.events.query.dialects import Dialect
 from tallybook.events.query.language import EventQuery, Interval
 from tallybook.events.query.plan import FetchPlan
@@ -27,6 +28,8 @@ from tallybook.events.query.render import (
 )
 from tallybook.events.query.results import DataRow, FetchResult
 from tallybook.events.records import EventRow, InsertResult, StoredEvent, stored_event
+from tallybook.kit.tabular import CHUNK_SIZE, csv_rows
+from tallybook.kit.tabular.cells import close_rows
 
 if TYPE_CHECKING:
     from tallybook.events.engines.base import Engine
@@ -121,6 +124,21 @@ class QueryRunner(ABC):
             raise ValueError("batch_rows must be at least 1")
         rendered = render_relation(plan, self.dialect)
         return self.execute_batches(rendered.sql, rendered.params, batch_rows)
+
+    def relation_csv(
+        self, plan: RelationPlan, cells: Sequence[CsvCell], *, chunk_size: int = CHUNK_SIZE
+    ) -> Generator[bytes, None, int]:
+        """The plan's rows as CSV lines (no header) in chunks of about ``chunk_size``
+        bytes, each row's columns shown as ``cells`` say; returns the number of rows. The
+        bytes are ``kit.tabular.csv_rows``'s of the rows as ``query.cells.file_rows``
+        shows them, whoever writes them: here, Python, batch by batch from the cursor; an
+        engine that can write CSV itself overrides this."""
+        batches = self.relation_batches(plan)
+        rows = (row for batch in batches for row in file_rows(cells, batch))
+        try:
+            return (yield from csv_rows(rows, len(cells), chunk_size=chunk_size))
+        finally:
+            close_rows(batches)
 
     def value(
         self,

@@ -17,6 +17,9 @@ from typing import ClassVar, Final
 
 from sqlglot import exp
 
+from tallybook.events.query.columns import ColumnType
+from tallybook.kit.tabular.cells import FORMULA_PREFIXES
+
 
 class DialectName(StrEnum):
     """A SQL dialect, named as sqlglot names it."""
@@ -80,6 +83,12 @@ class Dialect:
         :attr:`array_join`): the elements, or one null for an empty list."""
         return values
 
+    def csv_cell(self, value: exp.Expr, kind: ColumnType) -> exp.Expr:
+        """The text ``kit.tabular``'s CSV writer gives a value of ``kind`` (as
+        ``query.cells.FILE_VALUES`` turns it), before quoting; null for an empty cell.
+        Only engines that write CSV themselves have it."""
+        raise NotImplementedError(f"{self.name} does not render CSV cells")
+
 
 def _typed_placeholder(node: exp.Expr) -> exp.Expr:
     kind = node.args.get("kind") if isinstance(node, exp.Placeholder) else None
@@ -100,6 +109,115 @@ class DuckDBDialect(Dialect):
 
     def lenient_double(self, subject: exp.Expr) -> exp.Expr:
         return exp.TryCast(this=subject, to=data_type("double"))
+
+    def csv_cell(self, value: exp.Expr, kind: ColumnType) -> exp.Expr:
+        """``kit.tabular.csv_writer``'s text of each type, checked byte for byte against
+        it: timestamps ``2021-04-01T10:10:57.242Z`` (``%g``: milliseconds, truncated, as
+        ``isoformat``), numbers as DuckDB casts them (doubles in Python's shortest
+        round-trip form, as ``repr``), text escaped against formulas, lists as orjson's
+        JSON. Empty text is null: DuckDB's CSV writer quotes an empty string."""
+        if kind is ColumnType.TIMESTAMP:
+            return _call("strftime", value, exp.Literal.string("%Y-%m-%dT%H:%M:%S.%gZ"))
+        if kind is ColumnType.INT:
+            return _varchar(value)
+        if kind is ColumnType.DOUBLE:
+            return _duckdb_double(value)
+        if kind is ColumnType.TEXT_LIST:
+            return _duckdb_list(value)
+        text = _varchar(value) if kind is ColumnType.UUID else value
+        return exp.Case(
+            ifs=[exp.If(this=_formula_like(text), true=_concat(_string("'"), text.copy()))],
+            default=exp.Nullif(this=text.copy(), expression=_string("")),
+        )
+
+
+def _call(name: str, *arguments: exp.Expr) -> exp.Expr:
+    return exp.Anonymous(this=name, expressions=list(arguments))
+
+
+def _string(text: str) -> exp.Literal:
+    return exp.Literal.string(text)
+
+
+def _varchar(value: exp.Expr) -> exp.Expr:
+    return exp.Cast(this=value, to=data_type("text"))
+
+
+def _concat(*parts: exp.Expr) -> exp.Expr:
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = exp.DPipe(this=joined, expression=part)
+    return joined
+
+
+def _formula_like(text: exp.Expr) -> exp.Expr:
+    """Text starting like a formula (``cells.FORMULA_PREFIXES``), by its first code point:
+    the cheapest test DuckDB has (a ``left()`` or a regular expression costs more)."""
+    codes = [exp.Literal.number(ord(prefix)) for prefix in FORMULA_PREFIXES]
+    return exp.In(this=_call("ascii", text.copy()), expressions=codes)
+
+
+def _duckdb_double(value: exp.Expr) -> exp.Expr:
+    """As ``repr``; the non-finite escaped as text is (``'-inf``); NaN without a sign."""
+    infinity = exp.Cast(this=_string("inf"), to=data_type("double"))
+    return exp.Case(
+        ifs=[
+            exp.If(this=_call("isnan", value.copy()), true=_string("nan")),
+            exp.If(
+                this=exp.EQ(this=value.copy(), expression=exp.Neg(this=infinity)),
+                true=_string("'-inf"),
+            ),
+        ],
+        default=_varchar(value.copy()),
+    )
+
+
+# orjson's escapes of the control characters; DuckDB's to_json writes the \u00XX ones
+# with capital letters (\u001B where orjson writes \u001b).
+_JSON_ESCAPES: Final = {
+    0x08: "\\b",
+    0x09: "\\t",
+    0x0A: "\\n",
+    0x0C: "\\f",
+    0x0D: "\\r",
+}
+
+
+def _duckdb_list(value: exp.Expr) -> exp.Expr:
+    """orjson's JSON text of the list's elements (``[]`` for null): DuckDB's ``to_json``
+    gives the same text, except for control characters written ``\\u00XX`` (capital hex
+    digits) and null elements (``null``, where Python writes ``"None"``). A list whose JSON
+    holds ``\\u00`` or ``null`` anywhere (rare) is written element by element instead."""
+    json = _varchar(_call("to_json", value.copy()))
+    unusual = exp.or_(
+        _call("contains", json.copy(), _string("\\u00")),
+        _call("contains", json.copy(), _string("null")),
+    )
+    return exp.Case(
+        ifs=[
+            exp.If(this=exp.Is(this=value.copy(), expression=exp.Null()), true=_string("[]")),
+            exp.If(this=unusual, true=_list_by_element(value)),
+        ],
+        default=json,
+    )
+
+
+def _list_by_element(value: exp.Expr) -> exp.Expr:
+    element = exp.column("_e")
+    escaped: exp.Expr = _call("replace", element, _string("\\"), _string("\\\\"))
+    escaped = _call("replace", escaped, _string('"'), _string('\\"'))
+    for code in range(0x20):
+        text = _JSON_ESCAPES.get(code, f"\\u{code:04x}")
+        escaped = _call("replace", escaped, _call("chr", exp.Literal.number(code)), _string(text))
+    quoted = exp.Case(
+        ifs=[
+            exp.If(this=exp.Is(this=element.copy(), expression=exp.Null()), true=_string('"None"'))
+        ],
+        default=_concat(_string('"'), escaped, _string('"')),
+    )
+    each = exp.Lambda(this=quoted, expressions=[exp.to_identifier("_e")])
+    joined = _call("array_to_string", _call("list_transform", value.copy(), each), _string(","))
+    return _concat(_string("["), joined, _string("]"))
 
 
 class PostgresDialect(Dialect):

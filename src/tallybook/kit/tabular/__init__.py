@@ -11,7 +11,7 @@ streamed download. Memory does not grow with the number of rows.
 """
 
 from tallybook.kit.tabular.cells import FORMULA_PREFIXES, Cell, escape_formula
-from tallybook.kit.tabular.csv_writer import CHUNK_SIZE, csv_chunks, write_csv
+from tallybook.kit.tabular.csv_writer import CHUNK_SIZE, csv_chunks, csv_line, csv_rows, write_csv
 from tallybook.kit.tabular.files import write_file
 from tallybook.kit.tabular.formats import MEDIA_TYPES, FileFormat
 from tallybook.kit.tabular.names import content_disposition, safe_stem
@@ -28,6 +28,8 @@ __all__ = [
     "chunks_response",
     "content_disposition",
     "csv_chunks",
+    "csv_line",
+    "csv_rows",
     "download_response",
     "escape_formula",
     "safe_stem",

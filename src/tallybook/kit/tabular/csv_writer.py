@@ -39,11 +39,37 @@ def csv_chunks(
     Memory holds one chunk and one row, whatever the number of rows. ``rows`` is read
     once, lazily, and closed (if it can be) when the generator ends or is closed.
     """
+    yield from _chunks(header, rows, len(header), chunk_size)
+
+
+def csv_rows(
+    rows: Iterable[Sequence[object]], width: int, *, chunk_size: int = CHUNK_SIZE
+) -> Generator[bytes, None, int]:
+    """:func:`csv_chunks` without the header: the lines of rows of ``width`` cells, in
+    chunks; returns the number of rows. A file's header and its rows written by several
+    calls, one after the other, are the bytes :func:`csv_chunks` writes for them all."""
+    return (yield from _chunks(None, rows, width, chunk_size))
+
+
+def csv_line(cells: Sequence[object]) -> bytes:
+    """One row (a header, say) as its CSV line, ``\\r\\n`` included."""
     buffer = io.StringIO()
-    width = len(header)
+    _LineWriter(buffer, len(cells)).write(cells)
+    return buffer.getvalue().encode()
+
+
+def _chunks(
+    header: Sequence[str] | None,
+    rows: Iterable[Sequence[object]],
+    width: int,
+    chunk_size: int,
+) -> Generator[bytes, None, int]:
+    buffer = io.StringIO()
     line_of = _LineWriter(buffer, width)
+    number = 0
     try:
-        line_of.write(header)
+        if header is not None:
+            line_of.write(header)
         for number, row in enumerate(rows, start=1):
             if len(row) != width:
                 check_width(row, number, width)
@@ -52,9 +78,11 @@ def csv_chunks(
                 yield buffer.getvalue().encode()
                 buffer.seek(0)
                 buffer.truncate()
-        yield buffer.getvalue().encode()
+        if header is not None or buffer.tell():
+            yield buffer.getvalue().encode()
     finally:
         close_rows(rows)
+    return number
 
 
 def write_csv(header: Sequence[str], rows: Iterable[Sequence[object]], file: IO[bytes]) -> None:

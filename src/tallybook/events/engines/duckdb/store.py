@@ -31,7 +31,7 @@ import os
 import tempfile
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,11 +52,13 @@ from tallybook.events.engines.duckdb.schema import (
 )
 from tallybook.events.engines.patterns import check_re2
 from tallybook.events.engines.runner import QueryRunner
+from tallybook.events.query.cells import CsvCell, render_relation_csv
 from tallybook.events.query.columns import COLUMN_TYPES, COLUMNS, LIST_COLUMNS, ColumnType
 from tallybook.events.query.dialects import DuckDBDialect
 from tallybook.events.query.language import EventQuery
-from tallybook.events.query.render import regex_patterns
+from tallybook.events.query.render import RelationPlan, regex_patterns
 from tallybook.events.records import EventRow, InsertResult, StoredEvent
+from tallybook.kit.tabular import CHUNK_SIZE
 from tallybook.settings import ConfigurationError
 
 if TYPE_CHECKING:
@@ -71,11 +73,12 @@ DEFAULT_FILE: Final = "events.duckdb"
 def open_store(url: str | None, settings: Settings) -> DuckDBEventStore | None:
     """The store ``TALLYBOOK_EVENTS_URL`` names (unset: a file in the data directory);
     None when the URL is not a DuckDB file URL."""
+    memory_limit = settings.duckdb_memory_limit
     if url is None:
         settings.ensure_data_dir()
-        return DuckDBEventStore(settings.data_dir / DEFAULT_FILE)
+        return DuckDBEventStore(settings.data_dir / DEFAULT_FILE, memory_limit=memory_limit)
     if url.startswith(URL_PREFIX) and url != URL_PREFIX:
-        return DuckDBEventStore(Path(url.removeprefix(URL_PREFIX)))
+        return DuckDBEventStore(Path(url.removeprefix(URL_PREFIX)), memory_limit=memory_limit)
     return None
 
 
@@ -85,11 +88,15 @@ class DuckDBEventStore(QueryRunner):
     dialect = DuckDBDialect()
     typed_rows = True
 
-    def __init__(self, path: Path | str, *, threads: int | None = None) -> None:
+    def __init__(
+        self, path: Path | str, *, threads: int | None = None, memory_limit: str | None = None
+    ) -> None:
         location = str(path)
         config = dict(DUCKDB_CONFIG)
         if threads:
             config["threads"] = threads
+        if memory_limit:
+            config["memory_limit"] = _checked_memory_limit(memory_limit)
         self.path = location
         try:
             if location != ":memory:":
@@ -97,10 +104,9 @@ class DuckDBEventStore(QueryRunner):
             self._db = duckdb.connect(location, config=config)
         except (duckdb.IOException, OSError) as exc:
             # Typically another process has the file: DuckDB allows one writer process.
-            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise ConfigurationError(
                 f"Cannot open the event store {location} (TALLYBOOK_EVENTS_URL or "
-                f"TALLYBOOK_DATA_DIR): {first_line}"
+                f"TALLYBOOK_DATA_DIR): {_first_line(exc)}"
             ) from None
         self._write_lock = threading.Lock()
         self._db.execute("SET GLOBAL TimeZone = 'UTC'")
@@ -273,6 +279,28 @@ class DuckDBEventStore(QueryRunner):
             while rows := cursor.fetchmany(size):
                 yield rows
 
+    def relation_csv(
+        self, plan: RelationPlan, cells: Sequence[CsvCell], *, chunk_size: int = CHUNK_SIZE
+    ) -> Generator[bytes, None, int]:
+        """DuckDB writes the CSV: the relation's cells as text in SQL
+        (``DuckDBDialect.csv_cell``), the file by ``COPY … TO`` a private temporary file,
+        which is then read back in chunks and removed. Its quoting is the csv module's
+        (``COMMENT ''``: otherwise DuckDB also quotes text holding ``#``). One column takes
+        the Python path: DuckDB writes a lone empty cell as an empty line, Python as
+        ``""``."""
+        if len(cells) < 2:
+            return (yield from super().relation_csv(plan, cells, chunk_size=chunk_size))
+        rendered = render_relation_csv(plan, self.dialect, cells)
+        with _scratch(".csv") as path:
+            params = {**rendered.params, _CSV_PATH: str(path)}
+            with self.cursor() as cursor:
+                found = cursor.execute(_copy_csv(rendered.sql), params).fetchone()
+            count = int(found[0]) if found else 0
+            with path.open("rb") as file:
+                while chunk := file.read(chunk_size):
+                    yield chunk
+        return count
+
     def check_query(self, query: EventQuery) -> None:
         for pattern in regex_patterns(query.filters):
             check_re2(pattern)
@@ -304,6 +332,47 @@ def _spool(data: bytes) -> Iterator[Path]:
         yield path
     finally:
         path.unlink(missing_ok=True)
+
+
+def _checked_memory_limit(value: str) -> str:
+    """``TALLYBOOK_DUCKDB_MEMORY_LIMIT`` as DuckDB reads it, or a ConfigurationError."""
+    try:
+        duckdb.connect(":memory:", config={**DUCKDB_CONFIG, "memory_limit": value}).close()
+    except duckdb.Error as exc:
+        raise ConfigurationError(
+            "TALLYBOOK_DUCKDB_MEMORY_LIMIT must be an amount such as 512MB or 2GB, "
+            f"or a share of the RAM such as 25% ({_first_line(exc)})."
+        ) from None
+    return value
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+@contextmanager
+def _scratch(suffix: str) -> Iterator[Path]:
+    """A private (mode 600) temporary file's path for DuckDB to write, removed afterwards."""
+    handle, name = tempfile.mkstemp(prefix="tallybook-", suffix=suffix)
+    os.close(handle)
+    path = Path(name)
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
+_CSV_PATH: Final = "csv_path"  # not p<n>, the renderer's parameters
+
+
+def _copy_csv(select: str) -> str:
+    """RFC 4180 as Python's csv module writes it: ``\\r\\n``, quotes doubled, a cell
+    quoted when it holds a comma, a quote or a line break; null cells (and only they)
+    empty."""
+    return (
+        f"COPY ({select}) TO ${_CSV_PATH} (FORMAT csv, HEADER false, DELIMITER ',', "
+        "QUOTE '\"', ESCAPE '\"', NULL '', COMMENT '', NEW_LINE '\\r\\n')"
+    )
 
 
 def _has_table(db: duckdb.DuckDBPyConnection, name: str) -> bool:
