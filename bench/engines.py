@@ -12,6 +12,10 @@ its ratio to DuckDB's (below 1: faster than DuckDB):
     python bench/engines.py --events 1000000 --start-postgres
     python bench/engines.py --events 1000000 --postgres-url postgresql://user@host:5432
     python bench/engines.py --events 1000000 --engines duckdb,clickhouse
+
+bench/engines_at_scale.py runs the same comparison at 10 M events with the bulk load, the
+funnel chart through the HTTP API and HTTP ingestion (PostgreSQL with 1 and 2 API
+processes).
 """
 
 from __future__ import annotations

@@ -1,10 +1,14 @@
 """HTTP ingestion benchmark: 1,000-event batches through a real `tallybook serve`.
 
-Starts the server on a fresh data directory (SQLite + DuckDB), creates an organisation,
-then posts N events from concurrent client threads and reports sustained events/s and the
-server's peak resident memory (VmHWM).
+Starts the server on a fresh data directory (SQLite + DuckDB, unless the environment's
+``TALLYBOOK_EVENTS_URL`` and ``TALLYBOOK_DATABASE_URL`` name other stores), creates an
+organisation, then posts N events from concurrent client threads and reports sustained
+events/s and the server's peak resident memory (VmHWM; with ``--workers`` above 1, the sum
+over the API processes, and their CPU time summed too).
 
     python bench/ingest_http.py --events 2000000 --batch 1000 --concurrency 4
+    TALLYBOOK_EVENTS_URL=postgresql://… TALLYBOOK_DATABASE_URL=postgresql://… \
+        python bench/ingest_http.py --events 1000000 --workers 2
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from pathlib import Path
 
 import httpx
 import orjson
-from _common import cpu_seconds, free_port
+from _common import busy_jiffies, free_port, tree_cpu_seconds, tree_peak_rss_mb
 
 ROOT = Path(__file__).resolve().parent.parent
 TALLYBOOK = [sys.executable, "-m", "tallybook"]
@@ -70,13 +74,6 @@ def make_batches(org: str, batch: int, distinct: int, with_ids: bool) -> list[by
     return bodies
 
 
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=2_000_000, help="events to send in all")
@@ -84,34 +81,67 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4, help="client threads")
     parser.add_argument("--distinct", type=int, default=50, help="distinct batch bodies to cycle")
     parser.add_argument("--with-ids", action="store_true", help="give every event an id")
+    parser.add_argument("--workers", type=int, default=1, help="API processes (serve --workers)")
     parser.add_argument("--port", type=int, default=0, help="default: a free one")
     parser.add_argument("--keep", action="store_true", help="keep the data directory")
     args = parser.parse_args()
-
+    if args.with_ids and args.events > args.batch * args.distinct:
+        sys.exit("--with-ids needs --distinct × --batch ≥ --events (ids must be new)")
     data_dir = Path(tempfile.mkdtemp(prefix="tallybook-bench-"))
-    env = {**os.environ, "TALLYBOOK_DATA_DIR": str(data_dir), "TALLYBOOK_LOG_LEVEL": "warning"}
-    org = admin(env, "create-org", "--name", "Bench")["id"]
-    args.port = args.port or free_port()
-    server = subprocess.Popen(
-        [*TALLYBOOK, "serve", "--no-worker", "--port", str(args.port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{args.port}"
     try:
-        for _ in range(100):
+        result = ingest(
+            {**os.environ, "TALLYBOOK_DATA_DIR": str(data_dir)},
+            events=args.events,
+            batch=args.batch,
+            concurrency=args.concurrency,
+            distinct=args.distinct,
+            with_ids=args.with_ids,
+            workers=args.workers,
+            port=args.port,
+        )
+        print(json.dumps(result))
+    finally:
+        if not args.keep:
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def ingest(
+    environment: dict[str, str],
+    *,
+    events: int,
+    batch: int = 1000,
+    concurrency: int = 4,
+    distinct: int = 50,
+    with_ids: bool = False,
+    workers: int = 1,
+    port: int = 0,
+    database_pid: int | None = None,
+) -> dict[str, float | int]:
+    """Start ``tallybook serve`` with ``environment`` (its stores), post the events and
+    stop the server; the measurements (with the CPU time of the database server whose
+    main process is ``database_pid``, when given)."""
+    env = {**environment, "TALLYBOOK_LOG_LEVEL": "warning"}
+    org = admin(env, "create-org", "--name", "Bench")["id"]
+    port = port or free_port()
+    command = [*TALLYBOOK, "serve", "--no-worker", "--port", str(port)]
+    if workers > 1:
+        command += ["--workers", str(workers)]
+    server = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
             if server.poll() is not None:  # e.g. the port was taken: not our server
                 sys.exit(f"tallybook serve exited with status {server.returncode}")
             try:
-                httpx.get(f"{base}/healthz", timeout=1)
-                break
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
             except httpx.HTTPError:
-                time.sleep(0.2)
-        bodies = make_batches(org, args.batch, args.distinct, args.with_ids)
-        if args.with_ids and args.events > args.batch * args.distinct:
-            sys.exit("--with-ids needs --distinct × --batch ≥ --events (ids must be new)")
-        requests = args.events // args.batch
+                pass
+            time.sleep(0.2)
+        bodies = make_batches(org, batch, distinct, with_ids)
+        requests = events // batch
         counter = iter(range(requests))
         lock = threading.Lock()
         stored = 0
@@ -137,38 +167,43 @@ def main() -> None:
                             failures += 1
 
         load = os.getloadavg()[0]
-        server_cpu, client_cpu = cpu_seconds(server.pid), time.process_time()
+        server_cpu, client_cpu = tree_cpu_seconds(server.pid), time.process_time()
+        busy, total = busy_jiffies()
+        database_cpu = tree_cpu_seconds(database_pid) if database_pid else 0.0
         start = time.perf_counter()
-        threads = [threading.Thread(target=worker) for _ in range(args.concurrency)]
+        threads = [threading.Thread(target=worker) for _ in range(concurrency)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
         elapsed = time.perf_counter() - start
-        server_cpu = cpu_seconds(server.pid) - server_cpu
+        server_cpu = tree_cpu_seconds(server.pid) - server_cpu
         client_cpu = time.process_time() - client_cpu
-        print(
-            json.dumps(
-                {
-                    "events_sent": requests * args.batch,
-                    "events_stored": stored,
-                    "failed_requests": failures,
-                    "seconds": round(elapsed, 2),
-                    "events_per_second": round(stored / elapsed),
-                    "server_peak_rss_mb": round(peak_rss_mb(server.pid), 1),
-                    "server_cpu_ms_per_request": round(server_cpu / requests * 1e3, 2),
-                    "client_cpu_ms_per_request": round(client_cpu / requests * 1e3, 2),
-                    "load_average_before": round(load, 2),
-                    "batch": args.batch,
-                    "concurrency": args.concurrency,
-                }
-            )
-        )
+        busy_after, total_after = busy_jiffies()
+        if database_pid:
+            database_cpu = tree_cpu_seconds(database_pid) - database_cpu
+        result: dict[str, float | int] = {
+            "events_sent": requests * batch,
+            "events_stored": stored,
+            "failed_requests": failures,
+            "seconds": round(elapsed, 2),
+            "events_per_second": round(stored / elapsed),
+            "server_peak_rss_mb": round(tree_peak_rss_mb(server.pid), 1),
+            "server_cpu_ms_per_request": round(server_cpu / requests * 1e3, 2),
+            "client_cpu_ms_per_request": round(client_cpu / requests * 1e3, 2),
+            # every process's on the machine: the database server's, other users'
+            "machine_cpu_busy_percent": round(100 * (busy_after - busy) / (total_after - total)),
+            "load_average_before": round(load, 2),
+            "batch": batch,
+            "concurrency": concurrency,
+            "workers": workers,
+        }
+        if database_pid:
+            result["database_cpu_ms_per_request"] = round(database_cpu / requests * 1e3, 2)
+        return result
     finally:
         server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
-        if not args.keep:
-            shutil.rmtree(data_dir, ignore_errors=True)
+        server.wait(timeout=60)
 
 
 if __name__ == "__main__":

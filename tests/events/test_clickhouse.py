@@ -5,6 +5,8 @@ the conformance suite's (the ``store`` fixture)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
 import threading
 import time
@@ -18,6 +20,7 @@ import pytest
 
 from tallybook.events.engines.clickhouse.store import ClickHouseEventStore, embedded_store
 from tallybook.events.engines.registry import open_engine
+from tallybook.events.query.dialects import ClickHouseDialect
 from tallybook.events.query.language import EventQuery, Interval
 from tallybook.events.records import InsertResult, StoredEvent
 from tallybook.settings import ConfigurationError, Settings
@@ -218,3 +221,92 @@ def test_the_engine_opens_from_its_url(chdb_path: Path, tmp_path: Path) -> None:
         store.ping()
     finally:
         store.close()
+
+
+def test_the_dictionary_columns_are_low_cardinality(clickhouse: ClickHouseEventStore) -> None:
+    types = dict(
+        clickhouse.execute(
+            "SELECT name, type FROM system.columns"
+            " WHERE database = currentDatabase() AND table = 'events'",
+            {},
+        )
+    )
+    assert types["vendor"] == "LowCardinality(String)"
+    assert types["device_type"] == "LowCardinality(Nullable(String))"
+    assert types["label"] == "String"
+    assert types["visitor_id"] == "Nullable(String)"
+
+
+_VERSION_1_STORE = """
+import json, re, sys, uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import clickhouse_connect
+
+from tallybook.events.engines.clickhouse.schema import table_ddl
+from tallybook.events.engines.clickhouse.store import embedded_store
+from tallybook.events.query.language import EventQuery, Interval
+
+path = Path(sys.argv[1])
+old = clickhouse_connect.get_client(interface="chdb", path=str(path))
+for statement in table_ddl():  # as version 1 made it: no LowCardinality
+    old.command(re.sub(r"LowCardinality\\(((?:Nullable\\()?String\\)?)\\)", r"\\1", statement))
+old.insert("event_store_meta", [("schema_version", "1")], column_names=["name", "value"])
+org = uuid.uuid4()
+at = datetime(2024, 5, 1, 10, 30, tzinfo=UTC)
+row = {"organization_id": org, "timestamp": at, "source": "trusted", "received_at": at,
+       "event_version": 1, "vendor": "v", "category": "c", "action": "a", "label": "l",
+       "value": 0.0, "properties": [], "partner_organization_ids": [], "device_type": "mobile"}
+old.insert("events", [list(row.values())], column_names=list(row))
+before = old.query("SELECT type FROM system.columns WHERE table = 'events' AND name = 'vendor'")
+store = embedded_store(path)
+types = dict(store.execute(
+    "SELECT name, type FROM system.columns WHERE database = currentDatabase()"
+    " AND table = 'events'", {}))
+version = store.execute(
+    "SELECT value FROM event_store_meta FINAL WHERE name = 'schema_version'", {})
+query = EventQuery.model_validate({"vendor": "v", "group_by": ["device_type"]})
+interval = Interval(start=datetime(2024, 5, 1, tzinfo=UTC), end=datetime(2024, 5, 2, tzinfo=UTC))
+data = store.fetch(org, query, interval, "UTC").data
+store.close()
+print(json.dumps({"before": before.result_rows[0][0], "vendor": types["vendor"],
+                  "device_type": types["device_type"], "version": version[0][0],
+                  "data": data}))
+"""
+
+
+def test_a_version_1_table_is_upgraded_in_place_on_open(tmp_path: Path) -> None:
+    """An installation made before the dictionary columns: opening it converts the columns
+    and records the version; its events read as before. (Its own process: chdb opens one
+    data directory per process.)"""
+    script = tmp_path / "upgrade.py"
+    script.write_text(_VERSION_1_STORE)
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "chdb")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found == {
+        "before": "String",
+        "vendor": "LowCardinality(String)",
+        "device_type": "LowCardinality(Nullable(String))",
+        "version": "2",
+        "data": [["2024-05-01T00:00:00.000+00:00", "mobile", 1]],
+    }
+
+
+def test_a_server_with_materialized_ctes_gets_them(clickhouse: ClickHouseEventStore) -> None:
+    """chdb's ClickHouse has ``enable_materialized_cte``; the store renders with it."""
+    assert isinstance(clickhouse.dialect, ClickHouseDialect)
+    assert clickhouse.dialect.materialize_shared_ctes
+    rows = clickhouse.execute(
+        "WITH t AS MATERIALIZED (SELECT number AS n FROM numbers(3))"
+        " SELECT count() FROM t AS a JOIN t AS b ON a.n = b.n",
+        {},
+    )
+    assert rows == [(3,)]

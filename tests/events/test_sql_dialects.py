@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import sqlglot
 
-from tallybook.events.query.dialects import DIALECTS, DialectName
+from tallybook.events.query.dialects import DIALECTS, ClickHouseDialect, DialectName
 from tallybook.events.query.language import EventQuery
 from tallybook.events.query.plan import FetchPlan
 from tallybook.events.query.render import Renderer, _render_fetch, render_fetch, render_value
@@ -127,3 +127,16 @@ def test_hours_of_a_whole_hour_zone_are_utc_hours(dialect: DialectName) -> None:
     assert "CASE" not in sql(hourly, "Europe/Helsinki").upper()
     assert "SECOND" not in sql(quarters, "Asia/Kolkata").upper()  # offsets: whole seconds
     assert "19800" in sql(hourly, "Asia/Kolkata")
+
+
+def test_clickhouse_materializes_the_ctes_read_more_than_once() -> None:
+    statement = sqlglot.parse_one(
+        "WITH once AS (SELECT 1 AS x), twice AS (SELECT x FROM once)"
+        " SELECT * FROM twice AS a JOIN twice AS b ON a.x = b.x",
+        read="clickhouse",
+    )
+    materializing = ClickHouseDialect(materialize_shared_ctes=True).sql(statement)
+    assert "twice AS MATERIALIZED (" in materializing
+    assert "once AS (" in materializing  # read once: inlined, as ClickHouse does
+    assert "MATERIALIZED" not in ClickHouseDialect().sql(statement)  # an older server
+    assert "MATERIALIZED" not in statement.sql(dialect="clickhouse")  # rendered a copy

@@ -40,7 +40,9 @@ STREAM_BATCH_ROWS: Final = 10_000
 class QueryRunner(ABC):
     """An event store: an engine's primitives plus the shared query path."""
 
-    dialect: ClassVar[Dialect]
+    dialect: Dialect
+    """The engine's rendering; a class attribute, which a store may replace with one of its
+    own when it finds what its server supports (ClickHouse's materialized CTEs)."""
     typed_rows: ClassVar[bool] = False
     """Whether :meth:`execute` already returns counts as int and other metrics as float."""
 

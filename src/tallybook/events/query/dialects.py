@@ -10,6 +10,7 @@ and a line in :data:`DIALECT_CLASSES`.
 
 from __future__ import annotations
 
+from collections import Counter
 from enum import StrEnum
 from functools import cache
 from typing import ClassVar, Final
@@ -260,6 +261,19 @@ def _clickhouse_placeholder(node: exp.Expr) -> exp.Expr:
     return exp.Placeholder(this=node.this, kind=_clickhouse_type(kind.sql("duckdb")).copy())
 
 
+def _materialize_shared_ctes(statement: exp.Expr) -> None:
+    """Mark the CTEs that the statement reads more than once as materialized."""
+    ctes = {cte.alias_or_name: cte for cte in statement.find_all(exp.CTE)}
+    if not ctes:
+        return
+    reads = Counter(
+        table.name for table in statement.find_all(exp.Table) if not table.db and table.name in ctes
+    )
+    for name, cte in ctes.items():
+        if reads[name] > 1:
+            cte.set("materialized", True)
+
+
 def _utc_instant(value: exp.Expr) -> exp.Expr:
     """A bucket start as ``DateTime64(6, 'UTC')`` whatever the function returned (a Date,
     a DateTime), so every bucket comes back as the same type."""
@@ -272,13 +286,25 @@ def _utc_instant(value: exp.Expr) -> exp.Expr:
 class ClickHouseDialect(Dialect):
     """ClickHouse: ``{name:Type}`` parameters of non-Nullable types, ``ARRAY JOIN`` for a
     multi-value dimension, buckets by its date functions (their results made
-    ``DateTime64``), LIKE without its backslash escape."""
+    ``DateTime64``), LIKE without its backslash escape.
+
+    ClickHouse inlines a common table expression at every reference, computing it again
+    each time. With ``materialize_shared_ctes`` (for a server that has
+    ``enable_materialized_cte``; the store finds out) a CTE read more than once is
+    rendered ``AS MATERIALIZED``: computed once into a temporary table. The funnel chart
+    reads its per-session rows four times."""
 
     name = DialectName.CLICKHOUSE
     array_join = True
 
+    def __init__(self, *, materialize_shared_ctes: bool = False) -> None:
+        self.materialize_shared_ctes = materialize_shared_ctes
+
     def sql(self, expression: exp.Expr) -> str:
-        return expression.transform(_clickhouse_placeholder).sql(dialect=self.name.value)
+        rendered = expression.transform(_clickhouse_placeholder)
+        if self.materialize_shared_ctes:
+            _materialize_shared_ctes(rendered)
+        return rendered.sql(dialect=self.name.value)
 
     def fixed_bucket(self, local: exp.Expr, minutes: int) -> exp.Expr:
         width = exp.Interval(this=exp.Literal.number(minutes), unit=exp.var("MINUTE"))

@@ -48,7 +48,12 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from tallybook.events.engines.clickhouse.schema import SCHEMA_VERSION, VERSION_SQL, table_ddl
+from tallybook.events.engines.clickhouse.schema import (
+    SCHEMA_VERSION,
+    VERSION_SQL,
+    table_ddl,
+    upgrade_ddl,
+)
 from tallybook.events.engines.patterns import check_re2
 from tallybook.events.engines.rows import (
     ID,
@@ -77,6 +82,9 @@ QUERY_SETTINGS: Final[dict[str, Any]] = {
     "join_use_nulls": 1,  # an outer join's missing side is NULL, as in SQL
     "count_distinct_implementation": "uniqExact",  # the API's distinct counts are exact
 }
+
+MATERIALIZED_CTE: Final = "enable_materialized_cte"
+"""The setting that lets a CTE be ``MATERIALIZED`` (recent servers; chdb has it)."""
 
 
 def open_store(url: str | None, settings: Settings) -> ClickHouseEventStore | None:
@@ -151,18 +159,54 @@ class ClickHouseEventStore(QueryRunner):
                         column_names=["name", "value"],
                     )
                     found = [(SCHEMA_VERSION,)]
+            materialize = self._has_setting(MATERIALIZED_CTE)
         except ClickHouseError as exc:
             self.close()
             raise ConfigurationError(
                 f"Cannot set up the ClickHouse event store (TALLYBOOK_EVENTS_URL): {_reason(exc)}."
             ) from None
+        self._settings = dict(QUERY_SETTINGS)
+        if materialize:
+            self.dialect = ClickHouseDialect(materialize_shared_ctes=True)
+            self._settings[MATERIALIZED_CTE] = 1
         version = str(found[0][0])
-        if version != SCHEMA_VERSION:
+        upgrade = upgrade_ddl(version)
+        if upgrade is None:
             self.close()
             raise ConfigurationError(
                 f"The event store (TALLYBOOK_EVENTS_URL) has schema version {version}; this "
                 f"version of Tallybook reads version {SCHEMA_VERSION}."
             )
+        if upgrade:
+            self._upgrade(upgrade)
+
+    def _has_setting(self, name: str) -> bool:
+        """Whether the server knows the setting (older ClickHouse servers refuse a query that
+        names one they do not); called holding the call lock."""
+        rows = self._client.query(
+            "SELECT count() FROM system.settings WHERE name = {name:String}",
+            parameters={"name": name},
+        ).result_rows
+        return bool(rows[0][0])
+
+    def _upgrade(self, statements: list[str]) -> None:
+        """Bring an older table to this version (see :func:`.schema.upgrade_ddl`), then
+        record the version (the meta table keeps the last row written per name)."""
+        try:
+            with self._calling():
+                for statement in statements:
+                    self._client.command(statement)  # fixed text
+                self._client.insert(
+                    "event_store_meta",
+                    [("schema_version", SCHEMA_VERSION)],
+                    column_names=["name", "value"],
+                )
+        except ClickHouseError as exc:
+            self.close()
+            raise ConfigurationError(
+                "Cannot upgrade the ClickHouse event store (TALLYBOOK_EVENTS_URL) to schema "
+                f"version {SCHEMA_VERSION}: {_reason(exc)}."
+            ) from None
 
     def _calling(self) -> AbstractContextManager[Any]:
         return self._call_lock if self._call_lock is not None else nullcontext()
@@ -230,7 +274,7 @@ class ClickHouseEventStore(QueryRunner):
 
     def execute(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         with self._calling():
-            result = self._client.query(sql, parameters=dict(params), settings=QUERY_SETTINGS)
+            result = self._client.query(sql, parameters=dict(params), settings=self._settings)
             return cast("list[tuple[Any, ...]]", result.result_rows)  # tuples
 
     def execute_batches(
@@ -241,7 +285,7 @@ class ClickHouseEventStore(QueryRunner):
             return
         pending: list[tuple[Any, ...]] = []
         with self._client.query_row_block_stream(
-            sql, parameters=dict(params), settings=QUERY_SETTINGS
+            sql, parameters=dict(params), settings=self._settings
         ) as stream:
             for block in stream:
                 pending.extend(block)
