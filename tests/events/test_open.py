@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import uuid
 from pathlib import Path
 
@@ -128,6 +129,40 @@ def test_a_second_process_cannot_open_the_file(tmp_path: Path) -> None:
     finally:
         store.close()
     assert out.stdout.startswith(f"Cannot open the event store {path}")
+
+
+def test_reads_keep_a_cursor_per_thread_and_closing_releases_the_file(tmp_path: Path) -> None:
+    """Each thread reads through a cursor it keeps; the cursors of threads that have ended
+    are closed by later reads, and all of them by ``close``, after which another process
+    can open the file (a cursor left open would keep DuckDB's lock)."""
+    path, org = tmp_path / "readers.duckdb", uuid.uuid4()
+    store = DuckDBEventStore(path)
+    try:
+        store.insert([event(org)])
+        counts: list[float | None] = []
+        for _ in range(3):  # one after the other: each thread is gone before the next reads
+            reader = threading.Thread(
+                target=lambda: counts.extend(
+                    store.value(org, query(), T0, T0.replace(day=29), "count") for _ in range(2)
+                )
+            )
+            reader.start()
+            reader.join()
+        assert counts == [1.0] * 6
+        assert store.value(org, query(), T0, T0.replace(day=29), "count") == 1.0
+        assert len(store._readers) <= 2  # this thread's and the last reader's at most
+    finally:
+        store.close()
+    script = (
+        "import sys\nfrom tallybook.events.engines.duckdb.store import DuckDBEventStore\n"
+        "DuckDBEventStore(sys.argv[1]).close()\nprint('opened')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert out.stdout == "opened\n", out.stderr
+    with pytest.raises(Exception, match="closed"):
+        store.value(org, query(), T0, T0.replace(day=29), "count")
 
 
 V1_OPTIONAL = (

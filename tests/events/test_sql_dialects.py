@@ -13,7 +13,7 @@ import sqlglot
 from tallybook.events.query.dialects import DIALECTS, ClickHouseDialect, DialectName
 from tallybook.events.query.language import EventQuery
 from tallybook.events.query.plan import FetchPlan
-from tallybook.events.query.render import render_fetch, render_value
+from tallybook.events.query.render import Renderer, _render_fetch, render_fetch, render_value
 
 START, END = datetime(2021, 3, 1, tzinfo=UTC), datetime(2021, 4, 1, tzinfo=UTC)
 QUERIES: list[dict[str, Any]] = [
@@ -94,6 +94,39 @@ def test_unknown_dialect() -> None:
     plan = FetchPlan.build(uuid.uuid4(), EventQuery.model_validate(QUERIES[0]), START, END, "UTC")
     with pytest.raises(ValueError, match="no SQL rendering"):
         render_fetch(plan, "oracle")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_a_shape_renders_once_and_each_fetch_binds_its_own_values(dialect: DialectName) -> None:
+    """The second fetch reuses the first one's SQL with its own organisation, interval and
+    DST change (2021-03-28 01:00 UTC, a year later 2022-03-27 01:00 UTC) bound in."""
+    query = EventQuery.model_validate({**QUERIES[1], "granularity": "day"})
+    march = FetchPlan.build(uuid.uuid4(), query, START, END, "Europe/Helsinki")
+    later = START.replace(year=2022), END.replace(year=2022)
+    next_march = FetchPlan.build(uuid.uuid4(), query, *later, "Europe/Helsinki")
+    first, second = render_fetch(march, dialect), render_fetch(next_march, dialect)
+    assert first.sql == second.sql
+    for plan, rendered in ((march, first), (next_march, second)):
+        fresh = _render_fetch(plan, Renderer(dialect))  # the same plan, rendered anew
+        assert rendered.params == fresh.params
+        assert plan.organization_id in rendered.params.values()
+    assert datetime(2021, 3, 28, 1) in first.params.values()
+    assert datetime(2022, 3, 27, 1) in second.params.values()
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_hours_of_a_whole_hour_zone_are_utc_hours(dialect: DialectName) -> None:
+    """Helsinki's hours start on UTC hours even across its DST change: no per-row offset.
+    Kolkata's (+05:30) do not, and its quarter hours do."""
+    hourly = EventQuery.model_validate({"vendor": "v", "granularity": "hour"})
+    quarters = EventQuery.model_validate({"vendor": "v", "granularity": "fifteen_minute"})
+
+    def sql(query: EventQuery, zone: str) -> str:
+        return render_fetch(FetchPlan.build(uuid.uuid4(), query, START, END, zone), dialect).sql
+
+    assert "CASE" not in sql(hourly, "Europe/Helsinki").upper()
+    assert "SECOND" not in sql(quarters, "Asia/Kolkata").upper()  # offsets: whole seconds
+    assert "19800" in sql(hourly, "Asia/Kolkata")
 
 
 def test_clickhouse_materializes_the_ctes_read_more_than_once() -> None:

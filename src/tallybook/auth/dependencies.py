@@ -42,14 +42,16 @@ TokenHeader = Annotated[str | None, Depends(_header_scheme)]
 TokenQuery = Annotated[str | None, Depends(_query_scheme)]
 
 
-def _org_member(principal: Authenticated, org_id: Annotated[str, Path()]) -> Principal:
+# The checks after the token lookup are async: they do no I/O, and a sync dependency costs
+# a trip to the thread pool and back (0.1-1 ms per request on a busy machine).
+async def _org_member(principal: Authenticated, org_id: Annotated[str, Path()]) -> Principal:
     if org_id.lower() != str(principal.organization_id):
         raise OrganizationForbidden("You do not have access to this organisation.")
     return principal
 
 
 def _requires(*any_of: str) -> object:
-    def dependency(principal: Annotated[Principal, Depends(_org_member)]) -> Principal:
+    async def dependency(principal: Annotated[Principal, Depends(_org_member)]) -> Principal:
         if not any(principal.has(p) for p in any_of):
             names = " or ".join(f"'{p}'" for p in any_of)
             raise PermissionDenied(f"This needs the {names} permission.")

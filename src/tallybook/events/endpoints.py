@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Depends, Path, Request, Response, status
 from fastapi.types import DecoratedCallable
 from sqlalchemy.orm import Session
@@ -30,7 +31,7 @@ from tallybook.kit.middleware import PUBLIC_CORS_HEADERS
 from tallybook.kit.openapi import raw_json_body
 
 
-def get_event_store(request: Request) -> EventStore:
+async def get_event_store(request: Request) -> EventStore:  # async: no trip to the threads
     store: EventStore = request.app.state.event_store
     return store
 
@@ -205,7 +206,10 @@ def snippet() -> Response:
 )
 async def fetch_events(
     request: Request, principal: ReportingUser, store: EventStoreDep
-) -> FetchResponse:
+) -> Response:
     query = service.parse_fetch(await read_json(request))
     result = await run_in_threadpool(service.fetch, store, principal, query)
-    return FetchResponse.model_validate({"fields": result.fields, "data": result.data})
+    # The rows are already JSON-ready (text, numbers, null): written by orjson, not
+    # validated again against FetchResponse, which cost more than the query on large answers.
+    body = orjson.dumps({"fields": result.fields, "data": result.data})
+    return Response(body, media_type="application/json")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, Request
 from sqlalchemy import JSON, DateTime, MetaData, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
@@ -134,9 +136,34 @@ def get_database(request: Request) -> Database:
     return database
 
 
-def _request_session(request: Request) -> Iterator[Session]:
-    with get_database(request).unit_of_work() as session:
+async def _request_session(request: Request) -> AsyncIterator[Session]:
+    """The request's unit of work. Making a session does no I/O (it connects on its first
+    statement, in the thread pool like every route and dependency that uses it), so it is
+    made here on the event loop; the commit (or rollback) and close run in one trip to the
+    thread pool, shielded from cancellation. A sync generator dependency makes two trips,
+    each 0.1-0.5 ms of a request's time on a busy machine."""
+    unit = get_database(request).unit_of_work()
+    session = unit.__enter__()
+    try:
         yield session
+    except BaseException as exc:
+        await _finish(unit, exc)
+        raise
+    else:
+        await _finish(unit, None)
+
+
+async def _finish(unit: AbstractContextManager[Session], exc: BaseException | None) -> None:
+    with anyio.CancelScope(shield=True):
+        # a limiter of its own, as FastAPI does for a dependency's exit: the commit never
+        # waits for a free thread, so a full pool cannot hold the connection back
+        await anyio.to_thread.run_sync(
+            unit.__exit__,
+            None if exc is None else type(exc),
+            exc,
+            None if exc is None else exc.__traceback__,
+            limiter=anyio.CapacityLimiter(1),
+        )
 
 
 # scope="function": the commit happens before the response is sent, so a client never sees

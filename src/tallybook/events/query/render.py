@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Final, Protocol
+from zoneinfo import ZoneInfo
 
 from sqlglot import exp
 
@@ -45,7 +46,7 @@ from tallybook.events.query.language import (
     SelectorFilter,
 )
 from tallybook.events.query.plan import LOCAL_GRANULARITIES, FetchPlan, aware_utc, naive_utc
-from tallybook.events.query.zones import ZoneOffsets
+from tallybook.events.query.zones import OffsetChange, ZoneOffsets
 
 Leaf = SelectorFilter | InFilter | RegexFilter | LikeFilter | SearchFilter | BoundFilter
 TABLE: Final = "events"
@@ -62,6 +63,7 @@ _TRUNC_UNITS: Final = {
     "year": "YEAR",
 }
 _FIXED_MINUTES: Final = {"fifteen_minute": 15, "thirty_minute": 30}
+_FIXED_SECONDS: Final = {"minute": 60, "fifteen_minute": 900, "thirty_minute": 1800, "hour": 3600}
 _VALUE_FUNCTIONS: Final[dict[str, type[exp.Func]]] = {
     "sum": exp.Sum,
     "min": exp.Min,
@@ -79,8 +81,77 @@ class Rendered:
 
 
 def render_fetch(plan: FetchPlan, dialect: DialectName | Dialect) -> Rendered:
-    """``SELECT [bucket,] dims..., metrics... GROUP BY ... ORDER BY ...`` for one fetch."""
+    """``SELECT [bucket,] dims..., metrics... GROUP BY ... ORDER BY ...`` for one fetch.
+
+    Rendering with sqlglot took longer than a one-day query itself, so the SQL of a query
+    shape is rendered once and reused with this fetch's organisation, interval and UTC-offset
+    changes bound in. The shape is the query and, for buckets, the offsets in seconds.
+    """
+    engine = dialect if isinstance(dialect, Dialect) else dialect_for(dialect)
+    offsets = bucket_offsets(plan.granularity, plan.offsets)
+    seconds = _offset_seconds(offsets)
+    shape = plan.query.model_dump_json(include=_QUERY_FIELDS, warnings=False)
+    key = (shape, seconds, engine)
+    template = _FETCH_TEMPLATES.get(key)
+    if template is None:
+        template = _fetch_template(plan.query, offsets, engine)
+        if len(_FETCH_TEMPLATES) >= _FETCH_TEMPLATES_MAX:
+            _FETCH_TEMPLATES.clear()
+        _FETCH_TEMPLATES[key] = template
+    params = dict(template.rendered.params)
+    slots = template.slots
+    params[slots["organization_id"]] = plan.organization_id
+    params[slots["start"]] = naive_utc(plan.start)
+    params[slots["end"]] = naive_utc(plan.end)
+    for index, change in enumerate(offsets.changes):
+        params[slots[f"change{index}"]] = change.at
+    return Rendered(template.rendered.sql, params)
+
+
+_QUERY_FIELDS: Final = set(EventQuery.model_fields)
+"""What of a query (or of a fetch request, which adds the interval) shapes its SQL."""
+_FETCH_TEMPLATES: dict[tuple[str, tuple[int, ...], Dialect], _Template] = {}
+_FETCH_TEMPLATES_MAX: Final = 4096
+"""Shapes kept; past that the cache starts again (a race only renders a shape twice)."""
+
+
+def _fetch_template(query: EventQuery, offsets: ZoneOffsets, dialect: Dialect) -> _Template:
+    """The rendering of a shape, with placeholder values where a fetch binds its own."""
+    placeholder = datetime(2000, 1, 1)
+    changes = tuple(OffsetChange(placeholder, change.seconds) for change in offsets.changes)
+    zone = ZoneInfo("UTC")  # rendering never reads the zone: the offsets carry it
+    plan = FetchPlan(
+        uuid.UUID(int=0),
+        query,
+        placeholder.replace(tzinfo=UTC),
+        placeholder.replace(tzinfo=UTC),
+        zone,
+        ZoneOffsets(offsets.initial, changes),
+    )
     sql = Renderer(dialect)
+    return _Template(_render_fetch(plan, sql), sql.params.slots)
+
+
+def bucket_offsets(granularity: str, offsets: ZoneOffsets) -> ZoneOffsets:
+    """The UTC offsets the buckets depend on: none for ``all``, and none for buckets of a
+    fixed width when every offset of the interval is a whole number of widths, since such
+    local buckets start at the same instants as UTC ones (Helsinki's hours are UTC hours;
+    at +05:30 only the quarter and half hours are). Shifting each row by a ``CASE`` of
+    offsets, truncating and shifting back cost an hourly group_by over 30 days a quarter
+    to a third of its time (see docs/performance.md)."""
+    width = _FIXED_SECONDS.get(granularity)
+    if granularity == "all" or (
+        width is not None and all(seconds % width == 0 for seconds in _offset_seconds(offsets))
+    ):
+        return ZoneOffsets(0, ())
+    return offsets
+
+
+def _offset_seconds(offsets: ZoneOffsets) -> tuple[int, ...]:
+    return (offsets.initial, *(change.seconds for change in offsets.changes))
+
+
+def _render_fetch(plan: FetchPlan, sql: Renderer) -> Rendered:
     query = plan.query
     items: list[exp.Expr] = []
     keys: list[exp.Expr] = []
@@ -302,8 +373,8 @@ class Renderer:
             return _seconds(offsets.initial) if offsets.initial else None
         case = exp.Case()
         before = offsets.initial
-        for change in offsets.changes:
-            at = self.params(change.at, "timestamp")
+        for index, change in enumerate(offsets.changes):
+            at = self.params(change.at, "timestamp", role=f"change{index}")
             case = case.when(exp.LT(this=column("timestamp"), expression=at), _seconds(before))
             before = change.seconds
         return case.else_(_seconds(before))
@@ -311,7 +382,7 @@ class Renderer:
     def bucket(self, granularity: str, offsets: ZoneOffsets) -> exp.Expr:
         """Local calendar buckets as naive local starts; shorter ones as naive UTC instants."""
         timestamp = column("timestamp")
-        local_offset = self.offset(offsets)
+        local_offset = self.offset(bucket_offsets(granularity, offsets))
         local = (
             timestamp if local_offset is None else exp.Add(this=timestamp, expression=local_offset)
         )

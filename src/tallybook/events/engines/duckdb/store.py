@@ -1,7 +1,8 @@
 """The embedded event store: one DuckDB file, opened by one process.
 
-FastAPI calls in from a thread pool: reads get a cursor each (a DuckDB connection to the
-same database); writes are serialised by a lock and go through one writer cursor. A commit
+FastAPI calls in from a thread pool: each thread reads through a cursor of its own (a DuckDB
+connection to the same database), kept for its next reads, and a stream gets a cursor for
+itself; writes are serialised by a lock and go through one writer cursor. A commit
 writes and fsyncs DuckDB's write-ahead log, so a returned ``insert`` survives a crash.
 
 Idempotency: ``events.id`` is the client's id, null for an event sent without one (stores
@@ -124,6 +125,8 @@ class DuckDBEventStore(QueryRunner):
         self._check_version()
         self._queue: list[_Job[Any]] = []  # batches waiting for the write lock
         self._queue_lock = threading.Lock()
+        self._readers: dict[int, duckdb.DuckDBPyConnection] = {}  # by thread id
+        self._readers_lock = threading.Lock()
 
     def _version(self) -> str | None:
         row = self._db.execute(
@@ -152,6 +155,22 @@ class DuckDBEventStore(QueryRunner):
             yield cursor
         finally:
             cursor.close()
+
+    def _reader(self) -> duckdb.DuckDBPyConnection:
+        """This thread's read cursor, kept for its next statements: a new cursor per read
+        cost a connection and a setting each time. A thread that is gone leaves its cursor
+        behind; it is closed when another thread first reads (an id may come back, and a
+        new thread with it takes the cursor over, which nobody else uses)."""
+        cursor = self._readers.get(threading.get_ident())
+        if cursor is not None:
+            return cursor
+        with self._readers_lock:
+            alive = {thread.ident for thread in threading.enumerate()}
+            for ident in [ident for ident in self._readers if ident not in alive]:
+                with suppress(duckdb.Error):
+                    self._readers.pop(ident).close()
+            cursor = self._readers[threading.get_ident()] = self._new_cursor()
+        return cursor
 
     @contextmanager
     def writing(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -268,8 +287,7 @@ class DuckDBEventStore(QueryRunner):
     # -- reads ----------------------------------------------------------------------------
 
     def execute(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-        with self.cursor() as cursor:
-            return cursor.execute(sql, params).fetchall()
+        return self._reader().execute(sql, params).fetchall()
 
     def execute_batches(
         self, sql: str, params: Mapping[str, Any], size: int
@@ -313,8 +331,11 @@ class DuckDBEventStore(QueryRunner):
             cursor.execute("SELECT 1").fetchall()
 
     def close(self) -> None:
-        with suppress(duckdb.Error):
-            self._writer.close()
+        with self._readers_lock:
+            for cursor in [self._writer, *self._readers.values()]:
+                with suppress(duckdb.Error):
+                    cursor.close()
+            self._readers.clear()
         self._db.close()
 
 
