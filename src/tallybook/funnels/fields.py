@@ -7,13 +7,19 @@ example. ``fields`` always describes the columns the rows have.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal, get_args
 
-from tallybook.events.query.cells import Constant, CsvCell, file_rows
+from tallybook.events.query.cells import (
+    Constant,
+    CsvCell,
+    file_rows,
+    integer_value,
+    number_value,
+    text_value,
+)
 from tallybook.events.query.columns import COLUMN_TYPES
 from tallybook.kit.schemas import format_timestamp
 
@@ -104,26 +110,14 @@ def _timestamp(value: Any) -> str:
     return format_timestamp(value) if isinstance(value, datetime) else str(value)
 
 
-def _text(value: Any) -> Any:
-    return str(value) if isinstance(value, uuid.UUID) else value
-
-
-def _integer(value: Any) -> Any:
-    return None if value is None else int(value)
-
-
-def _number(value: Any) -> Any:
-    return None if value is None else float(value)
-
-
 def _list(value: Any) -> Any:
     return [] if value is None else [str(v) for v in value]
 
 
 _CONVERT: Final[dict[str, Callable[[Any], Any]]] = {
     "timestamp": _timestamp,
-    "event_version": _integer,
-    "value": _number,
+    "event_version": integer_value,
+    "value": number_value,
     "properties": _list,
     "partner_organization_ids": _list,
 }
@@ -172,7 +166,7 @@ class RowShape:
             if column.event_column is None:
                 steps.append(None)  # the workflow's id, on every row
             else:
-                steps.append((position, table.get(column.event_column, _text)))
+                steps.append((position, table.get(column.event_column, text_value)))
                 position += 1
         workflow = self.workflow_id
         return [

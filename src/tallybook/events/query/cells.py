@@ -40,15 +40,16 @@ def _same(value: Any) -> Any:
     return value
 
 
-def _text(value: Any) -> Any:
+def text_value(value: Any) -> Any:
+    """A text or UUID column's value as the answer shows it (a UUID as its text)."""
     return str(value) if isinstance(value, uuid.UUID) else value
 
 
-def _integer(value: Any) -> Any:
+def integer_value(value: Any) -> Any:
     return None if value is None else int(value)
 
 
-def _number(value: Any) -> Any:
+def number_value(value: Any) -> Any:
     return None if value is None else float(value)
 
 
@@ -58,11 +59,11 @@ def _list_text(value: Any) -> str:
 
 FILE_VALUES: Final[dict[ColumnType, Callable[[Any], Any]]] = {
     ColumnType.TIMESTAMP: _same,
-    ColumnType.INT: _integer,
-    ColumnType.DOUBLE: _number,
+    ColumnType.INT: integer_value,
+    ColumnType.DOUBLE: number_value,
     ColumnType.TEXT_LIST: _list_text,
-    ColumnType.TEXT: _text,
-    ColumnType.UUID: _text,
+    ColumnType.TEXT: text_value,
+    ColumnType.UUID: text_value,
 }
 """What an engine's value of each column type becomes in a file."""
 
