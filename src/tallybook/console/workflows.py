@@ -20,6 +20,7 @@ from tallybook.funnels.responses import file_rows
 from tallybook.funnels.schemas import ChartRequest, StepDownloadRequest, StepSourceRequest
 from tallybook.kit.db import DBSession
 from tallybook.kit.ids import parse_id
+from tallybook.kit.tabular.cells import close_rows
 from tallybook.targets import service as targets
 from tallybook.workflows import service as workflows
 
@@ -68,9 +69,7 @@ def _rows(store: EventStore, rows: funnels.SourceRows) -> list[list[Any]]:
     try:
         return rows.shape.values(opened.first[:TABLE_ROWS])
     finally:
-        close = getattr(opened.rest, "close", None)
-        if callable(close):
-            close()
+        close_rows(opened.rest)
 
 
 @router.get("/workflows", response_class=HTMLResponse)

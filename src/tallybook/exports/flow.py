@@ -42,6 +42,7 @@ from tallybook.files.store import FileStore, FileStoreUnavailable
 from tallybook.kit.db import Database, utcnow
 from tallybook.kit.leases import new_lease_owner
 from tallybook.kit.tabular import MAX_SHEET_ROWS, write_csv, write_xlsx
+from tallybook.kit.tabular.cells import close_rows
 
 Clock = Callable[[], datetime]
 log = logging.getLogger("tallybook.exports")
@@ -324,9 +325,7 @@ class _Renewer:
                         last = now
                 yield row
         finally:
-            close = getattr(rows, "close", None)
-            if callable(close):
-                close()
+            close_rows(rows)
 
     def _renew(self) -> None:
         until = utcnow() + timedelta(seconds=self.lease)

@@ -40,6 +40,7 @@ from tallybook.kit.body import validate_body
 from tallybook.kit.errors import NotAcceptable, NotFound
 from tallybook.kit.ids import parse_id
 from tallybook.kit.tabular import csv_line
+from tallybook.kit.tabular.cells import close_rows
 from tallybook.workflows.models import Workflow
 from tallybook.workflows.service import get_workflow
 from tallybook.workflows.types import WorkflowType
@@ -184,9 +185,7 @@ def _cells(shape: RowShape, batches: Iterator[list[tuple[Any, ...]]]) -> Iterato
         for batch in batches:
             yield from shape.cells(batch)
     finally:
-        close = getattr(batches, "close", None)
-        if callable(close):
-            close()
+        close_rows(batches)
 
 
 def open_rows(store: EventStore, rows: SourceRows) -> OpenRows:
@@ -216,9 +215,7 @@ def stream_batches(store: EventStore, plan: SourceRowsPlan) -> Iterator[list[tup
                 if left is not None:
                     left -= len(batch)
         finally:
-            close = getattr(batches, "close", None)
-            if callable(close):
-                close()
+            close_rows(batches)
         if left is not None and left <= 0:
             return
 

@@ -341,18 +341,13 @@ class DuckDBEventStore(QueryRunner):
 
 @contextmanager
 def _spool(data: bytes) -> Iterator[Path]:
-    """A file holding ``data`` for DuckDB's JSON reader: private (mode 600, made with
-    ``O_EXCL``), in shared memory where the system has it, removed afterwards."""
+    """A file holding ``data`` for DuckDB's JSON reader (:func:`_scratch`), in shared
+    memory where the system has it."""
     shm = Path("/dev/shm")  # noqa: S108 - mkstemp makes a private file in it
     parent = shm if shm.is_dir() and os.access(shm, os.W_OK) else None
-    handle, name = tempfile.mkstemp(prefix="tallybook-batch-", suffix=".json", dir=parent)
-    path = Path(name)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
+    with _scratch(".json", parent) as path:
+        path.write_bytes(data)
         yield path
-    finally:
-        path.unlink(missing_ok=True)
 
 
 def _checked_memory_limit(value: str) -> str:
@@ -372,9 +367,10 @@ def _first_line(error: BaseException) -> str:
 
 
 @contextmanager
-def _scratch(suffix: str) -> Iterator[Path]:
-    """A private (mode 600) temporary file's path for DuckDB to write, removed afterwards."""
-    handle, name = tempfile.mkstemp(prefix="tallybook-", suffix=suffix)
+def _scratch(suffix: str, directory: Path | None = None) -> Iterator[Path]:
+    """A private temporary file's path (mode 600, made with ``O_EXCL``) for DuckDB to read
+    or write, removed afterwards."""
+    handle, name = tempfile.mkstemp(prefix="tallybook-", suffix=suffix, dir=directory)
     os.close(handle)
     path = Path(name)
     try:
