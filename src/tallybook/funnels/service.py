@@ -60,6 +60,7 @@ FIRST_SLICE: Final = 1 / 256
 SLICE_GROWTH: Final = 4
 """A CSV slice covers at most this many times its predecessor's time."""
 SHORTEST_SLICE: Final = timedelta(seconds=1)
+"""A CSV slice covers at least this long, however dense the rows before it."""
 
 Request = TypeVar(
     "Request",
