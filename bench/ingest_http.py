@@ -119,7 +119,7 @@ def append_floor(path: Path, *, events: int, batch: int, distinct: int, with_ids
     stored = connection.execute("SELECT count(*) FROM events").fetchone()
     connection.close()
     assert stored is not None and stored[0] == events // batch * batch
-    return round(stored[0] / elapsed)
+    return round(int(stored[0]) / elapsed)
 
 
 def main() -> None:
