@@ -63,7 +63,7 @@ class ChartEvents:
     path: StepPath
     filters: tuple[PropertyFilter, ...] = ()
 
-    def relation(self, sql: Renderer, columns: Sequence[str]) -> exp.Select:
+    def relation(self, sql: Renderer, columns: Sequence[str]) -> exp.Query:
         """``SELECT columns`` of the chart's events, in one read of the table
         (:func:`~tallybook.funnels.paths.judged_step_events`)."""
         return judged_step_events(
@@ -224,7 +224,7 @@ def _side(prefix: str, instant: str) -> exp.Select:
     ).from_(_PER_SESSION, copy=False)
 
 
-def _hashed_select(sql: Renderer, chart: exp.Select) -> exp.Select:
+def _hashed_select(sql: Renderer, chart: exp.Query) -> exp.Select:
     """:meth:`ChartPlan.select` for an engine with ``hashed_keys`` (ClickHouse), the same
     rows in fewer and cheaper reductions:
 
