@@ -6,6 +6,11 @@ organisation, then posts N events from concurrent client threads and reports sus
 events/s and the server's peak resident memory (VmHWM; with ``--workers`` above 1, the sum
 over the API processes, and their CPU time summed too).
 
+On the embedded default it then measures a floor in the same run: the same batches
+appended by DuckDB's JSON reader directly (one ``INSERT … SELECT … FROM read_json`` and
+commit per batch, from one thread, into a fresh file with Tallybook's events table; no
+HTTP, no validation), and reports the HTTP rate as a share of it.
+
     python bench/ingest_http.py --events 2000000 --batch 1000 --concurrency 4
     TALLYBOOK_EVENTS_URL=postgresql://… TALLYBOOK_DATABASE_URL=postgresql://… \
         python bench/ingest_http.py --events 1000000 --workers 2
@@ -27,6 +32,7 @@ import time
 import uuid
 from pathlib import Path
 
+import duckdb
 import httpx
 import orjson
 from _common import busy_jiffies, free_port, tree_cpu_seconds, tree_peak_rss_mb
@@ -74,6 +80,48 @@ def make_batches(org: str, batch: int, distinct: int, with_ids: bool) -> list[by
     return bodies
 
 
+def append_floor(path: Path, *, events: int, batch: int, distinct: int, with_ids: bool) -> int:
+    """Events/s of DuckDB's JSON reader appending the benchmark's batches directly: the
+    same bodies (with the ``source`` and ``received_at`` the server adds), one statement
+    and one durable commit per batch, into Tallybook's events table in a fresh file."""
+    from tallybook.events.engines.duckdb.schema import table_ddl
+
+    connection = duckdb.connect(str(path))
+    connection.execute("SET TimeZone = 'UTC'")
+    for statement in table_ddl():
+        connection.execute(statement)
+    table = connection.execute("DESCRIBE events").fetchall()
+    types = {name: "TIMESTAMPTZ" if kind == "TIMESTAMP" else kind for name, kind, *_ in table}
+    # the server fills these in SQL; here the batches carry them (made before the clock)
+    lists = [name for name, kind, null, *_ in table if null == "NO" and kind.endswith("[]")]
+    received = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    arrays = []
+    for body in make_batches(str(uuid.uuid4()), batch, distinct, with_ids):
+        rows = orjson.loads(body)["events"]
+        for row in rows:
+            row.update(source="untrusted", received_at=received)
+            for name in lists:
+                row.setdefault(name, [])
+        arrays.append(orjson.dumps(rows))
+    names = [name for name in types if name in orjson.loads(arrays[0])[0]]
+    struct = ", ".join(f"'{name}': '{types[name]}'" for name in names)
+    columns = ", ".join(f'"{name}"' for name in names)
+    sql = (
+        f"INSERT INTO events ({columns}) SELECT {columns}"
+        f" FROM read_json($path, format := 'array', columns := {{{struct}}})"
+    )
+    spool = path.with_suffix(".json")
+    start = time.perf_counter()
+    for index in range(events // batch):
+        spool.write_bytes(arrays[index % len(arrays)])
+        connection.execute(sql, {"path": str(spool)})
+    elapsed = time.perf_counter() - start
+    stored = connection.execute("SELECT count(*) FROM events").fetchone()
+    connection.close()
+    assert stored is not None and stored[0] == events // batch * batch
+    return round(int(stored[0]) / elapsed)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=2_000_000, help="events to send in all")
@@ -84,6 +132,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="API processes (serve --workers)")
     parser.add_argument("--port", type=int, default=0, help="default: a free one")
     parser.add_argument("--keep", action="store_true", help="keep the data directory")
+    parser.add_argument(
+        "--no-floor", action="store_true", help="skip the direct DuckDB append floor"
+    )
     args = parser.parse_args()
     if args.with_ids and args.events > args.batch * args.distinct:
         sys.exit("--with-ids needs --distinct × --batch ≥ --events (ids must be new)")
@@ -99,6 +150,14 @@ def main() -> None:
             workers=args.workers,
             port=args.port,
         )
+        embedded = not os.environ.get("TALLYBOOK_EVENTS_URL")
+        if embedded and not args.no_floor:
+            floor = append_floor(
+                data_dir / "floor.duckdb", events=args.events, batch=args.batch,
+                distinct=args.distinct, with_ids=args.with_ids,
+            )  # fmt: skip
+            result["floor_events_per_second"] = floor
+            result["http_share_of_floor"] = round(int(result["events_per_second"]) / floor, 2)
         print(json.dumps(result))
     finally:
         if not args.keep:

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from tallybook.events.engines.duckdb.store import DuckDBEventStore
 from tallybook.events.engines.runner import QueryRunner
-from tallybook.events.query.cells import Constant
+from tallybook.events.query.cells import Constant, render_relation_csv
 from tallybook.events.query.columns import ColumnType
 from tallybook.events.records import StoredEvent
 from tallybook.funnels import service
@@ -169,8 +169,9 @@ def test_the_engines_csv_is_the_python_paths(
 
 
 def test_a_limit_and_an_empty_answer(store: QueryRunner) -> None:
-    """Rows three hours apart fall in different slices (16 of the day): the limit is
-    shared out over the slices by the counts ``relation_csv`` returns."""
+    """Rows three hours apart fall in different slices (the first covers 1/256 of the
+    day): the limit is shared out over the slices by the counts ``relation_csv``
+    returns."""
     org, wf = uuid.uuid4(), uuid.uuid4()
     store.insert([step_event(org, wf, 1, T0 + timedelta(hours=3 * i)) for i in range(5)])
     rows = plan(org, wf, basic=False)
@@ -182,6 +183,38 @@ def test_a_limit_and_an_empty_answer(store: QueryRunner) -> None:
     nobody = plan(uuid.uuid4(), wf, basic=False)  # another organisation sees nothing
     assert written(store, nobody) == (b"", 0)
     assert b"".join(service.csv_file(store, nobody)) == python_file(store, nobody)
+
+
+def test_slices_are_sized_by_their_rows(
+    store: QueryRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A burst of rows in one second among rows spread over the day: every row once, in
+    order, a limit ending the answer inside a slice; slices hold about ``SLICE_ROWS`` rows
+    where the rows are spread, and the burst is one slice (a second is the shortest)."""
+    monkeypatch.setattr(service, "SLICE_ROWS", 8)
+    org, wf = uuid.uuid4(), uuid.uuid4()
+    spread = [T0 + timedelta(minutes=22 * i, seconds=i) for i in range(64)]
+    burst = [T0 + timedelta(hours=12, microseconds=7 * i) for i in range(40)]
+    store.insert([step_event(org, wf, 1, at, session_id=f"s{k}") for k, at in enumerate(spread)])
+    store.insert([step_event(org, wf, 1, at, session_id="burst") for at in burst])
+    counts: list[int] = []
+    real = store.relation_csv
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        counts.append((yield from real(*args, **kwargs)))
+        return counts[-1]
+
+    monkeypatch.setattr(store, "relation_csv", counted)
+    rows = plan(org, wf, basic=False)
+    assert b"".join(service.csv_file(store, rows)) == python_file(store, rows)
+    assert sum(counts) == 104
+    larger = [count for count in counts if count > 2 * 8]
+    assert len(larger) == 1 and larger[0] >= 40, counts  # the burst's
+    assert len(counts) >= 64 // 16
+    counts.clear()
+    limited = replace(rows, plan=replace(rows.plan, limit=20))
+    assert b"".join(service.csv_file(store, limited)) == python_file(store, limited)
+    assert sum(counts) == 20
 
 
 SQL_ONLY = [
@@ -270,3 +303,69 @@ def test_the_temporary_files_are_removed(
     assert [path.suffix for path in tmp_path.iterdir()] == [".csv"]
     chunks.close()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_download_gives_back_the_cache(tmp_path: Path) -> None:
+    """The table blocks a CSV's ``COPY`` brings into DuckDB's cache leave it afterwards,
+    and the memory limit is the configured one again (DuckDB's default without one)."""
+    org, wf = uuid.uuid4(), uuid.uuid4()
+    path = tmp_path / "events.duckdb"
+    events_store = DuckDBEventStore(path)
+    for batch in range(10):
+        events_store.insert(
+            [
+                step_event(
+                    org,
+                    wf,
+                    1,
+                    T0 + timedelta(seconds=batch * 5000 + i),
+                    **{name: str(uuid.uuid4()) for name in ("dim1", "dim2", "dim3")},
+                )
+                for i in range(5000)
+            ]
+        )
+    events_store.close()  # a checkpoint: the rows are now the file's blocks
+    for limit in (None, "1GB"):
+        events_store = DuckDBEventStore(path, memory_limit=limit)
+        try:
+            with events_store.cursor() as cursor:
+                setting = "SELECT current_setting('memory_limit')"
+                configured = cursor.execute(setting).fetchall()
+                rows = plan(org, wf, basic=False)
+                scanned = cursor.execute("SELECT count(value) FROM events").fetchall()
+                assert scanned == [(50_000,)]
+                before = cached(cursor)  # what any read leaves: here, the values' blocks
+                assert before > 0
+                file = b"".join(service.csv_file(events_store, rows))
+                assert file.count(b"\r\n") == 50_001  # 4 MB of blocks read, and given
+                assert cached(cursor) <= before + BLOCK  # back (to a block: the memory in
+                # use, which the give-back lowers the limit from, moves a little meanwhile)
+                assert cursor.execute(setting).fetchall() == configured
+        finally:
+            events_store.close()
+
+
+BLOCK = 256 * 1024  # DuckDB's block size
+
+
+def cached(cursor: Any) -> int:
+    found = cursor.execute(
+        "SELECT sum(memory_usage_bytes) FROM duckdb_memory() WHERE tag = 'BASE_TABLE'"
+    ).fetchone()
+    return int(found[0]) if found and found[0] is not None else 0
+
+
+def test_no_formula_test_is_a_join(duckdb_csv_store: DuckDBEventStore) -> None:
+    """DuckDB plans an ``IN`` list of five or more constants as a join (a hash table per
+    column); the formula test's lists are shorter."""
+    rows = plan(uuid.uuid4(), uuid.uuid4(), basic=False)
+    rendered = render_relation_csv(rows.plan, duckdb_csv_store.dialect, rows.shape.file_cells())
+    six = "SELECT ascii(dim1) IN (61, 43, 45, 64, 9, 13) FROM events"
+    with duckdb_csv_store.cursor() as cursor:
+        assert "MARK" in explained(cursor, six, {})  # what the test would see
+        assert "MARK" not in explained(cursor, rendered.sql, rendered.params)
+
+
+def explained(cursor: Any, sql: str, params: dict[str, Any]) -> str:
+    shown = cursor.execute("EXPLAIN " + sql, params).fetchall()
+    return "".join(str(part) for row in shown for part in row).upper()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final, TypeVar
 
 from sqlalchemy.orm import Session
@@ -53,6 +53,14 @@ PREFIXES: Final = (1 / 64, 1 / 16, 1 / 4)
 """The shares of the interval tried, in turn, before the whole of it."""
 SLICES: Final = 16
 """A longer answer is read in this many consecutive slices of the interval."""
+SLICE_ROWS: Final = 16_384
+"""A CSV answer is read in slices of about this many rows (:func:`_csv_lines`)."""
+FIRST_SLICE: Final = 1 / 256
+"""The share of the interval a CSV answer's first slice covers."""
+SLICE_GROWTH: Final = 4
+"""A CSV slice covers at most this many times its predecessor's time."""
+SHORTEST_SLICE: Final = timedelta(seconds=1)
+"""A CSV slice covers at least this long, however dense the rows before it."""
 
 Request = TypeVar(
     "Request",
@@ -222,8 +230,8 @@ def stream_batches(store: EventStore, plan: SourceRowsPlan) -> Iterator[list[tup
 
 def csv_file(store: EventStore, rows: SourceRows) -> Iterator[bytes]:
     """The answer as a CSV file in chunks: the header, then the rows as the store writes
-    them (``EventStore.relation_csv``: DuckDB writes the lines itself), slice by slice as
-    :func:`stream_batches` reads them. The header goes out with the first rows, so the
+    them (``EventStore.relation_csv``: DuckDB writes the lines itself), slice by slice
+    (:func:`_csv_lines`). The header goes out with the first rows, so the
     first chunk runs the first query (a failing one is a clean 500, not a cut-off file).
     The bytes are those ``kit.tabular.csv_chunks`` writes for :func:`file_rows`."""
     header = csv_line(rows.shape.names)
@@ -241,13 +249,31 @@ def csv_file(store: EventStore, rows: SourceRows) -> Iterator[bytes]:
 def _csv_lines(
     store: EventStore, plan: SourceRowsPlan, cells: list[CsvCell]
 ) -> Generator[bytes, None, None]:
-    left = plan.limit
-    for part in slices(plan):
-        written = yield from store.relation_csv(replace(part, limit=left), cells)
+    """The rows slice by slice, as :func:`slices` cuts them, but each slice's time sized
+    from the one before so that it holds about :data:`SLICE_ROWS` rows: the first covers
+    :data:`FIRST_SLICE` of the interval, each next one the time in which the last one's
+    rows would have been :data:`SLICE_ROWS` (at most :data:`SLICE_GROWTH` times its
+    time, at least :data:`SHORTEST_SLICE`). The engine sorts and writes one slice at a
+    time, and DuckDB holds about 2.7 KB per row of a raw CSV while it does, so the
+    slices' size is what bounds its memory, whatever the interval's length or the data's
+    density (a burst denser than the last slice's rows makes one larger slice). A
+    ``limit`` ends the answer at the slice that reaches it: no later row is read."""
+    scope, left = plan.scope, plan.limit
+    since: datetime | None = None
+    width = max((scope.end - scope.start) * FIRST_SLICE, SHORTEST_SLICE)
+    while True:
+        start = since or scope.start
+        end = scope.end if scope.end - start <= width else start + width
+        part = replace(plan, scope=replace(scope, end=end), since=since, limit=left)
+        written = yield from store.relation_csv(part, cells)
         if left is not None:
             left -= written
             if left <= 0:
                 return
+        if end >= scope.end:
+            return
+        growth = SLICE_GROWTH if written == 0 else min(SLICE_GROWTH, SLICE_ROWS / written)
+        width, since = max(width * growth, SHORTEST_SLICE), end
 
 
 def slices(plan: SourceRowsPlan) -> Iterator[SourceRowsPlan]:
