@@ -24,7 +24,7 @@ from tallybook.events.engines.runner import QueryRunner
 from tallybook.events.query.dialects import DIALECTS, DialectName
 from tallybook.events.query.render import render_relation
 from tallybook.events.store import EventStore
-from tallybook.funnels.charts import LINK, ChartEvents, ChartPlan, chart_steps
+from tallybook.funnels.charts import LINK, ChartEvents, ChartPlan, chart_links, chart_steps
 from tallybook.funnels.paths import StepPath, WorkflowScope
 from tallybook.funnels.schemas import PropertyFilter
 from tallybook.kit.db import Database
@@ -416,3 +416,55 @@ def test_the_statement_on_every_engine(store: QueryRunner) -> None:
         (3, 2, 1, 2),
     ]
     assert steps[1]["actions"] == [{"action": "b", "events": 2, "visitors": 1, "sessions": 2}]
+
+
+# Ids a hash of the session (ClickHouse groups and joins on one) must tell apart: empty,
+# blank, case and trailing-space twins, composed and decomposed é, long ones differing in
+# the last character, emoji, and the text "null" beside a missing id.
+AWKWARD_IDS = [
+    "",
+    " ",
+    "s",
+    "S",
+    "s ",
+    "\u00e9",
+    "e\u0301",
+    "\u00df",
+    "ss",
+    "x" * 1000,
+    "x" * 999 + "y",
+    "\U0001f600",
+    "null",
+]
+
+
+@pytest.mark.parametrize(
+    "step_data", [None, [[], ["a"], ["b", "c"], []], [[], [], ["a", "c"]]], ids=str
+)
+def test_awkward_session_and_visitor_ids_agree_with_the_reference(
+    store: QueryRunner, step_data: list[list[str]] | None
+) -> None:
+    """The chart's statement on every engine against the plain-Python reference, with
+    sessions and visitors named by :data:`AWKWARD_IDS` (and missing): counted apart and
+    linked only to themselves, whatever the engine groups them by."""
+    org, wf = uuid.uuid4(), uuid.uuid4()
+    ids: list[str | None] = [*AWKWARD_IDS, None]
+    visits = [(0, "a"), (1, "a"), (2, "b"), (1, "a"), (3, "d")]
+    events = []
+    for i, session in enumerate(ids):
+        visitor = ids[(i * 5) % len(ids)]
+        for n, (step, action) in enumerate(visits[: 2 + i % 4]):
+            if step == 1 and i % 3 == 0:
+                action = "b"
+            elif step == 2 and i % 2:
+                action = "c"
+            early = 25 if step == 2 and i % 5 == 0 else 0  # before its step 1
+            fields = {"session_id": session, "visitor_id": visitor, "action": action}
+            events.append(step_event(org, wf, step, at(n * 10 + i % 7 - early), **fields))
+    store.insert(events)
+    q = reference.Question(org, wf, "interaction", START, END, step_data=step_data)
+    scope = WorkflowScope(org, wf, START, END)
+    rows = store.relation_rows(ChartPlan(ChartEvents(scope, StepPath.of("interaction", step_data))))
+    wanted = reference.chart(q, events)
+    assert wanted["links"], "the scenario links sessions"
+    assert {"steps": chart_steps(rows), "links": chart_links(rows)} == wanted

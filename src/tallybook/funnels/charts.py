@@ -63,7 +63,7 @@ class ChartEvents:
     path: StepPath
     filters: tuple[PropertyFilter, ...] = ()
 
-    def relation(self, sql: Renderer, columns: Sequence[str]) -> exp.Select:
+    def relation(self, sql: Renderer, columns: Sequence[str]) -> exp.Query:
         """``SELECT columns`` of the chart's events, in one read of the table
         (:func:`~tallybook.funnels.paths.judged_step_events`)."""
         return judged_step_events(
@@ -98,6 +98,8 @@ class ChartPlan:
         chart = self.events.relation(
             sql, ("dim5", "action", "dim4", "visitor_id", "session_id", "timestamp")
         )
+        if sql.dialect.hashed_keys:
+            return _hashed_select(sql, chart)
         step, action = _of(_CHART_CTE, "dim5"), _of(_CHART_CTE, "action")
         per_session = (
             exp.select(
@@ -220,6 +222,151 @@ def _side(prefix: str, instant: str) -> exp.Select:
         _of(_PER_SESSION, instant),
         copy=False,
     ).from_(_PER_SESSION, copy=False)
+
+
+def _hashed_select(sql: Renderer, chart: exp.Query) -> exp.Select:
+    """:meth:`ChartPlan.select` for an engine with ``hashed_keys`` (ClickHouse), the same
+    rows in fewer and cheaper reductions:
+
+    - ``per_session`` holds only the step indexes (as integers) and its session is
+      :meth:`~tallybook.events.query.dialects.Dialect.key_hash` of the session id: it is
+      grouped, counted, and joined to itself for the links on fixed-width keys;
+    - the visitors need no per-visitor rows: ``per_action`` keeps, per step and action,
+      the state of a distinct count of its visitors (``uniqExactState``), counted as it
+      is per action and merged per step.
+
+    On the 10 M-event benchmark store this took about a third less CPU than the plain
+    form (docs/performance.md). A ``dim5`` that is not a step index has no
+    ``per_session`` rows (its groups were dropped from the answer anyway)."""
+    dialect = sql.dialect
+    dim5, action = _of(_CHART_CTE, "dim5"), _of(_CHART_CTE, "action")
+    step = dialect.step_number(dim5.copy())
+    session = dialect.key_hash(_of(_CHART_CTE, "session_id"))
+    is_step = exp.RegexpLike(this=dim5.copy(), expression=exp.Literal.string(_STEP_PATTERN))
+    per_session = (
+        exp.select(
+            step.copy().as_(_STEP, quoted=True),
+            action.copy(),
+            session.copy().as_(_SESSION, quoted=True),
+            exp.Count(this=exp.Star()).as_("n", quoted=True),
+            exp.Min(this=_of(_CHART_CTE, "timestamp")).as_("first", quoted=True),
+            exp.Max(this=_of(_CHART_CTE, "timestamp")).as_("last", quoted=True),
+            exp.Min(this=_of(_CHART_CTE, "dim4")).as_("name", quoted=True),
+            copy=False,
+        )
+        .from_(_CHART_CTE, copy=False)
+        .where(is_step, copy=False)
+        .group_by(step, action.copy(), session, copy=False)
+    )
+    per_action = (
+        exp.select(
+            dim5.copy(),
+            action.copy(),
+            exp.Count(this=exp.Star()).as_("n", quoted=True),
+            dialect.distinct_state(_of(_CHART_CTE, "visitor_id")).as_(_VISITORS, quoted=True),
+            copy=False,
+        )
+        .from_(_CHART_CTE, copy=False)
+        .group_by(dim5.copy(), action.copy(), copy=False)
+    )
+    parts = exp.union(
+        _session_counts(per_step=False),
+        _session_counts(per_step=True),
+        _visitor_counts(sql, per_step=False),
+        _visitor_counts(sql, per_step=True),
+        _hashed_links(),
+        distinct=False,
+        copy=False,
+    )
+    return (
+        exp.select(exp.Star(), copy=False)
+        .with_(_CHART_CTE, as_=chart, copy=False)
+        .with_(_PER_SESSION, as_=per_session, copy=False)
+        .with_(_PER_ACTION, as_=per_action, copy=False)
+        .from_(parts.subquery(_ROWS, copy=False), copy=False)
+    )
+
+
+_STEP: Final = "step"
+_SESSION: Final = "session_key"
+_PER_ACTION: Final = "per_action"
+_VISITORS: Final = "visitors"
+
+
+def _as_text(value: exp.Expr) -> exp.Expr:
+    return exp.Cast(this=value, to=data_type("text"))
+
+
+def _session_counts(*, per_step: bool) -> exp.Select:
+    """:data:`ACTION_SESSIONS` or :data:`STEP_SESSIONS` rows of the hashed
+    ``per_session``."""
+    step, action = _of(_PER_SESSION, _STEP), _of(_PER_SESSION, "action")
+    counted: exp.Expr = _of(_PER_SESSION, _SESSION)
+    if per_step:
+        counted = exp.Distinct(expressions=[counted])
+    values = (
+        exp.Literal.number(STEP_SESSIONS if per_step else ACTION_SESSIONS),
+        _as_text(step.copy()),
+        _null("text") if per_step else action.copy(),
+        _null("text"),
+        _null("text"),
+        exp.Sum(this=_of(_PER_SESSION, "n")),
+        exp.Count(this=counted),
+        exp.Min(this=_of(_PER_SESSION, "name")),
+    )
+    select = exp.select(*_named(values), copy=False).from_(_PER_SESSION, copy=False)
+    return select.group_by(step.copy(), *([] if per_step else [action.copy()]), copy=False)
+
+
+def _visitor_counts(sql: Renderer, *, per_step: bool) -> exp.Select:
+    """:data:`ACTION_VISITORS` rows (each ``per_action`` row's state counted) or
+    :data:`STEP_VISITORS` rows (a step's states merged)."""
+    dim5, action = _of(_PER_ACTION, "dim5"), _of(_PER_ACTION, "action")
+    state = _of(_PER_ACTION, _VISITORS)
+    events: exp.Expr = _of(_PER_ACTION, "n")
+    values = (
+        exp.Literal.number(STEP_VISITORS if per_step else ACTION_VISITORS),
+        dim5.copy(),
+        _null("text") if per_step else action.copy(),
+        _null("text"),
+        _null("text"),
+        exp.Sum(this=events) if per_step else events,
+        sql.dialect.state_count(state, merged=per_step),
+        _null("text"),
+    )
+    select = exp.select(*_named(values), copy=False).from_(_PER_ACTION, copy=False)
+    return select.group_by(dim5.copy(), copy=False) if per_step else select
+
+
+def _hashed_links() -> exp.Select:
+    """:func:`_links` over the hashed ``per_session``: the step k + 1 of an integer step
+    is a sum, and the sessions are compared as their hashes."""
+    on = exp.and_(
+        exp.EQ(this=_of(_TO, _SESSION), expression=_of(_FROM, _SESSION)),
+        exp.EQ(
+            this=_of(_TO, _STEP),
+            expression=exp.Add(this=_of(_FROM, _STEP), expression=exp.Literal.number(1)),
+        ),
+        exp.GTE(this=_of(_TO, "last"), expression=_of(_FROM, "first")),
+        copy=False,
+    )
+    keys = [_of(_FROM, _STEP), _of(_FROM, "action"), _of(_TO, _STEP), _of(_TO, "action")]
+    values = (
+        exp.Literal.number(LINK),
+        _as_text(keys[0].copy()),
+        keys[1].copy(),
+        _as_text(keys[2].copy()),
+        keys[3].copy(),
+        exp.Count(this=exp.Star()),
+        exp.Count(this=exp.Star()),
+        _null("text"),
+    )
+    return (
+        exp.select(*_named(values), copy=False)
+        .from_(exp.to_table(_PER_SESSION).as_(_FROM, quoted=True), copy=False)
+        .join(exp.to_table(_PER_SESSION).as_(_TO, quoted=True), on=on, copy=False)
+        .group_by(*keys, copy=False)
+    )
 
 
 _COLUMNS: Final = ("part", "dim5", "action", "to_dim5", "to_action", "events", "count", "name")

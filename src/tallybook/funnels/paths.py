@@ -176,14 +176,21 @@ def judged_step_events(
     *,
     columns: Sequence[str],
     condition: exp.Expr | None = None,
-) -> exp.Select:
+) -> exp.Query:
     """:func:`qualifying_step_events` of every step, reading the
     table once: the sessions' passes are window aggregates over the session
     (``MIN(…) OVER (PARTITION BY session_id)``) in a derived table aliased ``e``, and the
     path rule and ``condition`` are applied over it. The funnel chart aggregates all of a
     workflow's step events, so one read beats a second read joined over the session.
     (Step source data keeps the join: there the read of the step's own events stops
-    early under ``ORDER BY … LIMIT``, which a window over the session would prevent.)"""
+    early under ``ORDER BY … LIMIT``, which a window over the session would prevent.)
+
+    For a dialect whose windows sort every row they carry (``windows_sort_rows``:
+    ClickHouse), the steps whose rule needs no earlier step (0 up to the first step with
+    a list) are read apart, without the window, and ``UNION ALL``-ed to the others: the
+    window then carries only the later steps' events and the first listed step's, which
+    it reads the passes from (with the benchmark's sessions, 40 % of the events instead
+    of all)."""
     required = sorted({k for s in _steps_of(path, None) for k in path.required_before(s)})
     narrowed: list[exp.Expr] = [] if condition is None else [condition]
     if not required:
@@ -209,17 +216,52 @@ def judged_step_events(
         first = exp.Min(this=exp.Case(ifs=[exp.If(this=hit, true=column("timestamp"))]))
         over = exp.Window(this=first, partition_by=[column("session_id")], over="OVER")
         items.append(over.as_(f"_p{k}"))
+    read = [scope.step_events(sql)]
+    judged = [_counts_at_its_step(sql, path, passed=_EVENTS), *narrowed]
+    free: list[int] = []  # steps whose rule reads no pass: 0 up to the first list
+    if sql.dialect.windows_sort_rows:
+        free = list(range(required[0] + 1))
+        unread = [k for k in free if k not in required]  # the first list is read
+        read.append(exp.Not(this=_dim5_in(sql, unread)))
+        judged.insert(0, exp.Not(this=_dim5_in(sql, free)))
     inner = (
         exp.select(*items, copy=False)
         .from_(event_table(), copy=False)
-        .where(scope.step_events(sql), copy=False)
+        .where(exp.and_(*read, copy=False), copy=False)
     )
-    judged = [_counts_at_its_step(sql, path, passed=_EVENTS), *narrowed]
-    return (
+    window = (
         exp.select(*(selected(name) for name in columns), copy=False)
         .from_(inner.subquery(_EVENTS, copy=False), copy=False)
         .where(exp.and_(*judged, copy=False), copy=False)
     )
+    if not free:
+        return window
+    rules = [
+        exp.and_(
+            exp.EQ(this=column("dim5"), expression=sql.text(str(k))),
+            _counts_at(sql, path, k),
+            copy=False,
+        )
+        for k in free
+    ]
+    apart = (
+        exp.select(*(selected(name) for name in columns), copy=False)
+        .from_(event_table(), copy=False)
+        .where(
+            exp.and_(
+                scope.step_events(sql),
+                exp.Paren(this=exp.or_(*rules, copy=False)),
+                *[node.copy() for node in narrowed],
+                copy=False,
+            ),
+            copy=False,
+        )
+    )
+    return exp.union(apart, window, distinct=False, copy=False)
+
+
+def _dim5_in(sql: Renderer, steps: Sequence[int]) -> exp.Expr:
+    return exp.In(this=column("dim5"), expressions=[sql.text(str(k)) for k in steps])
 
 
 def triggered_goal_events(
