@@ -120,21 +120,13 @@ class ChartPlan:
             .from_(_CHART_CTE, copy=False)
             .group_by(step.copy(), action.copy(), _of(_CHART_CTE, "visitor_id"), copy=False)
         )
-        parts = exp.union(
+        return _chart_rows(
+            {_CHART_CTE: chart, _PER_SESSION: per_session, _PER_VISITOR: per_visitor},
             _counts(_PER_SESSION, ACTION_SESSIONS, "session_id", per_step=False),
             _counts(_PER_SESSION, STEP_SESSIONS, "session_id", per_step=True),
             _counts(_PER_VISITOR, ACTION_VISITORS, "visitor_id", per_step=False),
             _counts(_PER_VISITOR, STEP_VISITORS, "visitor_id", per_step=True),
             _links(),
-            distinct=False,
-            copy=False,
-        )
-        return (
-            exp.select(exp.Star(), copy=False)
-            .with_(_CHART_CTE, as_=chart, copy=False)
-            .with_(_PER_SESSION, as_=per_session, copy=False)
-            .with_(_PER_VISITOR, as_=per_visitor, copy=False)
-            .from_(parts.subquery(_ROWS, copy=False), copy=False)
         )
 
 
@@ -269,22 +261,24 @@ def _hashed_select(sql: Renderer, chart: exp.Query) -> exp.Select:
         .from_(_CHART_CTE, copy=False)
         .group_by(dim5.copy(), action.copy(), copy=False)
     )
-    parts = exp.union(
+    return _chart_rows(
+        {_CHART_CTE: chart, _PER_SESSION: per_session, _PER_ACTION: per_action},
         _session_counts(per_step=False),
         _session_counts(per_step=True),
         _visitor_counts(sql, per_step=False),
         _visitor_counts(sql, per_step=True),
         _hashed_links(),
-        distinct=False,
-        copy=False,
     )
-    return (
-        exp.select(exp.Star(), copy=False)
-        .with_(_CHART_CTE, as_=chart, copy=False)
-        .with_(_PER_SESSION, as_=per_session, copy=False)
-        .with_(_PER_ACTION, as_=per_action, copy=False)
-        .from_(parts.subquery(_ROWS, copy=False), copy=False)
-    )
+
+
+def _chart_rows(ctes: dict[str, exp.Query], *parts: exp.Query) -> exp.Select:
+    """``SELECT * FROM (the parts' rows, one UNION ALL)`` over the named CTEs: the one
+    statement of a chart, in either form."""
+    rows = exp.union(*parts, distinct=False, copy=False)
+    statement = exp.select(exp.Star(), copy=False)
+    for name, cte in ctes.items():
+        statement = statement.with_(name, as_=cte, copy=False)
+    return statement.from_(rows.subquery(_ROWS, copy=False), copy=False)
 
 
 _STEP: Final = "step"
