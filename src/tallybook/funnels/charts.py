@@ -106,10 +106,7 @@ class ChartPlan:
                 step.copy(),
                 action.copy(),
                 _of(_CHART_CTE, "session_id"),
-                exp.Count(this=exp.Star()).as_("n", quoted=True),
-                exp.Min(this=_of(_CHART_CTE, "timestamp")).as_("first", quoted=True),
-                exp.Max(this=_of(_CHART_CTE, "timestamp")).as_("last", quoted=True),
-                exp.Min(this=_of(_CHART_CTE, "dim4")).as_("name", quoted=True),
+                *_session_aggregates(),
                 copy=False,
             )
             .from_(_CHART_CTE, copy=False)
@@ -128,6 +125,17 @@ class ChartPlan:
             _counts(_PER_VISITOR, STEP_VISITORS, "visitor_id", per_step=True),
             _links(),
         )
+
+
+def _session_aggregates() -> list[exp.Expr]:
+    """What ``per_session`` keeps of a session's events of one step and action: how many,
+    the first and last instants, and the step's name."""
+    return [
+        exp.Count(this=exp.Star()).as_("n", quoted=True),
+        exp.Min(this=_of(_CHART_CTE, "timestamp")).as_("first", quoted=True),
+        exp.Max(this=_of(_CHART_CTE, "timestamp")).as_("last", quoted=True),
+        exp.Min(this=_of(_CHART_CTE, "dim4")).as_("name", quoted=True),
+    ]
 
 
 def _counts(table: str, part: int, key: str, *, per_step: bool) -> exp.Select:
@@ -240,10 +248,7 @@ def _hashed_select(sql: Renderer, chart: exp.Query) -> exp.Select:
             step.copy().as_(_STEP, quoted=True),
             action.copy(),
             session.copy().as_(_SESSION, quoted=True),
-            exp.Count(this=exp.Star()).as_("n", quoted=True),
-            exp.Min(this=_of(_CHART_CTE, "timestamp")).as_("first", quoted=True),
-            exp.Max(this=_of(_CHART_CTE, "timestamp")).as_("last", quoted=True),
-            exp.Min(this=_of(_CHART_CTE, "dim4")).as_("name", quoted=True),
+            *_session_aggregates(),
             copy=False,
         )
         .from_(_CHART_CTE, copy=False)
