@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from tallybook.events.engines.duckdb.store import DuckDBEventStore
 from tallybook.events.engines.runner import QueryRunner
 from tallybook.events.query.cells import Constant, render_relation_csv
-from tallybook.events.query.columns import ColumnType
+from tallybook.events.query.columns import OPTIONAL_TEXT_COLUMNS, ColumnType
 from tallybook.events.records import StoredEvent
 from tallybook.funnels import service
 from tallybook.funnels.fields import BASIC_COLUMNS, RAW_COLUMNS, RowShape, event_columns
@@ -77,23 +77,9 @@ values = st.one_of(
     st.sampled_from([0.0, -0.0, 1.0, -2.5, 1e16, 1e-7, 123456789012345678.0, 1 / 3]),
     st.floats(allow_nan=False, allow_infinity=False, width=64),
 )
-OPTIONAL = (
-    "dim1",
-    "dim2",
-    "dim3",
-    "dim4",
-    "user_id",
-    "browser_name",
-    "browser_version",
-    "device_screen_height",
-    "device_screen_width",
-    "device_type",
-    "geo_city",
-    "geo_country",
-    "ip_organization",
-    "os_name",
-    "os_version",
-    "organization_name",
+# The optional text columns, but for those the step events need (their step, session, visitor).
+OPTIONAL = tuple(
+    name for name in OPTIONAL_TEXT_COLUMNS if name not in {"dim5", "visitor_id", "session_id"}
 )
 
 
