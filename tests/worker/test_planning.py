@@ -5,17 +5,22 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from tallybook.evaluations.planning import (
     ScheduleState,
     TargetCalendar,
     Timing,
     idle_plan,
     latest_closed_notification_period,
+    latest_due_period,
     next_evaluation_due,
     next_notification_due,
     periods_to_evaluate,
     plan_target,
 )
+from tallybook.targets.periods import Period, previous_period
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 DELAY = timedelta(minutes=5)
@@ -80,6 +85,65 @@ def test_nothing_before_the_anchor_period_and_nothing_outside_the_active_window(
     due = periods_to_evaluate(cal, local(2027, 3, 20), DELAY, None, 31)
     # the day containing active_from and the day containing active_until both count
     assert [p.start for p in due] == [local(2027, 3, d) for d in (5, 6, 7, 8)]
+
+
+def _walked(
+    cal: TargetCalendar, now: datetime, evaluated_until: datetime | None, limit: int
+) -> list[Period]:
+    """periods_to_evaluate's answer by its definition: every period stepped back one by one
+    from the latest due one to the anchor's, keeping those in the active window."""
+    first = cal.reporting(cal.anchor)
+    period = latest_due_period(cal, now, DELAY)
+    due: list[Period] = []
+    while len(due) < limit and period.start >= first.start:
+        if evaluated_until is not None and period.end <= evaluated_until:
+            break
+        if cal.overlaps_active_window(period):
+            due.append(period)
+        period = previous_period(period, cal.reporting_period, cal.timezone)
+    return due[::-1]
+
+
+_days = st.integers(0, 3 * 365)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    spec=st.sampled_from(["P1D", "P3D", "P1W", "P2W", "P1M", "P3M", "P1Y"]),
+    anchor=_days,
+    window=st.tuples(st.none() | _days, st.none() | _days),
+    now=_days,
+    evaluated=st.none() | _days,
+    limit=st.integers(1, 40),
+    zone=st.sampled_from(["Europe/Helsinki", "America/New_York", "Australia/Lord_Howe"]),
+)
+def test_skipping_outside_the_active_window_changes_no_answer(
+    spec: str,
+    anchor: int,
+    window: tuple[int | None, int | None],
+    now: int,
+    evaluated: int | None,
+    limit: int,
+    zone: str,
+) -> None:
+    start = datetime(2025, 1, 1, 7, 30, tzinfo=UTC)
+
+    def day(n: int | None) -> datetime | None:
+        return None if n is None else start + timedelta(days=n, hours=n % 24)
+
+    cal = TargetCalendar(spec, spec, zone, start + timedelta(days=anchor), *map(day, window))
+    at, until = start + timedelta(days=now + 400), day(evaluated)
+    assert periods_to_evaluate(cal, at, DELAY, until, limit) == _walked(cal, at, until, limit)
+
+
+def test_a_window_that_ended_long_ago_is_not_walked_through_day_by_day() -> None:
+    # Centuries of daily periods after the window: found at once, not stepped through.
+    cal = calendar(
+        anchor=local(1971, 1, 1), active_from=local(1971, 1, 1), active_until=local(1971, 1, 3)
+    )
+    due = periods_to_evaluate(cal, local(2999, 6, 1), DELAY, None, 31)
+    assert [p.start for p in due] == [local(1971, 1, 1), local(1971, 1, 2)]
+    assert periods_to_evaluate(cal, local(2999, 6, 1), DELAY, local(1971, 1, 2), 31) == due[1:]
 
 
 def test_weekly_notifications_close_on_mondays_in_local_time() -> None:

@@ -69,6 +69,15 @@ def periods_to_evaluate(
     while len(due) < limit and period.start >= first.start:
         if evaluated_until is not None and period.end <= evaluated_until:
             break
+        if calendar.active_from is not None and period.end <= calendar.active_from:
+            break  # this one and every earlier one end before the active window
+        if calendar.active_until is not None and period.start >= calendar.active_until:
+            # after the active window: go straight to its last period rather than step
+            # back through every period since (a window ended years ago, daily periods)
+            last = calendar.reporting(calendar.active_until - timedelta(microseconds=1))
+            if last.start < period.start:
+                period = last
+                continue
         if calendar.overlaps_active_window(period):
             due.append(period)
         period = previous_period(period, calendar.reporting_period, calendar.timezone)
