@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
 from tallybook import __version__, health, metrics
+from tallybook.auth.principal import KnownPrincipals
 from tallybook.chats.endpoints import router as chats_router
 from tallybook.console.routes import router as console_router
 from tallybook.evaluations.endpoints import router as evaluations_router
@@ -21,6 +23,7 @@ from tallybook.files.store import FileStore, open_file_store
 from tallybook.funnels.endpoints import router as funnels_router
 from tallybook.kit.db import Database
 from tallybook.kit.errors import install_error_handlers
+from tallybook.kit.memory import Remembered
 from tallybook.kit.middleware import (
     AccessLogMiddleware,
     BodyLimitMiddleware,
@@ -113,6 +116,11 @@ def create_app(
     )
     app.state.settings = settings
     app.state.database = database
+    # Who a token is and whether an organisation may send events: remembered for a few
+    # seconds per process (TALLYBOOK_AUTH_CACHE_SECONDS), so a client's next requests skip
+    # those queries.
+    app.state.principals = KnownPrincipals(database, Remembered(settings.auth_cache_seconds))
+    app.state.subscriptions = Remembered[uuid.UUID, bool](settings.auth_cache_seconds)
     app.state.event_store = event_store
     app.state.files = files
     app.state.metrics = measured

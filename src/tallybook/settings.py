@@ -56,6 +56,14 @@ class Settings(BaseSettings):
         default=None, description="Base URL used in absolute links (cursor pages, downloads)."
     )
 
+    auth_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long a process remembers a token's user and organisation, and "
+        "whether an organisation sending events exists with an active subscription: what an "
+        "operator changes in the database reaches each process within this time. 0: every "
+        "request looks them up.",
+    )
     max_request_bytes: int = 10 * 1024 * 1024
     cors_origins: str = Field(
         default="",

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Path
+from fastapi import Depends, Path, Request
 from fastapi.security import APIKeyHeader, APIKeyQuery
 
-from tallybook.auth.principal import Principal, principal_for
-from tallybook.kit.db import DBSession
+from tallybook.auth.principal import KnownPrincipals, Principal
 from tallybook.kit.errors import (
     OrganizationForbidden,
     PermissionDenied,
@@ -28,12 +27,19 @@ _header_scheme = APIKeyHeader(
 _query_scheme = APIKeyQuery(name="token", auto_error=False)
 
 
-def authenticate(
-    session: DBSession,
+def known_principals(request: Request) -> KnownPrincipals:
+    principals: KnownPrincipals = request.app.state.principals
+    return principals
+
+
+async def authenticate(
+    request: Request,
     header: Annotated[str | None, Depends(_header_scheme)] = None,
     query_token: Annotated[str | None, Depends(_query_scheme)] = None,
 ) -> Principal:
-    return principal_for(session, header, query_token)
+    # async: a token seen lately is answered from memory, with no session and no trip to
+    # the thread pool; a route that needs the database still declares its own session.
+    return await known_principals(request).principal(header, query_token)
 
 
 Authenticated = Annotated[Principal, Depends(authenticate)]

@@ -11,8 +11,12 @@ from fastapi.types import DecoratedCallable
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from tallybook.auth.dependencies import ReportingUser, TokenHeader, TokenQuery
-from tallybook.auth.principal import principal_for
+from tallybook.auth.dependencies import (
+    ReportingUser,
+    TokenHeader,
+    TokenQuery,
+    known_principals,
+)
 from tallybook.events import service
 from tallybook.events.records import EventSource
 from tallybook.events.schemas import (
@@ -143,11 +147,12 @@ async def _store(
 ) -> IngestResult:
     principal = None
     if source != EventSource.UNTRUSTED:
-        principal = await run_in_threadpool(principal_for, session, header, query_token)
+        principal = await known_principals(request).principal(header, query_token)
     body = await read_body(request, BROWSER_TYPES if principal is None else JSON)
     now = datetime.now(UTC)
+    subscriptions = request.app.state.subscriptions
     return await run_in_threadpool(
-        service.ingest, session, store, source, body, principal, now, shape
+        service.ingest, session, store, source, body, principal, subscriptions, now, shape
     )
 
 

@@ -36,6 +36,7 @@ from tallybook.kit.errors import (
     SubscriptionInactive,
     validation_errors,
 )
+from tallybook.kit.memory import Remembered
 from tallybook.organizations.models import Organization
 
 MAX_FUTURE = timedelta(hours=24)
@@ -119,10 +120,14 @@ def _plainly_past(timestamp: datetime, limit: datetime) -> bool:
 
 
 def check_organisations(
-    session: Session, organizations: Sequence[uuid.UUID], principal: Principal | None
+    session: Session,
+    organizations: Sequence[uuid.UUID],
+    principal: Principal | None,
+    subscriptions: Remembered[uuid.UUID, bool],
 ) -> None:
     """Trusted sources: the caller's organisation only. Untrusted: it must exist and be
-    active. ``organizations`` has each event's organisation, in order."""
+    active. ``organizations`` has each event's organisation, in order; ``subscriptions``
+    remembers the organisations found lately (an unknown one is never remembered)."""
     org_ids = set(organizations)
     if principal is not None:
         if org_ids != {principal.organization_id}:
@@ -130,12 +135,20 @@ def check_organisations(
                 "Events may only be sent for the organisation of the token."
             )
         return
-    rows = session.execute(
-        select(Organization.id, Organization.subscription_active).where(
-            Organization.id.in_(org_ids)
-        )
-    ).all()
-    active = {row.id: row.subscription_active for row in rows}
+    active: dict[uuid.UUID, bool] = {}
+    for org_id in org_ids:
+        known = subscriptions.get(org_id)
+        if known is not None:
+            active[org_id] = known
+    if len(active) < len(org_ids):
+        rows = session.execute(
+            select(Organization.id, Organization.subscription_active).where(
+                Organization.id.in_(org_ids - active.keys())
+            )
+        ).all()
+        for row in rows:
+            active[row.id] = row.subscription_active
+            subscriptions.put(row.id, row.subscription_active)
     unknown = [
         {"loc": ["body", "events", i, "organization_id"], "msg": "No such organisation."}
         for i, organization in enumerate(organizations)
@@ -176,6 +189,7 @@ def ingest(
     source: str,
     body: bytes,
     principal: Principal | None,
+    subscriptions: Remembered[uuid.UUID, bool],
     now: datetime,
     shape: BodyShape = BodyShape.BATCH_OR_EVENT,
 ) -> IngestResult:
@@ -190,11 +204,11 @@ def ingest(
         plain = parse_plain_batch(body, source, now)
         single = plain is None and _one_event(body)
     if not single:
-        return _ingest_batch(session, store, source, body, principal, now, plain)
+        return _ingest_batch(session, store, source, body, principal, subscriptions, now, plain)
     batch = _batch_of_one(body, source)
     try:
         plain = parse_plain_batch(batch, source, now)
-        return _ingest_batch(session, store, source, batch, principal, now, plain)
+        return _ingest_batch(session, store, source, batch, principal, subscriptions, now, plain)
     except InvalidPayload as exc:
         raise InvalidPayload(_unbatched(exc.errors or [])) from None
 
@@ -205,15 +219,17 @@ def _ingest_batch(
     source: str,
     body: bytes,
     principal: Principal | None,
+    subscriptions: Remembered[uuid.UUID, bool],
     now: datetime,
     plain: PlainBatch | None,
 ) -> IngestResult:
     if plain is not None:
-        check_organisations(session, plain.organizations, principal)
+        check_organisations(session, plain.organizations, principal, subscriptions)
         result = store.insert_plain(plain.events)
     else:
         events = parse_batch(body, source, now)
-        check_organisations(session, [event.organization_id for event in events], principal)
+        organizations = [event.organization_id for event in events]
+        check_organisations(session, organizations, principal, subscriptions)
         result = store.insert(to_stored(events, source, now))
     return IngestResult(stored=result.stored, duplicates=result.duplicates)
 

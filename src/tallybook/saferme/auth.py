@@ -11,15 +11,16 @@ from dataclasses import dataclass
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import Depends, Header
+from fastapi import Depends, Header, Request
+from starlette.concurrency import run_in_threadpool
 
-from tallybook.auth.dependencies import TokenHeader, TokenQuery
-from tallybook.auth.principal import Principal, principal_for
-from tallybook.kit.db import DBSession
+from tallybook.auth.dependencies import TokenHeader, TokenQuery, known_principals
+from tallybook.auth.principal import Principal
+from tallybook.kit.db import DBSession, get_database
 from tallybook.kit.errors import OrganizationForbidden, PermissionDenied
 from tallybook.organizations.models import User
 from tallybook.saferme.schemas import NotNull
-from tallybook.saferme.teams import team_id_of
+from tallybook.saferme.teams import known_team_id, team_id_of
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,8 @@ class TeamMember:
         return self.principal.has(permission)
 
 
-def _team_member(
+async def _team_member(
+    request: Request,
     session: DBSession,
     header: TokenHeader,
     query_token: TokenQuery,
@@ -57,9 +59,11 @@ def _team_member(
         ),
     ] = None,
 ) -> TeamMember:
-    # The token and the team in one dependency (one hop to the thread pool, not two).
-    principal = principal_for(session, header, query_token)
-    team_id = team_id_of(session, principal.organization_id)
+    # async: a token seen lately and a team already known need no trip to the thread pool.
+    principal = await known_principals(request).principal(header, query_token)
+    team_id = known_team_id(get_database(request).engine, principal.organization_id)
+    if team_id is None:
+        team_id = await run_in_threadpool(team_id_of, session, principal.organization_id)
     if x_team_id is not None:
         sent = x_team_id.strip().lower()
         if sent not in (str(team_id), str(principal.organization_id)):

@@ -25,6 +25,12 @@ _MADE = "v4_teams_made"
 """``session.info`` key: the organisations whose team row this session inserted."""
 
 
+def known_team_id(engine: Engine, organization_id: UUID) -> int | None:
+    """The organisation's team id when this process has already seen it committed."""
+    known = _KNOWN.get(engine)
+    return None if known is None else known.get(organization_id)
+
+
 def team_id_of(session: Session, organization_id: UUID) -> int:
     bind = session.get_bind()
     known = _KNOWN.setdefault(bind, {}) if isinstance(bind, Engine) else {}
