@@ -6,7 +6,7 @@ once with 0), and an unknown key or organisation never remembered."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -88,37 +88,58 @@ def _statements(database: Database) -> Iterator[list[str]]:
         orm_event.remove(database.engine, "before_cursor_execute", record)
 
 
+def _refusal(response: Any) -> str:
+    """The code of a 403 (anything else fails)."""
+    assert response.status_code == 403, response.text
+    return str(response.json()["code"])
+
+
 def _change(database: Database, model: Any, row_id: Any, **values: Any) -> None:
     with database.unit_of_work() as session:
         session.execute(update(model).where(model.id == row_id).values(**values))
 
 
+def _asks_only_once(database: Database, call: Callable[[], Any], table: str) -> None:
+    """The first call reads ``table``; the same call again runs no SQL at all."""
+    with _statements(database) as first:
+        assert call().status_code == 200
+    assert [s for s in first if table in s]
+    with _statements(database) as again:
+        assert call().status_code == 200
+    assert again == []
+
+
+def _refused_once_remembered(
+    clock: Clock, call: Callable[[], Any], change: Callable[[], None]
+) -> str:
+    """The call succeeds, ``change`` is made in the database, the call still succeeds until
+    the remembered 5 s have passed, and then is refused: the refusal's code."""
+    assert call().status_code == 200
+    change()
+    clock.now += 4.9
+    assert call().status_code == 200
+    clock.now += 0.2
+    return _refusal(call())
+
+
 def test_a_token_seen_lately_needs_no_query(
     remembering: TestClient, database: Database, tenant: Tenant
 ) -> None:
-    with _statements(database) as first:
-        assert _fetch(remembering, tenant).status_code == 200
-    assert [s for s in first if "api_tokens" in s]
-    with _statements(database) as again:
-        assert _fetch(remembering, tenant).status_code == 200
-    assert again == []
+    _asks_only_once(database, lambda: _fetch(remembering, tenant), "api_tokens")
 
 
 def test_a_change_takes_effect_when_the_time_has_passed(
     remembering: TestClient, database: Database, tenant: Tenant, clock: Clock
 ) -> None:
-    assert _fetch(remembering, tenant).status_code == 200
-    _change(database, User, tenant.user_id, permissions=["settings"])
-    _change(database, Organization, tenant.org_id, subscription_active=False)
-    clock.now += 4.9
-    assert _fetch(remembering, tenant).status_code == 200
-    clock.now += 0.2
-    refused = _fetch(remembering, tenant)
-    assert (refused.status_code, refused.json()["code"]) == (403, "subscription_inactive")
+    def change() -> None:
+        _change(database, User, tenant.user_id, permissions=["settings"])
+        _change(database, Organization, tenant.org_id, subscription_active=False)
+
+    refused = _refused_once_remembered(clock, lambda: _fetch(remembering, tenant), change)
+    assert refused == "subscription_inactive"
     _change(database, Organization, tenant.org_id, subscription_active=True)
     clock.now += 5.1
-    refused = _fetch(remembering, tenant)
-    assert (refused.status_code, refused.json()["code"]) == (403, "permission_denied")
+    assert _refusal(_fetch(remembering, tenant)) == "permission_denied"
 
 
 def test_a_remembered_inactive_organisation_is_refused_every_time(
@@ -126,8 +147,7 @@ def test_a_remembered_inactive_organisation_is_refused_every_time(
 ) -> None:
     inactive = new_tenant(active=False)
     for _ in range(2):
-        refused = _fetch(remembering, inactive)
-        assert (refused.status_code, refused.json()["code"]) == (403, "subscription_inactive")
+        assert _refusal(_fetch(remembering, inactive)) == "subscription_inactive"
 
 
 def test_with_no_memory_a_change_takes_effect_at_once(
@@ -135,8 +155,7 @@ def test_with_no_memory_a_change_takes_effect_at_once(
 ) -> None:
     assert _fetch(forgetting, tenant).status_code == 200
     _change(database, Organization, tenant.org_id, subscription_active=False)
-    refused = _fetch(forgetting, tenant)
-    assert (refused.status_code, refused.json()["code"]) == (403, "subscription_inactive")
+    assert _refusal(_fetch(forgetting, tenant)) == "subscription_inactive"
 
 
 def test_a_deleted_token_stops_working_when_the_time_has_passed(
@@ -167,24 +186,17 @@ def _send(client: TestClient, tenant: Tenant) -> Any:
 def test_an_organisation_sending_lately_needs_no_query(
     remembering: TestClient, database: Database, tenant: Tenant
 ) -> None:
-    with _statements(database) as first:
-        assert _send(remembering, tenant).status_code == 200
-    assert [s for s in first if "organizations" in s]
-    with _statements(database) as again:
-        assert _send(remembering, tenant).status_code == 200
-    assert again == []
+    _asks_only_once(database, lambda: _send(remembering, tenant), "organizations")
 
 
 def test_a_subscription_ended_stops_events_when_the_time_has_passed(
     remembering: TestClient, database: Database, tenant: Tenant, clock: Clock
 ) -> None:
-    assert _send(remembering, tenant).status_code == 200
-    _change(database, Organization, tenant.org_id, subscription_active=False)
-    clock.now += 4.9
-    assert _send(remembering, tenant).status_code == 200
-    clock.now += 0.2
-    refused = _send(remembering, tenant)
-    assert (refused.status_code, refused.json()["code"]) == (403, "subscription_inactive")
+    def change() -> None:
+        _change(database, Organization, tenant.org_id, subscription_active=False)
+
+    refused = _refused_once_remembered(clock, lambda: _send(remembering, tenant), change)
+    assert refused == "subscription_inactive"
 
 
 def test_an_unknown_organisation_is_not_remembered(
