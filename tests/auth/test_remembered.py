@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, update
-from sqlalchemy import event as orm_event
 
 from tallybook.app import create_app
 from tallybook.auth.models import ApiToken
@@ -24,6 +22,7 @@ from tallybook.kit.db import Database
 from tallybook.kit.memory import Remembered
 from tallybook.organizations.models import Organization, User
 from tests.events.factories import STORE, event
+from tests.fixtures.statements import statements
 from tests.fixtures.tenants import Tenant
 
 BODY = {
@@ -73,21 +72,6 @@ def _fetch(client: TestClient, tenant: Tenant, headers: dict[str, str] | None = 
     )
 
 
-@contextmanager
-def _statements(database: Database) -> Iterator[list[str]]:
-    """The SQL the relational store runs inside the block."""
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
-    orm_event.listen(database.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        orm_event.remove(database.engine, "before_cursor_execute", record)
-
-
 def _refusal(response: Any) -> str:
     """The code of a 403 (anything else fails)."""
     assert response.status_code == 403, response.text
@@ -101,10 +85,10 @@ def _change(database: Database, model: Any, row_id: Any, **values: Any) -> None:
 
 def _asks_only_once(database: Database, call: Callable[[], Any], table: str) -> None:
     """The first call reads ``table``; the same call again runs no SQL at all."""
-    with _statements(database) as first:
+    with statements(database) as first:
         assert call().status_code == 200
     assert [s for s in first if table in s]
-    with _statements(database) as again:
+    with statements(database) as again:
         assert call().status_code == 200
     assert again == []
 

@@ -6,8 +6,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from tallybook.saferme.models import FieldOption, Form, FormField
@@ -38,12 +39,50 @@ def form(session: Session, organization_id: UUID, form_id: int) -> Form | None:
     )
 
 
+_KNOWN: WeakKeyDictionary[Engine, dict[tuple[UUID, int], list[FieldDef]]] = WeakKeyDictionary()
+"""Fields already read of committed forms, per database and (organisation, form). Safe to
+keep: no route changes or deletes a form, its fields or their options once made, and a
+form is kept only when no session of it made the form (a form made in a transaction not
+yet committed could still roll back, and SQLite could give its id to another). The rows
+kept are expunged from the session that read them: loaded, detached, only ever read."""
+_KNOWN_MAX = 10_000
+
+FORMS_MADE = "v4_forms_made"
+"""``session.info`` key: the ids of the forms this session inserted."""
+
+
 def field_defs(
     session: Session, organization_id: UUID, form_ids: Sequence[int]
 ) -> dict[int, list[FieldDef]]:
-    """The fields of each form, in form order, with their options (one query)."""
-    if not form_ids:
-        return {}
+    """The fields of each form, in form order, with their options (one query for the forms
+    this process has not read before)."""
+    bind = session.get_bind()
+    known = _KNOWN.setdefault(bind, {}) if isinstance(bind, Engine) else {}
+    found: dict[int, list[FieldDef]] = {}
+    for form_id in form_ids:
+        remembered = known.get((organization_id, form_id))
+        if remembered is not None:
+            found[form_id] = remembered
+    missing = [form_id for form_id in form_ids if form_id not in found]
+    if not missing:
+        return found
+    read = _read_field_defs(session, organization_id, missing)
+    made = session.info.get(FORMS_MADE, ())
+    for form_id, defs in read.items():
+        if form_id not in made:
+            if len(known) >= _KNOWN_MAX:
+                known.clear()
+            for field in defs:  # out of the session, so that its rollback expires none
+                session.expunge(field.row)
+                for option in field.options:
+                    session.expunge(option)
+            known[(organization_id, form_id)] = defs
+    return found | read
+
+
+def _read_field_defs(
+    session: Session, organization_id: UUID, form_ids: Sequence[int]
+) -> dict[int, list[FieldDef]]:
     rows = session.execute(
         select(FormField, FieldOption)
         .outerjoin(FieldOption, FieldOption.field_id == FormField.id)
@@ -64,4 +103,4 @@ def field_defs(
             found[field.form_id].append(last)
         if option is not None:
             last.options.append(option)
-    return found
+    return dict(found)

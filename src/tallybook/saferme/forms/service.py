@@ -97,6 +97,8 @@ def create_form(session: Session, member: TeamMember, data: FormCreate) -> Form:
     form = FormRow(organization_id=member.organization_id, name=data.name)
     session.add(form)
     session.flush()
+    # not remembered by field_defs until committed (this transaction could still roll back)
+    session.info.setdefault(repository.FORMS_MADE, set()).add(form.id)
     rows = [
         FormField(
             organization_id=member.organization_id,
