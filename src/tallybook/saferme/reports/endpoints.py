@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel, ValidationError
 
 from tallybook.kit.body import json_body, parse_json, read_body, validate_body
-from tallybook.kit.db import DBSession
+from tallybook.kit.db import DBSession, run_in_unit
 from tallybook.kit.errors import InvalidPayload, validation_errors
 from tallybook.kit.openapi import raw_json_body
 from tallybook.kit.schemas import InputTimestamp
@@ -44,12 +44,14 @@ router = APIRouter(prefix="/api/v4/reports", tags=["v4: reports and reads"], res
     summary="Create a report; the caller is its reporter",
     openapi_extra=raw_json_body(ReportCreateBody),
 )
-def create_report(
+async def create_report(
     session: DBSession,
     member: TeamUser,
     body: Annotated[ReportCreateBody, json_body(ReportCreateBody)],
 ) -> object:
-    return service.create_report(session, member, body.report)
+    # async, the work and its commit in one trip to the thread pool: reports are created
+    # in bulk by SaferMe clients, and each trip costs a report 0.1-0.3 ms on a busy machine
+    return await run_in_unit(session, service.create_report, member, body.report)
 
 
 class _Window(BaseModel):
