@@ -115,7 +115,9 @@ _days = st.integers(0, 3 * 365)
     now=_days,
     evaluated=st.none() | _days,
     limit=st.integers(1, 40),
-    zone=st.sampled_from(["Europe/Helsinki", "America/New_York", "Australia/Lord_Howe"]),
+    zone=st.sampled_from(
+        ["Europe/Helsinki", "America/New_York", "Australia/Lord_Howe", "America/Santiago"]
+    ),
 )
 def test_skipping_outside_the_active_window_changes_no_answer(
     spec: str,

@@ -162,7 +162,9 @@ async def run_in_unit(session: Session, work: Callable[..., T], *args: Any) -> T
     """``work(session, *args)`` and the commit of the request's unit of work in one trip to
     the thread pool, for an ``async`` route. A sync route costs three trips: the route, the
     validation of its answer (FastAPI runs it in the pool too) and the commit. If ``work``
-    raises, nothing is committed and the request's session rolls back as usual."""
+    raises, nothing is committed and the request's session rolls back as usual. The commit
+    comes before FastAPI checks the answer against the route's response model, so ``work``
+    should return the answer already built as that model (then the check cannot fail)."""
 
     def unit() -> T:
         result = work(session, *args)

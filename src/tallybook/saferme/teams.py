@@ -15,7 +15,8 @@ from tallybook.saferme.models import Team
 
 _KNOWN: WeakKeyDictionary[Engine, dict[UUID, int]] = WeakKeyDictionary()
 """Team ids already committed, per database. Safe to keep: a team row is never updated or
-deleted (only with its organisation, whose tokens then fail before this is asked), and an
+deleted (only with its organisation, whose tokens then fail before this is asked, once the
+process's memory of callers has let the organisation go: TALLYBOOK_AUTH_CACHE_SECONDS), and an
 id is kept only when no session of it made the row: one made in a transaction not yet
 committed could still roll back."""
 _KNOWN_MAX = 10_000
