@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from tallybook.auth.repository import principal_by_key_hash
@@ -37,15 +36,6 @@ class Principal:
         return self
 
 
-def principal_for(session: Session, header: str | None, query_token: str | None) -> Principal:
-    """The caller of a request, or 401 / 403 (subscription) as the first checks say."""
-    key = key_from_header(header) or query_token
-    found = principal_by_key_hash(session, hash_key(key)) if key else None
-    if found is None:
-        raise NotAuthenticated(NOT_AUTHENTICATED)
-    return Principal(*found).active()
-
-
 class KnownPrincipals:
     """The principals of the tokens used lately, by their key's hash, so that a client's
     next requests find their caller without a query and its trips to the thread pool. One
@@ -61,7 +51,8 @@ class KnownPrincipals:
         self._memory = memory
 
     async def principal(self, header: str | None, query_token: str | None) -> Principal:
-        """As :func:`principal_for`, from memory when the key was used lately."""
+        """The caller of a request, or 401 / 403 (subscription) as the first checks say;
+        from memory when the key was used lately."""
         key = key_from_header(header) or query_token
         if not key:
             raise NotAuthenticated(NOT_AUTHENTICATED)
