@@ -21,6 +21,7 @@ from tallybook.exports.endpoints import downloads as export_downloads_router
 from tallybook.exports.endpoints import router as exports_router
 from tallybook.files.store import FileStore, open_file_store
 from tallybook.funnels.endpoints import router as funnels_router
+from tallybook.kit import collector
 from tallybook.kit.db import Database
 from tallybook.kit.errors import install_error_handlers
 from tallybook.kit.memory import Remembered
@@ -157,4 +158,6 @@ def create_app_from_environment() -> FastAPI:
 
     settings = Settings()
     configure(settings.log_level)
-    return create_app(settings)
+    app = create_app(settings)
+    collector.settle()
+    return app

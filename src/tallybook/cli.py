@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 
 from tallybook.events.records import EventSource
-from tallybook.kit import instants
+from tallybook.kit import collector, instants
 from tallybook.kit.db import Database
 from tallybook.kit.migrate import upgrade
 from tallybook.settings import ConfigurationError, Settings
@@ -153,6 +153,7 @@ def serve(
         return
     application = create_app(settings, database, store, run_worker=not no_worker)
     server = uvicorn.Server(uvicorn.Config(application, host=host, port=port, log_config=None))
+    collector.settle()
     server.run(sockets=[sock])
 
 
@@ -260,6 +261,7 @@ def worker(
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
+        collector.settle()
         runner.run_forever(stop)
     finally:
         store.close()
