@@ -1,4 +1,4 @@
-"""The plain ingestion path (a TypedDict check, no object per event) against the model path.
+"""The plain ingestion path (msgspec's check from the bytes) against the model path.
 
 A batch the plain path accepts must be one the model path accepts, stored with exactly the
 same values; everything else must fall back to the model path, which owns the errors.
@@ -105,7 +105,8 @@ TAKEN_PLAINLY = [
     event(timestamp="2021-07-22T12:00:12.5-12:00"),
     event(timestamp="2021-07-22T12:00:12.179+0530"),
     event(timestamp="2021-07-22T12:00:12"),
-    event(timestamp="2021-07-22T12:00:12.123456789Z"),
+    event(timestamp="2021-07-22T12:00:12.123456Z"),
+    event(timestamp="2021-07-22 12:00:12z", label="12:34:56.123456"),
     event(timestamp="1970-01-01T00:00:00Z"),
     event(timestamp="1970-01-01T02:00:00+02:00"),
     event(timestamp=(NOW + timedelta(hours=23)).isoformat()),
@@ -171,6 +172,12 @@ FALL_BACK = [
     event(vendor=...),
     event(label="x\u0000y"),
     event(properties=["\u0000"]),
+    event(organization_id=ORG + "\n"),
+    event(id=KEY + "\n"),
+    event(timestamp="2021-07-22T12:00:12.1234567Z"),
+    event(timestamp="2021-07-22T12:00:12.9999999Z"),
+    event(timestamp="2021-07-22T12:00:12\u002e9999999Z"),
+    event(timestamp="2021-07-22T12:00:12.999999\u0039Z"),
 ]
 
 
@@ -182,10 +189,11 @@ def test_anything_else_goes_through_the_model(fields: dict[str, Any]) -> None:
 TAKEN_BY_THE_MODEL_ONLY = [
     event(timestamp="2021-07-22"),
     event(value="35.2"),
+    event(timestamp="2021-07-22T12:00:12.123456789Z"),
 ]
 
 
-@pytest.mark.parametrize("fields", TAKEN_BY_THE_MODEL_ONLY, ids=range(2))
+@pytest.mark.parametrize("fields", TAKEN_BY_THE_MODEL_ONLY, ids=range(3))
 def test_rarer_spellings_of_timestamps_and_values_are_the_models(fields: dict[str, Any]) -> None:
     raw = body(fields)
     assert service.parse_plain_batch(raw, "untrusted", NOW) is None
@@ -220,6 +228,25 @@ def test_numbers_as_timestamps_booleans_as_values_and_instants_out_of_range_are_
     (error,) = refused.value.errors or []
     assert error["loc"] == ["body", "events", 1, next(iter(fields))]
     assert message in error["msg"]
+
+
+def test_digits_beyond_microseconds_are_dropped_not_rounded() -> None:
+    """The model path keeps the first six fractional digits; the plain path, whose parser
+    would round, leaves such timestamps to it (also when a digit or dot is escaped)."""
+    for spelling in ("12.9999999", "12\\u002e9999999", "12.999999\\u0039"):
+        raw = body(event()).replace(b"12.179", spelling.encode())
+        assert service.parse_plain_batch(raw, "untrusted", NOW) is None
+        (stored,) = service.parse_batch(raw, "untrusted", NOW)
+        assert stored.timestamp == datetime(2021, 7, 22, 12, 0, 12, 999999, tzinfo=UTC)
+
+
+def test_a_repeated_field_is_read_as_the_model_reads_it(
+    stores: tuple[DuckDBEventStore, DuckDBEventStore],
+) -> None:
+    raw = body(event()).replace(b'"label": "l"', b'"label": "l", "label": "again"')
+    both = stored_both_ways(stores, raw)
+    assert both is not None and both[0] == both[1]
+    assert "again" in both[0][0]
 
 
 def test_the_model_path_still_takes_the_rarer_spellings(

@@ -148,7 +148,8 @@ async def _store(
     principal = None
     if source != EventSource.UNTRUSTED:
         principal = await known_principals(request).principal(header, query_token)
-    body = await read_body(request, BROWSER_TYPES if principal is None else JSON)
+    # The depth is checked by the service, only for a body the plain path does not take.
+    body = await read_body(request, BROWSER_TYPES if principal is None else JSON, nesting=False)
     now = datetime.now(UTC)
     subscriptions = request.app.state.subscriptions
     return await run_in_threadpool(

@@ -3,26 +3,23 @@
 from __future__ import annotations
 
 import math
+import sys
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Required
+from typing import Annotated, Any, Final
 
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     RootModel,
-    Strict,
     StrictInt,
-    TypeAdapter,
     field_validator,
-    with_config,
 )
-from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
 from tallybook.events.query.language import EventQuery, Interval
-from tallybook.kit import instants
 from tallybook.kit.schemas import InputTimestamp, NotBoolean, StorableText
 
 MAX_EVENTS_PER_BATCH = 10_000
@@ -32,30 +29,17 @@ OptionalText = Annotated[NullableText, Field(default=None)]
 Label = Annotated[str, Field(max_length=2000)]
 Version = Annotated[StrictInt, Field(ge=1, le=2**31 - 1)]
 Value = Annotated[float, NotBoolean, Field(allow_inf_nan=False)]
-PlainValue = Annotated[float, Strict(), Field(allow_inf_nan=False)]
-""":data:`Value` as the plain path takes it: a JSON number (a numeric string falls back)."""
-PlainTimestamp = Annotated[datetime, Strict(), Field(ge=instants.EARLIEST, lt=instants.END)]
-"""An event timestamp as the plain path takes it: ISO 8601 text in the supported range,
-not yet in UTC (anything else falls back to :data:`InputTimestamp`, which owns the
-errors)."""
 Properties = Annotated[list[Annotated[str, Field(max_length=1000)]], Field(max_length=200)]
 PartnerIds = Annotated[list[Annotated[str, Field(max_length=100)]], Field(max_length=200)]
-CanonicalUuid = Annotated[
-    str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-]
-"""A UUID in its usual form (lowercase, hyphens): text that ``uuid.UUID`` reads unchanged."""
 
 
-def _text_number(value: Any) -> Any:
+def text_number(value: Any) -> Any:
     """Screen sizes arrive as numbers or strings; they are stored as text dimensions."""
     if isinstance(value, bool):
         raise ValueError("must be a string or a number")
     if isinstance(value, int | float) and math.isfinite(value):
         return str(int(value)) if float(value).is_integer() else str(value)
     return value
-
-
-ScreenSize = Annotated[NullableText, BeforeValidator(_text_number)]
 
 
 class IncomingEvent(StorableText):
@@ -103,7 +87,7 @@ class IncomingEvent(StorableText):
     @field_validator("device_screen_height", "device_screen_width", mode="before")
     @classmethod
     def _screen(cls, value: Any) -> Any:
-        return _text_number(value)
+        return text_number(value)
 
 
 class IngestBatch(BaseModel):
@@ -112,54 +96,72 @@ class IngestBatch(BaseModel):
     events: list[IncomingEvent] = Field(min_length=1, max_length=MAX_EVENTS_PER_BATCH)
 
 
-@with_config(ConfigDict(extra="forbid"))
-class PlainEvent(TypedDict, total=False):
-    """:class:`IncomingEvent` as a plain dict, for the common case, checked without building
-    objects: ids as :data:`CanonicalUuid` text and timestamps not yet in UTC. A batch that
-    passes is one :class:`IngestBatch` accepts with the same values (the tests compare the
-    two); anything else, such as an uppercase UUID, goes through :class:`IngestBatch`.
-    It has no NUL check of its own: a body with an escaped NUL never reaches it
-    (``service.parse_plain_batch``), and JSON cannot hold an unpaired surrogate."""
-
-    event_version: Required[Version]
-    vendor: Required[Text]
-    category: Required[Text]
-    action: Required[Text]
-    label: Required[Label]
-    organization_id: Required[CanonicalUuid]
-    source: str | None
-    id: CanonicalUuid | None
-    timestamp: PlainTimestamp | None
-    value: PlainValue
-    properties: Properties
-    partner_organization_ids: PartnerIds
-    dim1: NullableText
-    dim2: NullableText
-    dim3: NullableText
-    dim4: NullableText
-    dim5: NullableText
-    visitor_id: NullableText
-    session_id: NullableText
-    user_id: NullableText
-    browser_name: NullableText
-    browser_version: NullableText
-    device_screen_height: ScreenSize
-    device_screen_width: ScreenSize
-    device_type: NullableText
-    geo_city: NullableText
-    geo_country: NullableText
-    ip_organization: NullableText
-    os_name: NullableText
-    os_version: NullableText
-    organization_name: NullableText
+CANONICAL_UUID: Final = r"\A[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z"
+"""A UUID in its usual form (lowercase, hyphens): text that ``uuid.UUID`` reads unchanged."""
+_Uuid = Annotated[str, Meta(pattern=CANONICAL_UUID)]
+_Text = Annotated[str, Meta(min_length=1, max_length=1000)]
+_Nullable = Annotated[str, Meta(max_length=1000)] | UnsetType | None
+_Finite = Annotated[float, Meta(ge=-sys.float_info.max, le=sys.float_info.max)]
 
 
-@with_config(ConfigDict(extra="forbid"))
-class PlainBody(TypedDict):
-    events: Annotated[list[PlainEvent], Field(min_length=1, max_length=MAX_EVENTS_PER_BATCH)]
+class PlainEvent(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, kw_only=True):
+    """:class:`IncomingEvent` for the common case, checked by msgspec straight from the
+    body's bytes, without Pydantic: ids as :data:`CANONICAL_UUID` text, timestamps as
+    RFC 3339 text not yet in UTC, values as JSON numbers. A field left out stays
+    ``UNSET`` (and out of the dict ``msgspec.to_builtins`` makes of the event).
+
+    A batch that passes, with the checks ``service.parse_plain_batch`` adds (the supported
+    range, the future limit, screen sizes as text), is one :class:`IngestBatch` accepts
+    with the same values (the tests compare the two); anything else goes through
+    :class:`IngestBatch`, which owns the errors. Not checked here, so declined by the
+    service before decoding: an escaped NUL, and timestamps with more than 6 fractional
+    digits (msgspec rounds them, Pydantic drops the rest). msgspec refuses an unpaired
+    surrogate by itself.
+    """
+
+    event_version: Annotated[int, Meta(ge=1, le=2**31 - 1)]
+    vendor: _Text
+    category: _Text
+    action: _Text
+    label: Annotated[str, Meta(max_length=2000)]
+    organization_id: _Uuid
+    source: str | UnsetType | None = UNSET
+    id: _Uuid | UnsetType | None = UNSET
+    timestamp: datetime | UnsetType | None = UNSET
+    value: _Finite | UnsetType = UNSET
+    properties: (
+        Annotated[list[Annotated[str, Meta(max_length=1000)]], Meta(max_length=200)] | UnsetType
+    ) = UNSET
+    partner_organization_ids: (
+        Annotated[list[Annotated[str, Meta(max_length=100)]], Meta(max_length=200)] | UnsetType
+    ) = UNSET
+    dim1: _Nullable = UNSET
+    dim2: _Nullable = UNSET
+    dim3: _Nullable = UNSET
+    dim4: _Nullable = UNSET
+    dim5: _Nullable = UNSET
+    visitor_id: _Nullable = UNSET
+    session_id: _Nullable = UNSET
+    user_id: _Nullable = UNSET
+    browser_name: _Nullable = UNSET
+    browser_version: _Nullable = UNSET
+    device_screen_height: int | _Finite | _Nullable = UNSET  # a number becomes text
+    device_screen_width: int | _Finite | _Nullable = UNSET
+    device_type: _Nullable = UNSET
+    geo_city: _Nullable = UNSET
+    geo_country: _Nullable = UNSET
+    ip_organization: _Nullable = UNSET
+    os_name: _Nullable = UNSET
+    os_version: _Nullable = UNSET
+    organization_name: _Nullable = UNSET
 
 
-PLAIN_BODY: TypeAdapter[PlainBody] = TypeAdapter(PlainBody)
+class PlainBody(msgspec.Struct, forbid_unknown_fields=True):
+    events: Annotated[list[PlainEvent], Meta(min_length=1, max_length=MAX_EVENTS_PER_BATCH)]
+
+
+PLAIN_BODY: Final = msgspec.json.Decoder(PlainBody)
+SCREEN_SIZES: Final = ("device_screen_height", "device_screen_width")
 
 
 class IngestBody(RootModel[IngestBatch | IncomingEvent]):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any, Final, cast
 
+import msgspec
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,13 +22,16 @@ from tallybook.events.records import EventRow, StoredEvent
 from tallybook.events.schemas import (
     MAX_EVENTS_PER_BATCH,
     PLAIN_BODY,
+    SCREEN_SIZES,
     FetchRequest,
     IncomingEvent,
     IngestBatch,
     IngestResult,
+    text_number,
 )
 from tallybook.events.store import EventStore
-from tallybook.kit.body import parse_json
+from tallybook.kit import instants
+from tallybook.kit.body import check_depth, parse_json
 from tallybook.kit.errors import (
     InvalidPayload,
     NotAcceptable,
@@ -40,8 +45,25 @@ from tallybook.kit.memory import Remembered
 from tallybook.organizations.models import Organization
 
 MAX_FUTURE = timedelta(hours=24)
-ESCAPED_NUL = b"\\u0000"
-"""How a NUL character appears in a JSON body (a raw one is invalid JSON)."""
+_LONG_FRACTION: Final = re.compile(rb"\.\d{7}")
+_LONG_SECONDS: Final = re.compile(rb":\d\d\.\d{7}")
+_HIDING_ESCAPE: Final = re.compile(rb"\\u00(?:00|2[eE]|3)")
+
+
+def _not_plain(body: bytes) -> bool:
+    """What the plain path leaves to the model path, found on the raw bytes: a timestamp
+    with more than 6 fractional digits (msgspec would round it; the model drops the extra
+    digits), an escaped NUL (JSON can only spell NUL escaped; the model names the field),
+    and an escaped dot or digit, which could hide such a timestamp from the search. Each
+    search runs only when a cheaper one finds a candidate (a value with long decimals
+    sends the first to the second)."""
+    if _LONG_FRACTION.search(body) and _LONG_SECONDS.search(body):
+        return True
+    return b"\\u00" in body and _HIDING_ESCAPE.search(body) is not None
+
+
+_KEPT: Final = (datetime,)
+_ONE_MICROSECOND: Final = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,19 +103,21 @@ def parse_batch(body: bytes, source: str, now: datetime) -> list[IncomingEvent]:
 
 
 def parse_plain_batch(body: bytes, source: str, now: datetime) -> PlainBatch | None:
-    """The common case of :func:`parse_batch`, validated without an object per event.
+    """The common case of :func:`parse_batch`, checked by msgspec without an object per
+    event; a plain batch is at most 3 levels deep, so it needs no depth check either.
 
     None when the batch is not plainly valid (a field error, a check across fields, or a
     rarer spelling such as an uppercase UUID); :func:`parse_batch` then decides, so errors
     and unusual inputs are handled in one place.
     """
-    if ESCAPED_NUL in body:
-        return None  # the model path names the field (JSON can only spell NUL escaped)
-    try:
-        events = cast(list[dict[str, Any]], PLAIN_BODY.validate_json(body)["events"])
-    except ValidationError:
+    if _not_plain(body):
         return None
-    limit = now + MAX_FUTURE
+    try:
+        decoded = PLAIN_BODY.decode(body).events
+    except msgspec.DecodeError:  # a ValidationError too
+        return None
+    events = cast(list[dict[str, Any]], msgspec.to_builtins(decoded, builtin_types=_KEPT))
+    limit = min(now + MAX_FUTURE, instants.END - _ONE_MICROSECOND)
     by_text: dict[str, uuid.UUID] = {}
     organizations = []
     for event in events:
@@ -105,18 +129,18 @@ def parse_plain_batch(body: bytes, source: str, now: datetime) -> PlainBatch | N
         if event.get("source", source) not in (source, None):
             return None
         timestamp = event.get("timestamp")
-        if timestamp is not None and not _plainly_past(timestamp, limit):
-            return None
+        if timestamp is not None:
+            if timestamp.tzinfo is None:
+                timestamp = timestamp.replace(tzinfo=UTC)
+            if not instants.EARLIEST <= timestamp <= limit:
+                return None
+        for name in SCREEN_SIZES:
+            size = event.get(name)
+            if size is not None and type(size) is not str:
+                event[name] = text_number(size)
         event["source"] = source
         event["received_at"] = now
     return PlainBatch(list(events), organizations)
-
-
-def _plainly_past(timestamp: datetime, limit: datetime) -> bool:
-    """Not beyond ``limit`` (the plain schema has already kept it in the supported range)."""
-    if timestamp.tzinfo is None:
-        timestamp = timestamp.replace(tzinfo=UTC)
-    return timestamp <= limit
 
 
 def check_organisations(
@@ -198,11 +222,10 @@ def ingest(
     A batch goes straight to the plain path. One event object is stored as a batch of one
     (the same checks, defaults and limits), its errors named by the event's own fields.
     """
-    single = shape is BodyShape.EVENT
-    plain = None
-    if not single:
-        plain = parse_plain_batch(body, source, now)
-        single = plain is None and _one_event(body)
+    plain = None if shape is BodyShape.EVENT else parse_plain_batch(body, source, now)
+    if plain is None:
+        check_depth(body)  # a plain batch nests 3 deep; anything else, before it is parsed
+    single = shape is BodyShape.EVENT or (plain is None and _one_event(body))
     if not single:
         return _ingest_batch(session, store, source, body, principal, subscriptions, now, plain)
     batch = _batch_of_one(body, source)

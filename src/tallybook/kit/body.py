@@ -8,7 +8,8 @@ is read only once the caller may call the route. Reading it checks, in this orde
 1. the content type (415 for one the route does not take; none at all is read as JSON);
 2. the size (413, counted by the body limit middleware as the bytes stream in);
 3. the nesting depth (400 ``too_deep`` beyond :data:`MAX_JSON_DEPTH`), on the raw bytes,
-   before any parser or recursive code sees the structure;
+   before any parser or recursive code sees the structure (event ingestion checks it
+   after its plain path, a parser of fixed depth that refuses anything deeper);
 4. the JSON itself (400 ``invalid``), then the route's model (400 ``invalid``).
 """
 
@@ -106,12 +107,17 @@ def check_media_type(request: Request, accepted: frozenset[str]) -> None:
         raise UnsupportedMediaType(f"This endpoint takes a body of type {names}.")
 
 
-async def read_body(request: Request, accepted: frozenset[str] = JSON) -> bytes:
+async def read_body(
+    request: Request, accepted: frozenset[str] = JSON, *, nesting: bool = True
+) -> bytes:
     """The raw body, once its content type and depth are allowed (413 comes from the
-    body limit middleware while the bytes arrive)."""
+    body limit middleware while the bytes arrive). ``nesting=False`` leaves the depth to a
+    caller whose first reader is bounded by a fixed schema, and which calls
+    :func:`check_depth` before anything else reads a body that schema refused."""
     check_media_type(request, accepted)
     raw = await request.body()
-    check_depth(raw)
+    if nesting:
+        check_depth(raw)
     return raw
 
 
