@@ -118,6 +118,7 @@ TAKEN_PLAINLY = [
     event(event_version=2**31 - 1),
     event(device_screen_height=1080.0, device_screen_width=1080.5),
     event(device_screen_height=1e20, device_screen_width=-0.0),
+    event(device_screen_height=10**30, device_screen_width=2**64, value=-(2**63) - 1),
     event(device_screen_height="NaN", device_screen_width=12345.678901234567),
     event(label="x" * 2000, vendor="é" * 1000, category="😀" * 1000),
     event(label='a\n"\\/\t\u00e9\u2028\x7f\x01b', properties=["\u0001"]),
