@@ -140,3 +140,28 @@ def test_clickhouse_materializes_the_ctes_read_more_than_once() -> None:
     assert "once AS (" in materializing  # read once: inlined, as ClickHouse does
     assert "MATERIALIZED" not in ClickHouseDialect().sql(statement)  # an older server
     assert "MATERIALIZED" not in statement.sql(dialect="clickhouse")  # rendered a copy
+
+
+@pytest.mark.parametrize(
+    ("shared", "materialized"),
+    [
+        ("SELECT a, b FROM events AS e WHERE e.a > 1", False),  # read again: a scan
+        ("SELECT a, b FROM db.events WHERE a > 1", False),
+        ("SELECT a, count(*) AS b FROM events GROUP BY a", True),
+        ("SELECT a, min(b) OVER (PARTITION BY a) AS b FROM events", True),
+        ("SELECT DISTINCT a, b FROM events", True),
+        ("SELECT a, b FROM events WHERE a IN (SELECT a FROM other)", True),
+        ("SELECT x.a, y.b FROM events AS x JOIN other AS y ON x.a = y.a", True),
+        ("SELECT a, b FROM once", True),  # another CTE's rows
+    ],
+)
+def test_clickhouse_reads_a_shared_scan_again_rather_than_writing_it(
+    shared: str, materialized: bool
+) -> None:
+    statement = sqlglot.parse_one(
+        f"WITH once AS (SELECT 1 AS a, 2 AS b), shared AS ({shared})"
+        " SELECT * FROM shared AS x JOIN shared AS y ON x.a = y.a",
+        read="clickhouse",
+    )
+    rendered = ClickHouseDialect(materialize_shared_ctes=True).sql(statement)
+    assert ("shared AS MATERIALIZED (" in rendered) is materialized
