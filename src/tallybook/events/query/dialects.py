@@ -348,7 +348,8 @@ class ClickHouseDialect(Dialect):
     each time. With ``materialize_shared_ctes`` (for a server that has
     ``enable_materialized_cte``; the store finds out) a CTE read more than once is
     rendered ``AS MATERIALIZED``: computed once into a temporary table. The funnel chart
-    reads its per-session rows four times."""
+    reads its per-session rows four times. A CTE that only scans one table is read again
+    instead (:func:`_a_scan`)."""
 
     name = DialectName.CLICKHOUSE
     array_join = True
