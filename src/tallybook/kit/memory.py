@@ -2,13 +2,19 @@
 organisation's subscription is active), so that a client's next requests skip the query.
 
 What an operator changes in the database reaches each process within the memory's
-``seconds`` (``TALLYBOOK_AUTH_CACHE_SECONDS``; 0 remembers nothing)."""
+``seconds`` (``TALLYBOOK_AUTH_CACHE_SECONDS``; 0 remembers nothing). Values of rows that
+never change once committed are kept for the process's life instead
+(:class:`KnownCommitted`)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
+from weakref import WeakKeyDictionary
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -42,3 +48,39 @@ class Remembered(Generic[K, V]):
         if len(self._values) >= self._most:
             self._values.clear()  # a burst of new keys: start again rather than grow
         self._values[key] = (self._clock() + self.seconds, value)
+
+
+class KnownCommitted(Generic[K, V]):
+    """Values read of rows that never change once committed (a v4 team's id, a form's
+    fields), per database, kept for the process's life. A row a session made itself is
+    never kept from that session (:meth:`made` records it): its transaction could still
+    roll back, and SQLite could then give its id to another row."""
+
+    def __init__(self, made_key: str, *, most: int = 10_000) -> None:
+        self._made_key = made_key  # the ``session.info`` key of the rows a session made
+        self._most = most
+        self._by_engine: WeakKeyDictionary[Engine, dict[K, V]] = WeakKeyDictionary()
+
+    def known(self, engine: Engine, key: K) -> V | None:
+        values = self._by_engine.get(engine)
+        return None if values is None else values.get(key)
+
+    def get(self, session: Session, key: K) -> V | None:
+        bind = session.get_bind()
+        return self.known(bind, key) if isinstance(bind, Engine) else None
+
+    def made(self, session: Session, key: K) -> None:
+        session.info.setdefault(self._made_key, set()).add(key)
+
+    def made_here(self, session: Session, key: K) -> bool:
+        return key in session.info.get(self._made_key, ())
+
+    def put(self, session: Session, key: K, value: V) -> None:
+        """Keep ``value`` unless ``session`` made the row (see :meth:`made`)."""
+        bind = session.get_bind()
+        if not isinstance(bind, Engine) or self.made_here(session, key):
+            return
+        values = self._by_engine.setdefault(bind, {})
+        if len(values) >= self._most:
+            values.clear()  # a burst of new keys: start again rather than grow
+        values[key] = value

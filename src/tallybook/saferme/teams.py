@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from uuid import UUID
-from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -11,39 +10,27 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from tallybook.kit.db import on_postgresql, utcnow
+from tallybook.kit.memory import KnownCommitted
 from tallybook.saferme.models import Team
 
-_KNOWN: WeakKeyDictionary[Engine, dict[UUID, int]] = WeakKeyDictionary()
-"""Team ids already committed, per database. Safe to keep: a team row is never updated or
-deleted (only with its organisation, whose tokens then fail before this is asked, once the
-process's memory of callers has let the organisation go: TALLYBOOK_AUTH_CACHE_SECONDS), and an
-id is kept only when no session of it made the row: one made in a transaction not yet
-committed could still roll back."""
-_KNOWN_MAX = 10_000
-
-
-_MADE = "v4_teams_made"
-"""``session.info`` key: the organisations whose team row this session inserted."""
+_KNOWN: KnownCommitted[UUID, int] = KnownCommitted("v4_teams_made")
+"""Team ids by organisation. Safe to keep: a team row is never updated or deleted (only
+with its organisation, whose tokens then fail before this is asked, once the process's
+memory of callers has let the organisation go: TALLYBOOK_AUTH_CACHE_SECONDS)."""
 
 
 def known_team_id(engine: Engine, organization_id: UUID) -> int | None:
     """The organisation's team id when this process has already seen it committed."""
-    known = _KNOWN.get(engine)
-    return None if known is None else known.get(organization_id)
+    return _KNOWN.known(engine, organization_id)
 
 
 def team_id_of(session: Session, organization_id: UUID) -> int:
-    bind = session.get_bind()
-    known = _KNOWN.setdefault(bind, {}) if isinstance(bind, Engine) else {}
-    cached = known.get(organization_id)
+    cached = _KNOWN.get(session, organization_id)
     if cached is not None:
         return cached
     found = session.scalar(select(Team.id).where(Team.organization_id == organization_id))
     if found is not None:
-        if organization_id not in session.info.get(_MADE, ()):
-            if len(known) >= _KNOWN_MAX:
-                known.clear()
-            known[organization_id] = found
+        _KNOWN.put(session, organization_id, found)
         return found
     # Two first requests at once: the second waits for the first's row and takes it.
     insert = postgresql_insert if on_postgresql(session) else sqlite_insert
@@ -52,7 +39,7 @@ def team_id_of(session: Session, organization_id: UUID) -> int:
         .values(organization_id=organization_id, created_at=utcnow())
         .on_conflict_do_nothing(index_elements=["organization_id"])
     )
-    session.info.setdefault(_MADE, set()).add(organization_id)
+    _KNOWN.made(session, organization_id)
     made = session.scalar(select(Team.id).where(Team.organization_id == organization_id))
     assert made is not None
     return made

@@ -6,11 +6,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
-from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tallybook.kit.memory import KnownCommitted
 from tallybook.saferme.models import FieldOption, Form, FormField
 from tallybook.saferme.ranges import ObjectRange, fetch_page
 
@@ -39,16 +39,10 @@ def form(session: Session, organization_id: UUID, form_id: int) -> Form | None:
     )
 
 
-_KNOWN: WeakKeyDictionary[Engine, dict[tuple[UUID, int], list[FieldDef]]] = WeakKeyDictionary()
-"""Fields already read of committed forms, per database and (organisation, form). Safe to
-keep: no route changes or deletes a form, its fields or their options once made, and a
-form is kept only when no session of it made the form (a form made in a transaction not
-yet committed could still roll back, and SQLite could give its id to another). The rows
-kept are expunged from the session that read them: loaded, detached, only ever read."""
-_KNOWN_MAX = 10_000
-
-FORMS_MADE = "v4_forms_made"
-"""``session.info`` key: the ids of the forms this session inserted."""
+KNOWN_FIELDS: KnownCommitted[tuple[UUID, int], list[FieldDef]] = KnownCommitted("v4_forms_made")
+"""Fields read of forms, by (organisation, form). Safe to keep: no route changes or
+deletes a form, its fields or their options once made. The rows kept are expunged from
+the session that read them: loaded, detached, only ever read."""
 
 
 def field_defs(
@@ -56,27 +50,23 @@ def field_defs(
 ) -> dict[int, list[FieldDef]]:
     """The fields of each form, in form order, with their options (one query for the forms
     this process has not read before)."""
-    bind = session.get_bind()
-    known = _KNOWN.setdefault(bind, {}) if isinstance(bind, Engine) else {}
     found: dict[int, list[FieldDef]] = {}
     for form_id in form_ids:
-        remembered = known.get((organization_id, form_id))
+        remembered = KNOWN_FIELDS.get(session, (organization_id, form_id))
         if remembered is not None:
             found[form_id] = remembered
     missing = [form_id for form_id in form_ids if form_id not in found]
     if not missing:
         return found
     read = _read_field_defs(session, organization_id, missing)
-    made = session.info.get(FORMS_MADE, ())
     for form_id, defs in read.items():
-        if form_id not in made:
-            if len(known) >= _KNOWN_MAX:
-                known.clear()
+        key = (organization_id, form_id)
+        if not KNOWN_FIELDS.made_here(session, key):
             for field in defs:  # out of the session, so that its rollback expires none
                 session.expunge(field.row)
                 for option in field.options:
                     session.expunge(option)
-            known[(organization_id, form_id)] = defs
+            KNOWN_FIELDS.put(session, key, defs)
     return found | read
 
 

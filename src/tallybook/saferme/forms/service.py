@@ -98,7 +98,7 @@ def create_form(session: Session, member: TeamMember, data: FormCreate) -> Form:
     session.add(form)
     session.flush()
     # not remembered by field_defs until committed (this transaction could still roll back)
-    session.info.setdefault(repository.FORMS_MADE, set()).add(form.id)
+    repository.KNOWN_FIELDS.made(session, (member.organization_id, form.id))
     rows = [
         FormField(
             organization_id=member.organization_id,
