@@ -174,7 +174,9 @@ def _setting_id(page: Page) -> str:
 
 def test_keyboard_only_main_flow(page: Page, demo: Demo) -> None:
     page.goto(f"{demo.url}/console")
-    # the token field has focus on the sign-in page; Enter submits the form
+    # the token field has focus on the sign-in page (once the browser has applied
+    # `autofocus`: keys typed before that are lost); Enter submits the form
+    expect(page.get_by_label("API token")).to_be_focused()
     page.keyboard.type(demo.token)
     page.keyboard.press("Enter")
     expect(page).to_have_url(f"{demo.url}/console/targets")
