@@ -12,10 +12,10 @@ from tallybook.saferme.forms.endpoints import router as forms_router
 from tallybook.saferme.reports.endpoints import router as reports_router
 
 ROUTERS: tuple[APIRouter, ...] = (
+    reports_router,  # first: reports are created in bulk (see tallybook.app.ROUTERS)
     channels_router,
     forms_router,
     files_router,
-    reports_router,
     alerts_router,
     analytics_router,
 )
