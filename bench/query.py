@@ -17,7 +17,9 @@ values written in (what a person would type in the DuckDB shell). Warm-up rounds
 read every interval once (each contestant into its own buffers), and the first of them
 checks that every answer equals the bare one. It reports p50 and p95 of each, its CPU per
 call (the server's process, or this one; DuckDB's threads included) and the ratio of its
-p50 to the bare SQL's p50 in the same run. ``--before-src`` starts a second server on
+p50 to the bare SQL's p50 in the same run. For the fetches it also times an empty HTTP
+round trip (``GET /healthz``) in the same rotation and prints the floor: the bare SQL's
+p50 plus that round trip's. ``--before-src`` starts a second server on
 another source tree (e.g. an export of an earlier commit's ``src``), so before and after
 are measured side by side.
 """
@@ -262,6 +264,8 @@ def run_case(
 ) -> None:
     http = [s.label for s in servers] if case.value_of is None else []
     timings = {name: Timings() for name in [*http, "in process", "bare"]}
+    if case.value_of is None:
+        timings[EMPTY] = Timings()
     query = EventQuery.model_validate({"vendor": VENDOR, **case.payload})
     with store.cursor() as cursor:
 
@@ -289,6 +293,8 @@ def run_case(
             ("in process", in_process),
             ("bare", bare),
         ]
+        if case.value_of is None:
+            contestants.append((EMPTY, partial(empty_round_trip, servers[-1])))
         for i in range(-case.warmup, repeat):
             window = case.interval(i)
             turn = i % len(contestants)  # each goes first in turn
@@ -305,7 +311,13 @@ def run_case(
     print(f"{case.name} ({rows:,} rows)")
     bare_p50 = statistics.median(timings["bare"].walls)
     for name, timing in timings.items():
-        print(timing.line(name, None if name == "bare" else bare_p50))
+        print(timing.line(name, None if name in ("bare", EMPTY) else bare_p50))
+    if EMPTY in timings:
+        floor = bare_p50 + statistics.median(timings[EMPTY].walls)
+        print(
+            f"  {'floor':<22} p50 {floor * 1e3:8.1f} ms  (bare + {EMPTY}){' ' * 14}"
+            f"× bare {floor / bare_p50:5.2f}"
+        )
 
 
 def over_http(s: Server, org: uuid.UUID, payload: dict[str, Any], window: Interval) -> Answer:
@@ -337,6 +349,23 @@ def over_http(s: Server, org: uuid.UUID, payload: dict[str, Any], window: Interv
     return Answer(json.loads(answer)["data"], wall, cpu)
 
 
+EMPTY = "GET /healthz"
+"""The empty round trip: the newest server's health check (no token, no store, one trip
+to the thread pool), timed in the same rotation as the queries. The bare SQL's time plus
+this one is what a query through HTTP would take if Tallybook's own work cost nothing."""
+
+
+def empty_round_trip(s: Server, _window: Interval) -> Answer:
+    cpu, started = cpu_seconds(s.pid), time.perf_counter()
+    s.connection.request("GET", "/healthz")
+    response = s.connection.getresponse()
+    answer = response.read()
+    wall, cpu = time.perf_counter() - started, cpu_seconds(s.pid) - cpu
+    if response.status != 200:
+        sys.exit(f"{s.label}: GET /healthz: HTTP {response.status}: {answer[:500]!r}")
+    return Answer([], wall, cpu)
+
+
 def comparable_bare(case: Case, rows: Rows) -> list[Any]:
     """The bare rows shaped as the API's: a leading bucket, no row for an empty count."""
     if case.payload.get("granularity", "all") == "all":
@@ -347,7 +376,7 @@ def comparable_bare(case: Case, rows: Rows) -> list[Any]:
 def check(case: Case, answers: dict[str, list[Any]]) -> None:
     expected = comparable(answers["bare"])
     for name, data in answers.items():
-        if comparable(data) != expected:
+        if name != EMPTY and comparable(data) != expected:
             sys.exit(f"{case.name}: {name} answered differently from the bare SQL")
 
 
