@@ -34,7 +34,7 @@ def _routes(router: APIRouter) -> list[APIRoute]:
 
 def test_no_path_is_served_by_two_routers() -> None:
     routers = [*ROUTERS, console_router]
-    shared = []
+    shared: list[tuple[str, str]] = []
     for index, router in enumerate(routers):
         for route in _routes(router):
             path = _sample(route.path)
