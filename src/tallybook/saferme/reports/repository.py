@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import Select, Table, delete, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, Table, and_, bindparam, delete, insert, select
+from sqlalchemy.orm import Session, aliased
 
 from tallybook.saferme.models import (
     Channel,
@@ -55,19 +55,73 @@ def report(session: Session, organization_id: UUID, report_id: int) -> Report | 
     )
 
 
-def channel_by_uuid(session: Session, organization_id: UUID, uuid: UUID) -> Channel | None:
-    return session.scalar(
-        select(Channel).where(Channel.organization_id == organization_id, Channel.uuid == uuid)
-    )
+@dataclass(frozen=True)
+class Destination:
+    """Where a new report goes: its channel, and the state it starts in (None when the
+    channel has no such state), with what the report's summary shows of them."""
+
+    channel_id: int
+    channel_name: str
+    channel_uuid: UUID
+    form_id: int | None
+    state_id: int | None
+    state_name: str | None
 
 
-def first_state(session: Session, channel_id: int) -> ReportState | None:
-    return session.scalar(
-        select(ReportState)
-        .where(ReportState.channel_id == channel_id)
-        .order_by(ReportState.position, ReportState.id)
+def _destination(*, by_uuid: bool, first_state: bool) -> Select[Any]:
+    """The channel (by id or uuid) of the organisation, and its state: the one given, or
+    its first by position and id. Built once per form (see :func:`destination`)."""
+    organization: Any = bindparam("organization_id")
+    earliest = aliased(ReportState)  # the subquery's own, not the joined state
+    first = (
+        select(earliest.id)
+        .where(earliest.channel_id == Channel.id)
+        .order_by(earliest.position, earliest.id)
         .limit(1)
+        .correlate(Channel)
+        .scalar_subquery()
     )
+    state = and_(
+        ReportState.channel_id == Channel.id,
+        ReportState.organization_id == organization,
+        ReportState.id == (first if first_state else bindparam("state_id")),
+    )
+    channel = Channel.uuid if by_uuid else Channel.id
+    stmt: Any = (
+        select(
+            Channel.id,
+            Channel.name,
+            Channel.uuid,
+            Channel.form_id,
+            ReportState.id,
+            ReportState.name,
+        )
+        .select_from(Channel)
+        .outerjoin(ReportState, state)
+        .where(Channel.organization_id == organization, channel == bindparam("channel"))
+    )
+    return stmt  # type: ignore[no-any-return]
+
+
+_DESTINATIONS = {
+    (by_uuid, first): _destination(by_uuid=by_uuid, first_state=first)
+    for by_uuid in (False, True)
+    for first in (False, True)
+}
+
+
+def destination(
+    session: Session, organization_id: UUID, channel: int | UUID, state_id: int | None
+) -> Destination | None:
+    """The channel ``channel`` (an id or a uuid) of the organisation, or None, with the
+    state ``state_id`` of that channel, or the channel's first state when ``state_id`` is
+    None: one statement where two ORM loads were a sixth of a report's creation."""
+    params: dict[str, Any] = {"organization_id": organization_id, "channel": channel}
+    if state_id is not None:
+        params["state_id"] = state_id
+    stmt = _DESTINATIONS[(not isinstance(channel, int), state_id is None)]
+    row = session.execute(stmt, params).first()
+    return Destination(*row) if row else None
 
 
 def uuid_taken(session: Session, organization_id: UUID, uuid: UUID) -> bool:

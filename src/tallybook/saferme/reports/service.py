@@ -20,7 +20,6 @@ from tallybook.saferme.files.service import attachment_out
 from tallybook.saferme.forms import repository as forms
 from tallybook.saferme.forms.repository import FieldDef
 from tallybook.saferme.forms.service import field_data
-from tallybook.saferme.models import Channel
 from tallybook.saferme.models import Report as ReportRowModel
 from tallybook.saferme.models import ReportState as ReportStateRow
 from tallybook.saferme.ranges import ObjectRange
@@ -91,14 +90,15 @@ def summary_out(row: ReportRow) -> ReportSummary:
     )
 
 
-def _resolve_channel(session: Session, member: TeamMember, account: int | UUID) -> Channel:
-    found = (
-        channels.channel(session, member.organization_id, account)
-        if isinstance(account, int)
-        else repository.channel_by_uuid(session, member.organization_id, account)
-    )
+def _destination(
+    session: Session, member: TeamMember, account: int | UUID, state_id: int | None
+) -> repository.Destination:
+    """The new report's channel and state, checked in that order."""
+    found = repository.destination(session, member.organization_id, account, state_id)
     if found is None:
         raise invalid(["report", "account_id"], "No such channel in this team.")
+    if state_id is not None and found.state_id is None:
+        raise invalid(["report", "report_state_id"], "No such report state in this channel.")
     return found
 
 
@@ -111,12 +111,10 @@ def _check_state(
     return state
 
 
-def _fields_of(session: Session, member: TeamMember, channel: Channel) -> list[FieldDef]:
-    if channel.form_id is None:
+def _fields_of(session: Session, member: TeamMember, form_id: int | None) -> list[FieldDef]:
+    if form_id is None:
         return []
-    return forms.field_defs(session, member.organization_id, [channel.form_id]).get(
-        channel.form_id, []
-    )
+    return forms.field_defs(session, member.organization_id, [form_id]).get(form_id, [])
 
 
 def _checked(
@@ -142,24 +140,19 @@ def _checked(
 
 def create_report(session: Session, member: TeamMember, data: ReportCreate) -> ReportSummary:
     """Every check comes before the first write, so a 400 leaves nothing behind."""
-    channel = _resolve_channel(session, member, data.account_id)
-    state: ReportStateRow | None
-    if data.report_state_id is not None:
-        state = _check_state(session, member, channel.id, data.report_state_id)
-    else:
-        state = repository.first_state(session, channel.id)
+    to = _destination(session, member, data.account_id, data.report_state_id)
     latitude, longitude = parse_geom(data.geom)
     created_at = data.created_at or utcnow()
     _not_ahead(created_at, ["report", "created_at"])
     if data.uuid is not None and repository.uuid_taken(session, member.organization_id, data.uuid):
         raise invalid(["report", "uuid"], "A report with this uuid exists in the team already.")
-    fields = _fields_of(session, member, channel)
+    fields = _fields_of(session, member, to.form_id)
     checked = _checked(session, member, fields, data.form_fields, None, None)
     row = ReportRowModel(
         uuid=data.uuid or uuid4(),
         organization_id=member.organization_id,
-        channel_id=channel.id,
-        report_state_id=state.id if state else None,
+        channel_id=to.channel_id,
+        report_state_id=to.state_id,
         user_number=member.user_number,
         address=data.address,
         latitude=latitude,
@@ -176,7 +169,7 @@ def create_report(session: Session, member: TeamMember, data: ReportCreate) -> R
         raise BadRequest(
             "Another report with this uuid or these attachments was made at the same time."
         ) from None
-    return summary_out(ReportRow(row, channel.name, channel.uuid, state.name if state else None))
+    return summary_out(ReportRow(row, to.channel_name, to.channel_uuid, to.state_name))
 
 
 def _report_row(session: Session, member: TeamMember, report_id: int) -> ReportRow:
@@ -190,7 +183,7 @@ def get_report(session: Session, member: TeamMember, base_url: str, report_id: i
     found = _report_row(session, member, report_id)
     channel = channels.channel(session, member.organization_id, found.report.channel_id)
     assert channel is not None
-    fields = _fields_of(session, member, channel)
+    fields = _fields_of(session, member, channel.form_id)
     stored = found.report.form_values or {}
     ids = [
         a
@@ -235,7 +228,7 @@ def update_report(session: Session, member: TeamMember, report_id: int, data: Re
     if data.form_fields is not None:
         channel = channels.channel(session, member.organization_id, row.channel_id)
         assert channel is not None
-        fields = _fields_of(session, member, channel)
+        fields = _fields_of(session, member, channel.form_id)
         checked = _checked(session, member, fields, data.form_fields, row.form_values, row.id)
         row.form_values = checked.values
         try:
