@@ -3,6 +3,8 @@ channel's form, the rows the analytics count, state changes, search and reads.""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -18,10 +20,12 @@ from tests.fixtures.tenants import Tenant, add_user
 from tests.saferme.factories import (
     V4,
     Setup,
+    created,
     image_bytes,
     make_channel,
     make_report,
     make_setup,
+    make_state,
     report_body,
     upload,
     v4_headers,
@@ -194,6 +198,64 @@ def test_ids_of_another_team_in_a_report_are_400(
     mine = make_setup(client, tenant)
     body = report_body(setup, report_state_id=mine.states[0]["id"])
     assert client.post(f"{V4}/reports", headers=headers, json=body).status_code == 400
+
+
+def test_a_new_report_starts_in_the_first_state_by_position_then_id(
+    client: TestClient, tenant: Tenant, setup: Setup
+) -> None:
+    channel = make_channel(client, tenant, setup.form.id, name="Ordered")
+    make_state(client, tenant, channel["id"], "Second", 2)
+    first = make_state(client, tenant, channel["id"], "Tie, made first", 1)
+    make_state(client, tenant, channel["id"], "Tie, made later", 1)
+    body = report_body(Setup(setup.form, channel, []))
+    made = created(client.post(f"{V4}/reports", headers=v4_headers(tenant), json=body))
+    assert made["report_state_id"] == first["id"]
+    assert made["report_state_name"] == "Tie, made first"
+
+
+def test_a_channel_without_states_makes_reports_without_one(
+    client: TestClient, tenant: Tenant, setup: Setup
+) -> None:
+    channel = make_channel(client, tenant, setup.form.id, name="Stateless")
+    body = report_body(Setup(setup.form, channel, []))
+    made = created(client.post(f"{V4}/reports", headers=v4_headers(tenant), json=body))
+    assert made["report_state_id"] is None and made["report_state_name"] is None
+    assert made["account_id"] == channel["id"]
+
+
+def test_the_channel_is_checked_before_the_state(
+    client: TestClient, tenant: Tenant, new_tenant: Callable[..., Tenant], setup: Setup
+) -> None:
+    headers = v4_headers(tenant)
+    theirs = make_setup(client, new_tenant())
+    both_wrong = report_body(
+        setup, account_id=theirs.channel_id, report_state_id=theirs.states[0]["id"]
+    )
+    response = client.post(f"{V4}/reports", headers=headers, json=both_wrong)
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["loc"] == ["body", "report", "account_id"]
+    assert response.json()["errors"][0]["msg"] == "No such channel in this team."
+    other_channel = make_setup(client, tenant)
+    wrong_state = report_body(setup, report_state_id=other_channel.states[0]["id"])
+    response = client.post(f"{V4}/reports", headers=headers, json=wrong_state)
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["loc"] == ["body", "report", "report_state_id"]
+    assert response.json()["errors"][0]["msg"] == "No such report state in this channel."
+
+
+def test_the_creation_statements_are_typed_whatever_is_imported_first() -> None:
+    """Built at import: a bound value without a type would reach SQLite as a bare UUID (a
+    500). Checked in a fresh interpreter that imports the repository before anything."""
+    check = (
+        "from sqlalchemy.types import NullType\n"
+        "from tallybook.saferme.reports import repository\n"
+        "untyped = [name for statement in repository._DESTINATIONS.values()\n"
+        "           for name, bind in statement.compile().binds.items()\n"
+        "           if isinstance(bind.type, NullType)]\n"
+        "assert not untyped, untyped\n"
+    )
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
 
 
 def test_a_client_uuid_is_once_per_team(

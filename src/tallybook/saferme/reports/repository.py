@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import Select, Table, and_, bindparam, delete, insert, select
+from sqlalchemy import Select, Table, Uuid, and_, bindparam, delete, insert, select
 from sqlalchemy.orm import Session, aliased
 
 from tallybook.saferme.models import (
@@ -71,11 +71,13 @@ class Destination:
 def _destination(*, by_uuid: bool, first_state: bool) -> Select[Any]:
     """The channel (by id or uuid) of the organisation, and its state: the one given, or
     its first by position and id. Built once per form (see :func:`destination`)."""
-    organization: Any = bindparam("organization_id")
+    # Typed here: built at import, when the columns' type may not yet have come from their
+    # foreign key, and SQLite would be handed a bare UUID.
+    organization: Any = bindparam("organization_id", type_=Uuid())
     earliest = aliased(ReportState)  # the subquery's own, not the joined state
     first = (
         select(earliest.id)
-        .where(earliest.channel_id == Channel.id)
+        .where(earliest.channel_id == Channel.id, earliest.organization_id == organization)
         .order_by(earliest.position, earliest.id)
         .limit(1)
         .correlate(Channel)
