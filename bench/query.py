@@ -333,19 +333,13 @@ def over_http(s: Server, org: uuid.UUID, payload: dict[str, Any], window: Interv
             "time_zone": ZONE,
         },
     }
-    content = json.dumps(body).encode()
-    cpu, started = cpu_seconds(s.pid), time.perf_counter()
-    s.connection.request(
+    answer, wall, cpu = timed_request(
+        s,
         "POST",
         f"/api/events/v2/orgs/{org}/fetch",
-        body=content,
-        headers={**s.headers, "Content-Type": "application/json"},
+        json.dumps(body).encode(),
+        {**s.headers, "Content-Type": "application/json"},
     )
-    response = s.connection.getresponse()
-    answer = response.read()
-    wall, cpu = time.perf_counter() - started, cpu_seconds(s.pid) - cpu
-    if response.status != 200:
-        sys.exit(f"{s.label}: HTTP {response.status}: {answer[:500]!r}")
     return Answer(json.loads(answer)["data"], wall, cpu)
 
 
@@ -356,14 +350,27 @@ this one is what a query through HTTP would take if Tallybook's own work cost no
 
 
 def empty_round_trip(s: Server, _window: Interval) -> Answer:
+    _answer, wall, cpu = timed_request(s, "GET", "/healthz")
+    return Answer([], wall, cpu)
+
+
+def timed_request(
+    s: Server,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[bytes, float, float]:
+    """The answer of a 200, its wall time until the last byte arrived, and the CPU the
+    server's process spent meanwhile; any other status ends the benchmark."""
     cpu, started = cpu_seconds(s.pid), time.perf_counter()
-    s.connection.request("GET", "/healthz")
+    s.connection.request(method, path, body=body, headers=headers or {})
     response = s.connection.getresponse()
     answer = response.read()
     wall, cpu = time.perf_counter() - started, cpu_seconds(s.pid) - cpu
     if response.status != 200:
-        sys.exit(f"{s.label}: GET /healthz: HTTP {response.status}: {answer[:500]!r}")
-    return Answer([], wall, cpu)
+        sys.exit(f"{s.label}: {method} {path}: HTTP {response.status}: {answer[:500]!r}")
+    return answer, wall, cpu
 
 
 def comparable_bare(case: Case, rows: Rows) -> list[Any]:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+T = TypeVar("T")
 
 
 class Remembered(Generic[K, V]):
@@ -45,9 +46,7 @@ class Remembered(Generic[K, V]):
     def put(self, key: K, value: V) -> None:
         if self.seconds <= 0:
             return
-        if len(self._values) >= self._most:
-            self._values.clear()  # a burst of new keys: start again rather than grow
-        self._values[key] = (self._clock() + self.seconds, value)
+        _keep(self._values, self._most, key, (self._clock() + self.seconds, value))
 
 
 class KnownCommitted(Generic[K, V]):
@@ -80,7 +79,11 @@ class KnownCommitted(Generic[K, V]):
         bind = session.get_bind()
         if not isinstance(bind, Engine) or self.made_here(session, key):
             return
-        values = self._by_engine.setdefault(bind, {})
-        if len(values) >= self._most:
-            values.clear()  # a burst of new keys: start again rather than grow
-        values[key] = value
+        _keep(self._by_engine.setdefault(bind, {}), self._most, key, value)
+
+
+def _keep(values: dict[K, T], most: int, key: K, value: T) -> None:
+    """``values[key] = value``, holding at most ``most`` keys."""
+    if len(values) >= most:
+        values.clear()  # a burst of new keys: start again rather than grow
+    values[key] = value

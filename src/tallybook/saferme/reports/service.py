@@ -44,6 +44,7 @@ _POINT = re.compile(
     r"^\s*point\s*\(\s*([-+]?\d+(?:\.\d+)?)\s+([-+]?\d+(?:\.\d+)?)\s*\)\s*$", re.IGNORECASE
 )
 FORM_FIELDS_LOC: list[str | int] = ["body", "report", "form_fields"]
+NO_SUCH_STATE = "No such report state in this channel."
 
 
 def parse_geom(geom: str | None) -> tuple[float | None, float | None]:
@@ -98,7 +99,7 @@ def _destination(
     if found is None:
         raise invalid(["report", "account_id"], "No such channel in this team.")
     if state_id is not None and found.state_id is None:
-        raise invalid(["report", "report_state_id"], "No such report state in this channel.")
+        raise invalid(["report", "report_state_id"], NO_SUCH_STATE)
     return found
 
 
@@ -107,7 +108,7 @@ def _check_state(
 ) -> ReportStateRow:
     state = channels.state(session, member.organization_id, state_id)
     if state is None or state.channel_id != channel_id:
-        raise invalid(["report", "report_state_id"], "No such report state in this channel.")
+        raise invalid(["report", "report_state_id"], NO_SUCH_STATE)
     return state
 
 
