@@ -6,25 +6,36 @@ import uuid
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
-from tallybook.kit.db import Database
+from tallybook.kit.db import Database, plan_for_values
 
 
-def test_postgresql_plans_each_statement_for_its_values(database: Database) -> None:
-    """psycopg prepares a statement after 5 runs; PostgreSQL must still plan it for the
-    values of each run (a year of reads or a day of them), never with a generic plan."""
+def _plans(session: Session, comparison: str) -> list[tuple[int, int]]:
+    """Runs a statement 12 times and answers its (generic, custom) plan counts."""
+    sql = f"SELECT count(*) FROM users WHERE organization_id = :org AND number {comparison} :n"
+    for n in range(12):
+        session.execute(text(sql), {"org": uuid.uuid4(), "n": n}).scalar()
+    found = session.execute(
+        text("SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = :s"),
+        {"s": sql.replace(":org", "$1").replace(":n", "$2")},
+    ).all()
+    assert found, "expected psycopg to have prepared the statement"
+    return [(int(generic), int(custom)) for generic, custom in found]
+
+
+def test_postgresql_plans_for_values_only_where_asked(database: Database) -> None:
+    """psycopg prepares a statement after 5 runs. After ``plan_for_values`` PostgreSQL
+    still plans it for the values of each run (a year of reads or a day of them), never
+    with a generic plan; elsewhere, and after the transaction, it keeps its default, so
+    short statements are not planned again at every run."""
     if database.dialect != "postgresql":
         pytest.skip("SQLite has no prepared plans to choose between")
-    statement = text("SELECT count(*) FROM users WHERE organization_id = :org AND number > :n")
-    with database.engine.connect() as connection:
-        assert connection.execute(text("SHOW plan_cache_mode")).scalar() == "force_custom_plan"
-        for n in range(12):
-            connection.execute(statement, {"org": uuid.uuid4(), "n": n}).scalar()
-        plans = connection.execute(
-            text(
-                "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
-                " WHERE statement LIKE 'SELECT count(*) FROM users WHERE organization_id%'"
-            )
-        ).all()
-    assert plans, "expected psycopg to have prepared the statement"
-    assert all(generic == 0 and custom > 0 for generic, custom in plans)
+    with database.unit_of_work() as session:
+        assert session.execute(text("SHOW plan_cache_mode")).scalar() == "auto"
+        plan_for_values(session)
+        assert session.execute(text("SHOW plan_cache_mode")).scalar() == "force_custom_plan"
+        assert all(generic == 0 and custom > 0 for generic, custom in _plans(session, ">"))
+        session.commit()
+        assert session.execute(text("SHOW plan_cache_mode")).scalar() == "auto"
+        assert any(generic > 0 for generic, _custom in _plans(session, ">="))

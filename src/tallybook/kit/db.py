@@ -11,7 +11,7 @@ from typing import Annotated, Any, TypeVar
 import anyio
 import anyio.to_thread
 from fastapi import Depends, Request
-from sqlalchemy import JSON, DateTime, MetaData, create_engine, event
+from sqlalchemy import JSON, DateTime, MetaData, create_engine, event, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -95,7 +95,6 @@ class Database:
                 event.listen(self.engine, "connect", _sqlite_pragmas)
             else:
                 self.engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
-                event.listen(self.engine, "connect", _custom_plans)
         except (ArgumentError, ImportError, ValueError):
             # ArgumentError: not a URL, or an unknown dialect; ImportError: no driver.
             raise ConfigurationError(
@@ -125,14 +124,19 @@ class Database:
         self.engine.dispose()
 
 
-def _custom_plans(dbapi_connection: Any, _record: Any) -> None:
-    """PostgreSQL plans every statement for its values, also once psycopg has prepared it
-    (after 5 runs): a generic plan, made for any window, read a year of v4 reads 15–20 ms
-    slower than the plan for that year (docs/performance.md, "SaferMe v4 analytics").
-    Planning again costs a fraction of a millisecond; the statement stays prepared."""
-    with dbapi_connection.cursor() as cursor:
-        cursor.execute("SET plan_cache_mode = force_custom_plan")
-    dbapi_connection.commit()
+_CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
+
+
+def plan_for_values(session: Session) -> None:
+    """From here to the end of the session's transaction, PostgreSQL plans every statement
+    for its values, also once psycopg has prepared it (after 5 runs). For statements over a
+    window the caller picks: a generic plan, made for any window, read a year of v4 reads
+    15–20 ms slower than the plan for that year. Planning each run costs a fraction of a
+    millisecond, which short statements should not pay: set on every connection, it was
+    40 % of PostgreSQL's CPU per report created (docs/performance.md). SQLite keeps no
+    plans between runs, so nothing is done there."""
+    if on_postgresql(session):
+        session.execute(_CUSTOM_PLANS)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from tallybook.kit.db import plan_for_values
 from tallybook.kit.errors import InvalidPayload, NotFound
 from tallybook.saferme.analytics import buckets, repository
 from tallybook.saferme.analytics.buckets import MAX_BUCKETS, TooManyBuckets, Width
@@ -38,7 +39,9 @@ SELECTION_TYPES = frozenset({FieldType.CATEGORY, FieldType.DROP_DOWN, FieldType.
 
 
 def _scoped(session: Session, member: TeamMember, window: Window) -> repository.Scope:
-    """The window of a channel of the caller's team; any other channel is 404."""
+    """The window of a channel of the caller's team; any other channel is 404. The
+    statements that count in it are planned for the window (a day or a year)."""
+    plan_for_values(session)
     found = channels.channel(session, member.organization_id, window.channel_id)
     if found is None:
         raise NotFound("No such channel.")
