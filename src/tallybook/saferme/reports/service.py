@@ -164,8 +164,7 @@ def create_report(session: Session, member: TeamMember, data: ReportCreate) -> R
         updated_at=created_at,
     )
     try:
-        row.id = repository.insert_report(session, row)
-        repository.replace_derived(session, row, checked.selections, checked.attachments, new=True)
+        row.id = repository.insert_new_report(session, row, checked.selections, checked.attachments)
     except IntegrityError:  # a report with the same uuid or attachment, made at the same time
         raise BadRequest(
             "Another report with this uuid or these attachments was made at the same time."
