@@ -565,8 +565,12 @@ def load_postgres(engine: Engine, batches: Iterator[Rows]) -> int:
                     f"(SELECT max(id) FROM {table}))"
                 )
         raw.commit()
-        raw.dbapi_connection.autocommit = True  # type: ignore[union-attr]
-        cursor.execute("VACUUM ANALYZE")
+        if loaded:
+            # Not on empty tables: a new installation's are never analysed, and PostgreSQL
+            # plans those as if they were not tiny. Analysed empty, a foreign-key check's
+            # plan kept scanning the whole reports table as it grew (docs/performance.md).
+            raw.dbapi_connection.autocommit = True  # type: ignore[union-attr]
+            cursor.execute("VACUUM ANALYZE")
     finally:
         raw.close()
     return loaded
