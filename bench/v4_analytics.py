@@ -570,7 +570,12 @@ def load_postgres(engine: Engine, batches: Iterator[Rows]) -> int:
             # plans those as if they were not tiny. Analysed empty, a foreign-key check's
             # plan kept scanning the whole reports table as it grew (docs/performance.md).
             raw.dbapi_connection.autocommit = True  # type: ignore[union-attr]
-            cursor.execute("VACUUM ANALYZE")
+            try:
+                cursor.execute("VACUUM ANALYZE")
+            finally:
+                # back to the pool as it came: in autocommit, the analytics' SET LOCAL on
+                # this connection would be outside a transaction, and do nothing
+                raw.dbapi_connection.autocommit = False  # type: ignore[union-attr]
     finally:
         raw.close()
     return loaded

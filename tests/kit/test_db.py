@@ -31,11 +31,14 @@ def test_postgresql_plans_for_values_only_where_asked(database: Database) -> Non
     short statements are not planned again at every run."""
     if database.dialect != "postgresql":
         pytest.skip("SQLite has no prepared plans to choose between")
-    with database.unit_of_work() as session:
+    with database.engine.connect() as connection, Session(bind=connection) as session:
+        backend = session.execute(text("SELECT pg_backend_pid()")).scalar()
         assert session.execute(text("SHOW plan_cache_mode")).scalar() == "auto"
         plan_for_values(session)
         assert session.execute(text("SHOW plan_cache_mode")).scalar() == "force_custom_plan"
         assert all(generic == 0 and custom > 0 for generic, custom in _plans(session, ">"))
         session.commit()
+        # the same connection, the transaction over: the setting went with it
+        assert session.execute(text("SELECT pg_backend_pid()")).scalar() == backend
         assert session.execute(text("SHOW plan_cache_mode")).scalar() == "auto"
         assert any(generic > 0 for generic, _custom in _plans(session, ">="))

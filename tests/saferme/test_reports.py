@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from tallybook.kit.db import Database
 from tallybook.saferme.models import Report, ReportImage, ReportSelection
+from tallybook.saferme.reports import repository as reports_repository
 from tests.fixtures.tenants import Tenant, add_user
 from tests.saferme.factories import (
     V4,
@@ -269,6 +270,29 @@ def test_a_client_uuid_is_once_per_team(
     assert again.status_code == 400
     other = new_tenant()
     assert make_report(client, other, make_setup(client, other), uuid=shared)["uuid"] == shared
+
+
+def test_a_uuid_taken_between_the_check_and_the_insert_is_400_and_leaves_nothing(
+    client: TestClient,
+    database: Database,
+    tenant: Tenant,
+    setup: Setup,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two reports with one uuid made at the same time both pass the check before the
+    insert; the database's unique index refuses the second, whole (on PostgreSQL the
+    report and its derived rows are one statement)."""
+    shared = str(uuid.uuid4())
+    make_report(client, tenant, setup, uuid=shared)
+    before = _counts(database, tenant.org_id)
+    monkeypatch.setattr(reports_repository, "uuid_taken", lambda *_args: False)
+    again = client.post(
+        f"{V4}/reports", headers=v4_headers(tenant), json=report_body(setup, uuid=shared)
+    )
+    assert again.status_code == 400, again.text
+    assert "at the same time" in again.json()["detail"]
+    assert _counts(database, tenant.org_id) == before
+    assert before[1] > 0  # the first report's selection rows, which the second would add to
 
 
 def test_an_attachment_goes_in_one_report_only(

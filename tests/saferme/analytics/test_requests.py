@@ -357,6 +357,7 @@ def test_each_answer_is_planned_for_its_window(
         event.remove(database.engine, "before_cursor_execute", seen)
     assert response.status_code == 200, response.text
     asked = [i for i, s in enumerate(made) if "plan_cache_mode" in s]
+    assert all(made[i] == "SET LOCAL plan_cache_mode = force_custom_plan" for i in asked), made
     if database.dialect == "postgresql":
         counting = [
             i for i, s in enumerate(made) if "v4_" in s and not s.startswith("SELECT v4_channels.")

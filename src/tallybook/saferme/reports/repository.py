@@ -172,9 +172,11 @@ _INSERT_IMAGES = insert(_IMAGES)
 
 def _pairs(name: str, first: str, second: str) -> TableValuedAlias:
     """The rows of two integer arrays bound as ``<name>_<first>s`` and ``<name>_<second>s``,
-    side by side (PostgreSQL's ``unnest`` of two arrays)."""
+    side by side (PostgreSQL's ``unnest`` of two arrays), numbered from 1 in ``position``
+    so that they are inserted, and given their ids, in the order of the lists."""
     arrays = (bindparam(f"{name}_{column}s", type_=ARRAY(Integer)) for column in (first, second))
-    return func.unnest(*arrays).table_valued(first, second).render_derived(name=name)
+    pairs = func.unnest(*arrays).table_valued(first, second, with_ordinality="position")
+    return pairs.render_derived(name=name)
 
 
 def _insert_whole() -> Select[Any]:
@@ -192,7 +194,9 @@ def _insert_whole() -> Select[Any]:
         ["report_id", "field_id", "option_id", "channel_id", "created_at"],
         select(
             report.c.id, options.c.field, options.c.option, report.c.channel_id, report.c.created_at
-        ).select_from(report.join(options, true())),
+        )
+        .select_from(report.join(options, true()))
+        .order_by(options.c.position),
     )
     images = insert(_IMAGES).from_select(
         ["organization_id", "report_id", "field_id", "attachment_id", "channel_id", "created_at"],
@@ -203,7 +207,9 @@ def _insert_whole() -> Select[Any]:
             attachments.c.attachment,
             report.c.channel_id,
             report.c.created_at,
-        ).select_from(report.join(attachments, true())),
+        )
+        .select_from(report.join(attachments, true()))
+        .order_by(attachments.c.position),
     )
     return select(report.c.id).add_cte(selections.cte("new_selections"), images.cte("new_images"))
 
