@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+import time
 import uuid
+from collections.abc import Callable
+from typing import TypeVar
 
+import anyio
 import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from tallybook.kit.db import Database, plan_for_values
+from tallybook.kit.db import Database, plan_for_values, run_in_unit
+
+T = TypeVar("T")
 
 
 def _plans(session: Session, comparison: str) -> list[tuple[int, int]]:
@@ -42,3 +50,84 @@ def test_postgresql_plans_for_values_only_where_asked(database: Database) -> Non
         assert session.execute(text("SELECT pg_backend_pid()")).scalar() == backend
         assert session.execute(text("SHOW plan_cache_mode")).scalar() == "auto"
         assert any(generic > 0 for generic, _custom in _plans(session, ">="))
+
+
+_NO_ROW_UPDATE = text("UPDATE organizations SET name = name WHERE id IS NULL")
+"""A write that changes nothing but still needs SQLite's write lock."""
+
+
+def _run_unit(database: Database, work: Callable[[Session], T]) -> tuple[T, bool]:
+    """``work`` through ``run_in_unit`` from an event loop, as an async route calls it;
+    with whether it ran on the event loop's own thread."""
+
+    async def main() -> tuple[T, bool]:
+        loop_thread = threading.get_ident()
+        ran_on: list[int] = []
+
+        def recorded(session: Session) -> T:
+            ran_on.append(threading.get_ident())
+            return work(session)
+
+        with database.unit_of_work() as session:
+            result = await run_in_unit(session, recorded)
+        return result, ran_on == [loop_thread]
+
+    return anyio.run(main)
+
+
+def _other_connection(database: Database) -> sqlite3.Connection:
+    """A connection to the same SQLite file outside the engine's pool, never waiting."""
+    path = database.engine.url.database
+    assert path
+    return sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
+
+
+def test_a_unit_runs_on_the_event_loop_only_on_sqlite_with_the_write_lock_free(
+    database: Database,
+) -> None:
+    result, on_loop = _run_unit(database, lambda s: s.execute(_NO_ROW_UPDATE).rowcount)
+    assert result == 0
+    assert on_loop is (database.dialect == "sqlite")
+
+
+def test_a_unit_that_finds_the_sqlite_write_lock_held_waits_for_it_off_the_loop(
+    database: Database,
+) -> None:
+    if database.dialect != "sqlite":
+        pytest.skip("PostgreSQL units always run in the thread pool (the test above)")
+    holder = _other_connection(database)
+    holder.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.3, holder.execute, ["ROLLBACK"])
+    release.start()
+    started = time.monotonic()
+    try:
+        result, on_loop = _run_unit(database, lambda s: s.execute(_NO_ROW_UPDATE).rowcount)
+    finally:
+        release.join()
+        holder.close()
+    assert result == 0
+    assert not on_loop
+    assert time.monotonic() - started >= 0.25  # it waited for the lock, and got it
+
+
+def test_a_unit_that_fails_on_the_event_loop_releases_the_write_lock(
+    database: Database,
+) -> None:
+    if database.dialect != "sqlite":
+        pytest.skip("only SQLite units run on the event loop")
+
+    class Refused(Exception):
+        pass
+
+    def refuse(session: Session) -> None:
+        session.execute(_NO_ROW_UPDATE)
+        raise Refused
+
+    with pytest.raises(Refused):
+        _run_unit(database, refuse)
+    other = _other_connection(database)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # at once: nothing holds the lock any more
+        other.execute("ROLLBACK")
+    finally:
+        other.close()

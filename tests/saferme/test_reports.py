@@ -3,8 +3,10 @@ channel's form, the rows the analytics count, state changes, search and reads.""
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -293,6 +295,33 @@ def test_a_uuid_taken_between_the_check_and_the_insert_is_400_and_leaves_nothing
     assert "at the same time" in again.json()["detail"]
     assert _counts(database, tenant.org_id) == before
     assert before[1] > 0  # the first report's selection rows, which the second would add to
+
+
+def test_a_report_posted_while_another_process_writes_waits_and_is_made(
+    client: TestClient, database: Database, tenant: Tenant, setup: Setup
+) -> None:
+    """On SQLite a report is made on the event loop only when the write lock is free; while
+    another process holds it, the report waits for it in the thread pool, and the refused
+    ones before and after release it."""
+    if database.dialect != "sqlite":
+        pytest.skip("PostgreSQL has row locks; SQLite one writer at a time")
+    path = database.engine.url.database
+    assert path
+    other = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
+    try:
+        bad = report_body(setup, form_fields=[{"key": setup.form.key("Category"), "value": "x"}])
+        refused = client.post(f"{V4}/reports", headers=v4_headers(tenant), json=bad)
+        assert refused.status_code == 400, refused.text
+        other.execute("BEGIN IMMEDIATE")  # at once: the refused report left no lock behind
+        release = threading.Timer(0.3, other.execute, ["ROLLBACK"])
+        release.start()
+        before = _counts(database, tenant.org_id)
+        made = client.post(f"{V4}/reports", headers=v4_headers(tenant), json=report_body(setup))
+        release.join()
+        assert made.status_code == 201, made.text
+        assert _counts(database, tenant.org_id)[0] == before[0] + 1
+    finally:
+        other.close()
 
 
 def test_an_attachment_goes_in_one_report_only(

@@ -13,7 +13,7 @@ from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 K = TypeVar("K", bound=Hashable)
@@ -65,8 +65,8 @@ class KnownCommitted(Generic[K, V]):
         return None if values is None else values.get(key)
 
     def get(self, session: Session, key: K) -> V | None:
-        bind = session.get_bind()
-        return self.known(bind, key) if isinstance(bind, Engine) else None
+        engine = _engine_of(session)
+        return None if engine is None else self.known(engine, key)
 
     def made(self, session: Session, key: K) -> None:
         session.info.setdefault(self._made_key, set()).add(key)
@@ -76,10 +76,19 @@ class KnownCommitted(Generic[K, V]):
 
     def put(self, session: Session, key: K, value: V) -> None:
         """Keep ``value`` unless ``session`` made the row (see :meth:`made`)."""
-        bind = session.get_bind()
-        if not isinstance(bind, Engine) or self.made_here(session, key):
+        engine = _engine_of(session)
+        if engine is None or self.made_here(session, key):
             return
-        _keep(self._by_engine.setdefault(bind, {}), self._most, key, value)
+        _keep(self._by_engine.setdefault(engine, {}), self._most, key, value)
+
+
+def _engine_of(session: Session) -> Engine | None:
+    """The engine of the session's database, also when it is bound to one connection
+    (as the event loop's units of work are: ``kit.db.Database.loop_unit``)."""
+    bind = session.get_bind()
+    if isinstance(bind, Connection):
+        return bind.engine
+    return bind if isinstance(bind, Engine) else None
 
 
 def _keep(values: dict[K, T], most: int, key: K, value: T) -> None:
