@@ -56,6 +56,10 @@ _NO_ROW_UPDATE = text("UPDATE organizations SET name = name WHERE id IS NULL")
 """A write that changes nothing but still needs SQLite's write lock."""
 
 
+def _no_row_update(session: Session) -> int:
+    return session.connection().execute(_NO_ROW_UPDATE).rowcount
+
+
 def _run_unit(database: Database, work: Callable[[Session], T]) -> tuple[T, bool]:
     """``work`` through ``run_in_unit`` from an event loop, as an async route calls it;
     with whether it ran on the event loop's own thread."""
@@ -85,7 +89,7 @@ def _other_connection(database: Database) -> sqlite3.Connection:
 def test_a_unit_runs_on_the_event_loop_only_on_sqlite_with_the_write_lock_free(
     database: Database,
 ) -> None:
-    result, on_loop = _run_unit(database, lambda s: s.execute(_NO_ROW_UPDATE).rowcount)
+    result, on_loop = _run_unit(database, _no_row_update)
     assert result == 0
     assert on_loop is (database.dialect == "sqlite")
 
@@ -101,7 +105,7 @@ def test_a_unit_that_finds_the_sqlite_write_lock_held_waits_for_it_off_the_loop(
     release.start()
     started = time.monotonic()
     try:
-        result, on_loop = _run_unit(database, lambda s: s.execute(_NO_ROW_UPDATE).rowcount)
+        result, on_loop = _run_unit(database, _no_row_update)
     finally:
         release.join()
         holder.close()
