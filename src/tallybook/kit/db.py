@@ -124,15 +124,8 @@ class Database:
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:
         """A session committed when the block ends normally and rolled back otherwise."""
-        session = self.sessionmaker()
-        try:
+        with _committed(self.sessionmaker()) as session:
             yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
 
     @contextmanager
     def loop_unit(self) -> Iterator[Session | None]:
@@ -152,20 +145,14 @@ class Database:
         try:
             connection = self._loop_connection
             if connection is None or connection.closed or connection.invalidated:
-                # its own connection, not one from the pool: a checkout could wait
+                # kept for good: taken out of the pool once, not at every unit, since a
+                # checkout could wait for a free connection
                 connection = self._loop_connection = self.engine.connect()
             if not _write_lock_at_once(connection.connection.dbapi_connection):
                 yield None
                 return
-            session = Session(bind=connection, expire_on_commit=False)
-            try:
+            with _committed(Session(bind=connection, expire_on_commit=False)) as session:
                 yield session
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
-            finally:
-                session.close()
         finally:
             self._loop_guard.release()
 
@@ -173,6 +160,19 @@ class Database:
         if self._loop_connection is not None:
             self._loop_connection.close()
         self.engine.dispose()
+
+
+@contextmanager
+def _committed(session: Session) -> Iterator[Session]:
+    """``session``, committed when the block ends normally and rolled back otherwise."""
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
 
 
 def _write_lock_at_once(raw: Any) -> bool:
