@@ -228,3 +228,22 @@ def test_slot_pieces_tile_the_window_with_the_local_hour_or_weekday(
         (slot,) = [s for low, high, s in nonempty if low <= instant < high]
         local = instant.astimezone(zone)
         assert slot == (local.hour if cycle is HOURS else local.isoweekday() % 7), instant
+
+
+def test_a_jump_that_starts_off_the_hour_starts_the_next_hour_when_it_happens() -> None:
+    """Gaza's clocks went from 00:00:59 to 01:01:00 on 2011-04-01 (22:01 UTC): local hour
+    0 lasted one minute, and hour 1 began at the jump, not at 02:00's instant."""
+    gaza = ZoneInfo("Asia/Gaza")
+    hours = boundaries(
+        datetime(2011, 3, 31, 21, tzinfo=UTC),
+        datetime(2011, 3, 31, 23, 30, tzinfo=UTC),
+        Width.HOUR,
+        gaza,
+    )
+    assert hours == [
+        datetime(2011, 3, 31, 21, tzinfo=UTC),  # 23:00 +02
+        datetime(2011, 3, 31, 22, tzinfo=UTC),  # 00:00 +02
+        datetime(2011, 3, 31, 22, 1, tzinfo=UTC),  # 01:01 +03, the jump
+        datetime(2011, 3, 31, 23, tzinfo=UTC),  # 02:00 +03
+        datetime(2011, 4, 1, 0, tzinfo=UTC),  # 03:00 +03
+    ]

@@ -87,7 +87,11 @@ def _instants(wall: datetime, zone: ZoneInfo, width: Width) -> list[datetime]:
     second = wall.replace(tzinfo=zone, fold=1).astimezone(UTC)
     if first < second and width is Width.HOUR:
         return [first, second]
-    return [first]  # unique, a repeated midnight, or skipped (fold 0 is when it is passed)
+    if second < first:
+        # skipped: the clocks pass it when they jump, which is at ``first`` only when the
+        # jump starts at the boundary; Gaza's 2011 clocks went from 00:00:59 to 01:01:00
+        return [_change(second, first, zone)]
+    return [first]  # unique, or a repeated midnight (its first time starts the day)
 
 
 def _walls(start: datetime, width: Width, zone: ZoneInfo) -> Iterator[datetime]:
