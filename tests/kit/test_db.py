@@ -89,9 +89,14 @@ def _other_connection(database: Database) -> sqlite3.Connection:
 def test_a_unit_runs_on_the_event_loop_only_on_sqlite_with_the_write_lock_free(
     database: Database,
 ) -> None:
-    result, on_loop = _run_unit(database, _no_row_update)
-    assert result == 0
-    assert on_loop is (database.dialect == "sqlite")
+    """The first unit of a process makes the loop's connection in the thread pool (a
+    checkout could wait); the next ones run on the loop, on SQLite only."""
+    fresh = Database(database.settings)
+    try:
+        assert _run_unit(fresh, _no_row_update) == (0, False)
+        assert _run_unit(fresh, _no_row_update) == (0, fresh.dialect == "sqlite")
+    finally:
+        fresh.close()
 
 
 def test_a_unit_that_finds_the_sqlite_write_lock_held_waits_for_it_off_the_loop(
@@ -114,8 +119,9 @@ def test_a_unit_that_finds_the_sqlite_write_lock_held_waits_for_it_off_the_loop(
     assert time.monotonic() - started >= 0.25  # it waited for the lock, and got it
 
 
+@pytest.mark.parametrize("touched", [True, False], ids=["after-a-write", "before-any"])
 def test_a_unit_that_fails_on_the_event_loop_releases_the_write_lock(
-    database: Database,
+    database: Database, touched: bool
 ) -> None:
     if database.dialect != "sqlite":
         pytest.skip("only SQLite units run on the event loop")
@@ -123,15 +129,33 @@ def test_a_unit_that_fails_on_the_event_loop_releases_the_write_lock(
     class Refused(Exception):
         pass
 
+    ran_on_loop: list[bool] = []
+
     def refuse(session: Session) -> None:
-        session.execute(_NO_ROW_UPDATE)
+        ran_on_loop.append(threading.get_ident() == loop_thread)
+        if touched:
+            session.execute(_NO_ROW_UPDATE)
         raise Refused
 
+    async def main() -> None:
+        with database.unit_of_work() as session:
+            await run_in_unit(session, refuse)
+
+    _run_unit(database, _no_row_update)  # the loop's connection is made
+    loop_thread = 0
+
+    async def recorded() -> None:
+        nonlocal loop_thread
+        loop_thread = threading.get_ident()
+        await main()
+
     with pytest.raises(Refused):
-        _run_unit(database, refuse)
+        anyio.run(recorded)
+    assert ran_on_loop == [True]
     other = _other_connection(database)
     try:
         other.execute("BEGIN IMMEDIATE")  # at once: nothing holds the lock any more
         other.execute("ROLLBACK")
     finally:
         other.close()
+    assert _run_unit(database, _no_row_update) == (0, True)  # and the next unit is fine

@@ -28,7 +28,6 @@ RELATIONAL_BACKENDS = ("sqlite", "postgresql")
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 """How long a SQLite write waits for another connection's write lock."""
-_SQLITE_BUSY = 5
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -144,17 +143,34 @@ class Database:
             return
         try:
             connection = self._loop_connection
-            if connection is None or connection.closed or connection.invalidated:
-                # kept for good: taken out of the pool once, not at every unit, since a
-                # checkout could wait for a free connection
-                connection = self._loop_connection = self.engine.connect()
-            if not _write_lock_at_once(connection.connection.dbapi_connection):
+            if connection is not None and (connection.closed or connection.invalidated):
+                connection.close()  # back to the pool; the next unit in the thread makes one
+                connection = self._loop_connection = None
+            if connection is None:  # made by the first unit in the thread pool, not here
                 yield None
                 return
-            with _committed(Session(bind=connection, expire_on_commit=False)) as session:
-                yield session
+            raw: Any = connection.connection.dbapi_connection
+            if not _write_lock_at_once(raw):
+                yield None
+                return
+            try:
+                with _committed(Session(bind=connection, expire_on_commit=False)) as session:
+                    session.connection()  # the session owns the transaction from here
+                    yield session
+            finally:
+                if raw.in_transaction:  # a failed COMMIT, or a session never used
+                    raw.rollback()
         finally:
             self._loop_guard.release()
+
+    def open_loop_connection(self) -> None:
+        """Makes :meth:`loop_unit`'s connection if there is none: off the event loop (a
+        checkout from the pool may wait), so in the thread pool at the first unit."""
+        if self.dialect != "sqlite" or self._loop_connection is not None:
+            return
+        with self._loop_guard:
+            if self._loop_connection is None:
+                self._loop_connection = self.engine.connect()
 
     def close(self) -> None:
         if self._loop_connection is not None:
@@ -181,7 +197,7 @@ def _write_lock_at_once(raw: Any) -> bool:
     try:
         raw.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as exc:
-        if exc.sqlite_errorcode != _SQLITE_BUSY:
+        if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:  # BUSY_RECOVERY too
             raise
         return False
     finally:
@@ -255,6 +271,8 @@ async def run_in_unit(session: Session, work: Callable[..., T], *args: Any) -> T
                 return work(held, *args)
 
     def unit() -> T:
+        if isinstance(database, Database):
+            database.open_loop_connection()
         result = work(session, *args)
         session.commit()
         return result
