@@ -37,7 +37,6 @@ ZONES = [
     "Asia/Gaza",  # changes about a week apart in some years
     "America/Cambridge_Bay",  # two changes 6.9 days apart in 2000
     "Africa/Casablanca",  # DST suspended for Ramadan
-    "Pacific/Chatham",  # jumps 02:45 -> 03:45, off the hour, every year
 ]
 
 
