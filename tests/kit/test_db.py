@@ -63,18 +63,24 @@ def _no_row_update(session: Session) -> int:
 def _run_unit(database: Database, work: Callable[[Session], T]) -> tuple[T, bool]:
     """``work`` through ``run_in_unit`` from an event loop, as an async route calls it;
     with whether it ran on the event loop's own thread."""
+    on_loop: list[bool] = []
+    result = _run_recording(database, work, on_loop)
+    return result, on_loop == [True]
 
-    async def main() -> tuple[T, bool]:
+
+def _run_recording(database: Database, work: Callable[[Session], T], on_loop: list[bool]) -> T:
+    """``work`` through ``run_in_unit`` from an event loop; appends to ``on_loop`` whether
+    it ran on the loop's own thread before it runs (so also when it raises)."""
+
+    async def main() -> T:
         loop_thread = threading.get_ident()
-        ran_on: list[int] = []
 
         def recorded(session: Session) -> T:
-            ran_on.append(threading.get_ident())
+            on_loop.append(threading.get_ident() == loop_thread)
             return work(session)
 
         with database.unit_of_work() as session:
-            result = await run_in_unit(session, recorded)
-        return result, ran_on == [loop_thread]
+            return await run_in_unit(session, recorded)
 
     return anyio.run(main)
 
@@ -129,28 +135,15 @@ def test_a_unit_that_fails_on_the_event_loop_releases_the_write_lock(
     class Refused(Exception):
         pass
 
-    ran_on_loop: list[bool] = []
-
     def refuse(session: Session) -> None:
-        ran_on_loop.append(threading.get_ident() == loop_thread)
         if touched:
             session.execute(_NO_ROW_UPDATE)
         raise Refused
 
-    async def main() -> None:
-        with database.unit_of_work() as session:
-            await run_in_unit(session, refuse)
-
     _run_unit(database, _no_row_update)  # the loop's connection is made
-    loop_thread = 0
-
-    async def recorded() -> None:
-        nonlocal loop_thread
-        loop_thread = threading.get_ident()
-        await main()
-
+    ran_on_loop: list[bool] = []
     with pytest.raises(Refused):
-        anyio.run(recorded)
+        _run_recording(database, refuse, ran_on_loop)
     assert ran_on_loop == [True]
     other = _other_connection(database)
     try:
