@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from tallybook.kit.db import Database, plan_for_values, run_in_unit
+from tallybook.kit.db import Database, one_write_statement, plan_for_values, run_in_unit
 
 T = TypeVar("T")
 
@@ -50,6 +50,32 @@ def test_postgresql_plans_for_values_only_where_asked(database: Database) -> Non
         assert session.execute(text("SELECT pg_backend_pid()")).scalar() == backend
         assert session.execute(text("SHOW plan_cache_mode")).scalar() == "auto"
         assert any(generic > 0 for generic, _custom in _plans(session, ">="))
+
+
+def test_one_write_statement_commits_each_statement_on_postgresql_only_before_a_transaction(
+    database: Database,
+) -> None:
+    """Declared first, each statement commits as it runs on PostgreSQL (no transaction
+    stays open); declared after a statement, it changes nothing; SQLite always keeps its
+    transaction. The connection goes back to the pool as it came."""
+    postgresql = database.dialect == "postgresql"
+
+    def autocommit(session: Session) -> bool:
+        driver = session.connection().connection.driver_connection
+        return bool(getattr(driver, "autocommit", False))  # sqlite3 has none before 3.12
+
+    with Session(database.engine) as session:
+        one_write_statement(session)
+        session.execute(text("SELECT 1"))
+        assert autocommit(session) is postgresql
+        used = session.connection().connection.driver_connection
+        session.commit()
+    assert not getattr(used, "autocommit", False)  # reset as it went back to the pool
+    with Session(database.engine) as session:
+        session.execute(text("SELECT 1"))
+        one_write_statement(session)
+        assert not autocommit(session)
+        assert session.in_transaction()
 
 
 _NO_ROW_UPDATE = text("UPDATE organizations SET name = name WHERE id IS NULL")

@@ -4,7 +4,8 @@ organisation's subscription is active), so that a client's next requests skip th
 What an operator changes in the database reaches each process within the memory's
 ``seconds`` (``TALLYBOOK_AUTH_CACHE_SECONDS``; 0 remembers nothing). Values of rows that
 never change once committed are kept for the process's life instead
-(:class:`KnownCommitted`)."""
+(:class:`KnownCommitted`), and so are hints that the statement using them checks again
+(:class:`PerDatabase`)."""
 
 from __future__ import annotations
 
@@ -49,14 +50,12 @@ class Remembered(Generic[K, V]):
         _keep(self._values, self._most, key, (self._clock() + self.seconds, value))
 
 
-class KnownCommitted(Generic[K, V]):
-    """Values read of rows that never change once committed (a v4 team's id, a form's
-    fields), per database, kept for the process's life. A row a session made itself is
-    never kept from that session (:meth:`made` records it): its transaction could still
-    roll back, and SQLite could then give its id to another row."""
+class PerDatabase(Generic[K, V]):
+    """Values by key, per database, kept for the process's life (at most ``most`` keys).
+    Nothing tells a process when another changes the rows they were read from: keep here
+    only what never changes, or what the statement that uses it checks again."""
 
-    def __init__(self, made_key: str, *, most: int = 10_000) -> None:
-        self._made_key = made_key  # the ``session.info`` key of the rows a session made
+    def __init__(self, *, most: int = 10_000) -> None:
         self._most = most
         self._by_engine: WeakKeyDictionary[Engine, dict[K, V]] = WeakKeyDictionary()
 
@@ -68,6 +67,22 @@ class KnownCommitted(Generic[K, V]):
         engine = _engine_of(session)
         return None if engine is None else self.known(engine, key)
 
+    def put(self, session: Session, key: K, value: V) -> None:
+        engine = _engine_of(session)
+        if engine is not None:
+            _keep(self._by_engine.setdefault(engine, {}), self._most, key, value)
+
+
+class KnownCommitted(PerDatabase[K, V]):
+    """Values read of rows that never change once committed (a v4 team's id, a form's
+    fields). A row a session made itself is never kept from that session (:meth:`made`
+    records it): its transaction could still roll back, and SQLite could then give its id
+    to another row."""
+
+    def __init__(self, made_key: str, *, most: int = 10_000) -> None:
+        super().__init__(most=most)
+        self._made_key = made_key  # the ``session.info`` key of the rows a session made
+
     def made(self, session: Session, key: K) -> None:
         session.info.setdefault(self._made_key, set()).add(key)
 
@@ -76,10 +91,8 @@ class KnownCommitted(Generic[K, V]):
 
     def put(self, session: Session, key: K, value: V) -> None:
         """Keep ``value`` unless ``session`` made the row (see :meth:`made`)."""
-        engine = _engine_of(session)
-        if engine is None or self.made_here(session, key):
-            return
-        _keep(self._by_engine.setdefault(engine, {}), self._most, key, value)
+        if not self.made_here(session, key):
+            super().put(session, key, value)
 
 
 def _engine_of(session: Session) -> Engine | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, cast
 from uuid import UUID
 
@@ -21,9 +22,12 @@ from sqlalchemy import (
     select,
     true,
 )
+from sqlalchemy import cast as cast_to
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, aliased
-from sqlalchemy.sql.selectable import TableValuedAlias
+from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.selectable import Exists, TableValuedAlias
 
 from tallybook.saferme.models import (
     Channel,
@@ -165,9 +169,40 @@ _REPORT_COLUMNS = tuple(c.name for c in _REPORTS.columns if c.name != "id")
 # tables skip the ORM's bulk-insert bookkeeping (a third of a report creation's own CPU).
 # They run on the session's connection (its transaction), not through ``session.execute``,
 # whose ORM layer cost a report 0.1 ms over the three statements (docs/performance.md).
-_INSERT_REPORT = insert(_REPORTS).returning(_REPORTS.c.id)
 _INSERT_SELECTIONS = insert(_SELECTIONS)
 _INSERT_IMAGES = insert(_IMAGES)
+
+
+def _still_there(first_state: bool) -> Exists:
+    """The destination bound as ``known_*`` is the channel's as it is now: the channel
+    ``channel`` of the team, with that uuid, name and form, and the state (the one
+    ``state_id``, or the channel's first) with that id and name, or none of either."""
+    found = _destination(by_uuid=False, first_state=first_state).where(
+        Channel.uuid == bindparam("known_channel_uuid", type_=Uuid()),
+        Channel.name == bindparam("known_channel_name"),
+        Channel.form_id.is_not_distinct_from(bindparam("known_form_id", type_=Integer())),
+        ReportState.id.is_not_distinct_from(bindparam("known_state_id", type_=Integer())),
+        ReportState.name.is_not_distinct_from(bindparam("known_state_name")),
+    )
+    return found.exists()
+
+
+def _insert_report(dialect: str, first_state: bool) -> Insert:
+    """The report's row, inserted only if its destination is still as bound (see
+    :func:`_still_there`) and no report of the team has its uuid; returns its id. The
+    values are selected rather than listed (``VALUES`` takes no condition): PostgreSQL
+    infers no type for a parameter in a select list, so there each is cast to its
+    column's."""
+    values: list[Any] = []
+    for name in _REPORT_COLUMNS:
+        value = bindparam(name, type_=_REPORTS.c[name].type)
+        values.append(cast_to(value, _REPORTS.c[name].type) if dialect == "postgresql" else value)
+    taken = select(_REPORTS.c.id).where(
+        _REPORTS.c.organization_id == bindparam("organization_id"),
+        _REPORTS.c.uuid == bindparam("uuid"),
+    )
+    row = select(*values).where(_still_there(first_state), ~taken.exists())
+    return insert(_REPORTS).from_select(list(_REPORT_COLUMNS), row)
 
 
 def _pairs(name: str, first: str, second: str) -> TableValuedAlias:
@@ -179,12 +214,12 @@ def _pairs(name: str, first: str, second: str) -> TableValuedAlias:
     return pairs.render_derived(name=name)
 
 
-def _insert_whole() -> Select[Any]:
+def _insert_whole(first_state: bool) -> Select[Any]:
     """A new report, its selections and its images in one PostgreSQL statement: the
-    derived rows are inserted in CTEs from the report's row as it was inserted."""
+    derived rows are inserted in CTEs from the report's row as it was inserted (none when
+    the report was not)."""
     report = (
-        insert(_REPORTS)
-        .values({c: bindparam(c, type_=_REPORTS.c[c].type) for c in _REPORT_COLUMNS})
+        _insert_report("postgresql", first_state)
         .returning(*(_REPORTS.c[c] for c in ("id", "organization_id", "channel_id", "created_at")))
         .cte("new_report")
     )
@@ -214,32 +249,59 @@ def _insert_whole() -> Select[Any]:
     return select(report.c.id).add_cte(selections.cte("new_selections"), images.cte("new_images"))
 
 
-_INSERT_WHOLE = _insert_whole()
+@cache
+def _insert_new(dialect: str, first_state: bool) -> Executable:
+    """The statement of :func:`insert_new_report`, built at its first use: at import, the
+    type of a column that is a foreign key may not yet have come from the column it refers
+    to, and a cast needs it."""
+    if dialect == "postgresql":
+        return _insert_whole(first_state)
+    return _insert_report(dialect, first_state).returning(_REPORTS.c.id)
 
 
 def insert_new_report(
     session: Session,
     report: Report,
+    to: Destination,
+    first_state: bool,
     selections: list[tuple[int, int]],
     attachments: list[tuple[int, int]],
-) -> int:
+) -> int | None:
     """Inserts a new report made in memory (not added to the session), without the unit of
-    work's bookkeeping of a flush, with its selection and image rows; returns its id. On
-    PostgreSQL that is one statement, where three were three round trips (a fifth of the
-    API's CPU per report, and a tenth of the server's: docs/performance.md); SQLite, in
-    process, has no round trips to save and runs the three."""
+    work's bookkeeping of a flush, with its selection and image rows; returns its id, or
+    None when nothing was inserted: ``to`` (the report's channel and state, the first of
+    the channel's states if ``first_state``) is no longer the channel's as it is now, or a
+    report of the team has the report's uuid. The report goes to ``to``'s channel and
+    state, which the caller may have read in an earlier transaction, or in another request
+    (the check makes that safe). On PostgreSQL that is one statement, where three were
+    three round trips (a fifth of the API's CPU per report, and a tenth of the server's:
+    docs/performance.md); SQLite, in process, has no round trips to save and runs three."""
     values: dict[str, Any] = {name: getattr(report, name) for name in _REPORT_COLUMNS}
+    values |= {
+        "channel": to.channel_id,
+        "known_channel_uuid": to.channel_uuid,
+        "known_channel_name": to.channel_name,
+        "known_form_id": to.form_id,
+        "known_state_id": to.state_id,
+        "known_state_name": to.state_name,
+    }
+    if not first_state:
+        values["state_id"] = to.state_id
     connection = session.connection()
-    if connection.dialect.name != "postgresql":
-        report_id = int(connection.execute(_INSERT_REPORT, values).scalar_one())
+    dialect = connection.dialect.name
+    if dialect != "postgresql":
+        report_id = connection.execute(_insert_new(dialect, first_state), values).scalar()
+        if report_id is None:
+            return None
         report.id = report_id
         replace_derived(session, report, selections, attachments, new=True)
-        return report_id
+        return int(report_id)
     values["selection_fields"] = [field for field, _option in selections]
     values["selection_options"] = [option for _field, option in selections]
     values["image_fields"] = [field for field, _attachment in attachments]
     values["image_attachments"] = [attachment for _field, attachment in attachments]
-    return int(connection.execute(_INSERT_WHOLE, values).scalar_one())
+    report_id = connection.execute(_insert_new(dialect, first_state), values).scalar()
+    return None if report_id is None else int(report_id)
 
 
 def replace_derived(

@@ -11,8 +11,9 @@ from uuid import UUID, uuid4
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tallybook.kit.db import utcnow
+from tallybook.kit.db import one_write_statement, utcnow
 from tallybook.kit.errors import BadRequest, InvalidPayload, NotFound, invalid
+from tallybook.kit.memory import PerDatabase
 from tallybook.saferme.auth import TeamMember
 from tallybook.saferme.channels import repository as channels
 from tallybook.saferme.files import repository as files
@@ -139,13 +140,63 @@ def _checked(
     return checked
 
 
+# Where each channel's last report went (its channel and state, by team, the channel as
+# the client named it and the state it asked for), per database and for the process's life:
+# a report's creation then skips the query of its destination. Another process may change
+# the channel meanwhile, so the insert checks the destination again (see create_report).
+_DESTINATIONS: PerDatabase[tuple[UUID, int | UUID, int | None], repository.Destination] = (
+    PerDatabase()
+)
+SAME_TIME = "Another report with this uuid or these attachments was made at the same time."
+CHANGED = (
+    "Another report with this uuid was made, or the report's channel changed, at the same time."
+)
+
+
 def create_report(session: Session, member: TeamMember, data: ReportCreate) -> ReportSummary:
-    """Every check comes before the first write, so a 400 leaves nothing behind."""
+    """Every check comes before the only write, so a 400 leaves nothing behind.
+
+    The destination of the channel's last report is tried first: the report is checked
+    against that channel's form, and the insert is made only if the channel, its form and
+    the state are still as remembered (one statement, see
+    :func:`repository.insert_new_report`). Otherwise, or when a check fails, the report is
+    made as if nothing was remembered: the destination is read, and any 400 is the one its
+    checks give in their order."""
+    one_write_statement(session)
+    key = (member.organization_id, data.account_id, data.report_state_id)
+    remembered = _DESTINATIONS.get(session, key)
+    if remembered is not None:
+        try:
+            new = _new_report(session, member, data, remembered, check_uuid=False)
+        except BadRequest:  # maybe against a form the channel no longer has: see below
+            new = None
+        if new is not None and (made := _insert(session, data, remembered, *new)) is not None:
+            return made
     to = _destination(session, member, data.account_id, data.report_state_id)
+    made = _insert(session, data, to, *_new_report(session, member, data, to, check_uuid=True))
+    if made is None:  # the channel changed, or the uuid was taken, since they were read
+        raise BadRequest(CHANGED)
+    _DESTINATIONS.put(session, key, to)
+    return made
+
+
+def _new_report(
+    session: Session,
+    member: TeamMember,
+    data: ReportCreate,
+    to: repository.Destination,
+    *,
+    check_uuid: bool,
+) -> tuple[ReportRowModel, values.CheckedValues]:
+    """The new report's row, checked (the form against ``to``'s form), not yet inserted."""
     latitude, longitude = parse_geom(data.geom)
     created_at = data.created_at or utcnow()
     _not_ahead(created_at, ["report", "created_at"])
-    if data.uuid is not None and repository.uuid_taken(session, member.organization_id, data.uuid):
+    if (
+        check_uuid
+        and data.uuid is not None
+        and repository.uuid_taken(session, member.organization_id, data.uuid)
+    ):
         raise invalid(["report", "uuid"], "A report with this uuid exists in the team already.")
     fields = _fields_of(session, member, to.form_id)
     checked = _checked(session, member, fields, data.form_fields, None, None)
@@ -163,12 +214,28 @@ def create_report(session: Session, member: TeamMember, data: ReportCreate) -> R
         created_at=created_at,
         updated_at=created_at,
     )
+    return row, checked
+
+
+def _insert(
+    session: Session,
+    data: ReportCreate,
+    to: repository.Destination,
+    row: ReportRowModel,
+    checked: values.CheckedValues,
+) -> ReportSummary | None:
+    """The report inserted, as the answer shows it; None when ``to`` is not the channel's
+    destination as it is now, or the uuid is taken."""
+    first_state = data.report_state_id is None
     try:
-        row.id = repository.insert_new_report(session, row, checked.selections, checked.attachments)
+        made = repository.insert_new_report(
+            session, row, to, first_state, checked.selections, checked.attachments
+        )
     except IntegrityError:  # a report with the same uuid or attachment, made at the same time
-        raise BadRequest(
-            "Another report with this uuid or these attachments was made at the same time."
-        ) from None
+        raise BadRequest(SAME_TIME) from None
+    if made is None:
+        return None
+    row.id = made
     return summary_out(ReportRow(row, to.channel_name, to.channel_uuid, to.state_name))
 
 
