@@ -11,10 +11,17 @@ from typing import TypeVar
 
 import anyio
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from tallybook.kit.db import Database, one_write_statement, plan_for_values, run_in_unit
+from tallybook.kit.db import (
+    Database,
+    one_write_statement,
+    ping_when_idle,
+    plan_for_values,
+    run_in_unit,
+)
 
 T = TypeVar("T")
 
@@ -76,6 +83,34 @@ def test_one_write_statement_commits_each_statement_on_postgresql_only_before_a_
         one_write_statement(session)
         assert not autocommit(session)
         assert session.in_transaction()
+
+
+def test_a_connection_idle_in_the_pool_is_pinged_and_replaced_when_dead(
+    database: Database,
+) -> None:
+    """A connection idle for longer than the threshold is pinged, and a dead one replaced
+    before use; one used a moment ago is handed out without a round trip (so a server that
+    went away in that moment fails the one request that finds it)."""
+    if database.dialect != "postgresql":
+        pytest.skip("SQLite has no server to lose")
+    engine = create_engine(database.engine.url, pool_size=1, max_overflow=0)
+    ping_when_idle(engine, 0.3)
+    pid = text("SELECT pg_backend_pid()")
+    try:
+        for wait, replaced in ((0.0, False), (0.5, True)):
+            with engine.connect() as connection:
+                backend = connection.execute(pid).scalar()
+            with database.engine.connect() as other:
+                other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+            time.sleep(wait)
+            with engine.connect() as connection:
+                if replaced:
+                    assert connection.execute(pid).scalar() != backend
+                else:
+                    with pytest.raises(OperationalError):
+                        connection.execute(pid)
+    finally:
+        engine.dispose()
 
 
 _NO_ROW_UPDATE = text("UPDATE organizations SET name = name WHERE id IS NULL")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -15,8 +16,8 @@ import anyio.to_thread
 from fastapi import Depends, Request
 from sqlalchemy import JSON, DateTime, MetaData, create_engine, event, text
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -28,6 +29,10 @@ RELATIONAL_BACKENDS = ("sqlite", "postgresql")
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 """How long a SQLite write waits for another connection's write lock."""
+
+PING_AFTER_IDLE_SECONDS = 1.0
+"""A PostgreSQL connection that waited in the pool longer than this is pinged before use
+(see :func:`ping_when_idle`)."""
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -103,7 +108,8 @@ class Database:
                 )
                 event.listen(self.engine, "connect", _sqlite_pragmas)
             else:
-                self.engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+                self.engine = create_engine(url, pool_size=10, max_overflow=10)
+                ping_when_idle(self.engine, PING_AFTER_IDLE_SECONDS)
         except (ArgumentError, ImportError, ValueError):
             # ArgumentError: not a URL, or an unknown dialect; ImportError: no driver.
             raise ConfigurationError(
@@ -230,6 +236,30 @@ def one_write_statement(session: Session) -> None:
     keeps its transaction, whose BEGIN IMMEDIATE holds the write lock for the unit."""
     if on_postgresql(session) and not session.in_transaction():
         session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
+def ping_when_idle(engine: Engine, seconds: float) -> None:
+    """Pings a pooled connection before use when it has been idle for ``seconds``, and
+    replaces it when the ping fails (the pool takes a new connection on DisconnectionError).
+    A connection that was idle a long time is the one a server restart, a proxy or a
+    firewall has closed. The pool's own pre-ping pings at every checkout: a round trip on
+    each request, 2–4 % of report creation's rate (docs/performance.md). One that served a
+    request within ``seconds`` is used as it is; a server that went away in that time
+    fails the request that finds it, and the pool then replaces all its connections."""
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < seconds:
+            return  # new, or in use a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error:
+            raise DisconnectionError("the connection did not answer a ping") from None
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
