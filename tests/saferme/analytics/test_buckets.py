@@ -37,6 +37,9 @@ ZONES = [
     "Asia/Gaza",  # changes about a week apart in some years
     "America/Cambridge_Bay",  # two changes 6.9 days apart in 2000
     "Africa/Casablanca",  # DST suspended for Ramadan
+    "Pacific/Chatham",  # changes at 02:45/03:45, off the hour
+    "America/Goose_Bay",  # changed at 00:01 until 2011, back to 23:01 the day before
+    "Antarctica/Troll",  # goes back two hours, 03:00 (+02) to 01:00 (+00)
 ]
 
 
@@ -247,3 +250,41 @@ def test_a_jump_that_starts_off_the_hour_starts_the_next_hour_when_it_happens() 
         datetime(2011, 3, 31, 23, tzinfo=UTC),  # 02:00 +03
         datetime(2011, 4, 1, 0, tzinfo=UTC),  # 03:00 +03
     ]
+
+
+def test_clocks_that_go_back_into_an_earlier_hour_start_a_bucket_when_they_do() -> None:
+    """Pacific/Chatham's clocks went from 03:45 (+13:45) back to 02:45 (+12:45) on
+    2023-04-02 (14:00 UTC): 02:45-03:00 came again after hour 3 had begun, and is a bucket
+    of its own, as a repeated hour is."""
+    chatham = ZoneInfo("Pacific/Chatham")
+    hours = boundaries(
+        datetime(2023, 4, 1, 12, 15, tzinfo=UTC),
+        datetime(2023, 4, 1, 15, 15, tzinfo=UTC),
+        Width.HOUR,
+        chatham,
+    )
+    assert hours == [
+        datetime(2023, 4, 1, 12, 15, tzinfo=UTC),  # 02:00 +13:45
+        datetime(2023, 4, 1, 13, 15, tzinfo=UTC),  # 03:00 +13:45
+        datetime(2023, 4, 1, 14, tzinfo=UTC),  # 02:45 +12:45, the change
+        datetime(2023, 4, 1, 14, 15, tzinfo=UTC),  # 03:00 +12:45
+        datetime(2023, 4, 1, 15, 15, tzinfo=UTC),  # 04:00 +12:45
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "start", "hours"),
+    [
+        # 03:00 (+02) back to 01:00 (+00): the first 02:00 comes before the second 01:00
+        ("Antarctica/Troll", datetime(2023, 10, 28, 23, tzinfo=UTC), ["01", "02", "01", "02"]),
+        # 23:00 (+07) back to 17:00 (+00): hours before the window's first local hour
+        ("Antarctica/Vostok", datetime(1994, 1, 31, 15, tzinfo=UTC), ["22", "23", "17", "18"]),
+    ],
+)
+def test_clocks_that_go_back_hours_give_each_hour_as_it_comes(
+    name: str, start: datetime, hours: list[str]
+) -> None:
+    zone = ZoneInfo(name)
+    bounds = boundaries(start, start + timedelta(hours=4), Width.HOUR, zone)
+    assert bounds == [start + timedelta(hours=h) for h in range(5)]
+    assert [f"{_wall(b, zone).hour:02}" for b in bounds[:-1]] == hours

@@ -94,8 +94,8 @@ def _instants(wall: datetime, zone: ZoneInfo, width: Width) -> list[datetime]:
     return [first]  # unique, or a repeated midnight (its first time starts the day)
 
 
-def _walls(start: datetime, width: Width, zone: ZoneInfo) -> Iterator[datetime]:
-    wall = _floor(start.astimezone(zone).replace(tzinfo=None), width)
+def _walls(first: datetime, width: Width) -> Iterator[datetime]:
+    wall = _floor(first, width)
     while True:
         yield wall
         wall = _step(wall, width)
@@ -104,20 +104,46 @@ def _walls(start: datetime, width: Width, zone: ZoneInfo) -> Iterator[datetime]:
 def boundaries(start: datetime, end: datetime, width: Width, zone: ZoneInfo) -> list[datetime]:
     """``b[0] <= start < b[1] < … < b[-1]`` with ``b[-2] < end <= b[-1]``: bucket ``i`` is
     ``[b[i], b[i + 1])``. Raises :class:`TooManyBuckets` past :data:`MAX_BUCKETS`."""
-    found: list[datetime] = []
-    for wall in _walls(start, width, zone):
-        for instant in _instants(wall, zone, width):
-            if not found or instant > found[-1]:
-                found.append(instant)
-        if found[-1] >= end:
+    # By the hour, clocks that go back start buckets of their own (see _went_back_an_hour),
+    # and may show hours before start's: Antarctica/Vostok went from 23:00 back to 17:00.
+    # (A day before start: the first bucket may begin where the clocks went back.)
+    changes = (
+        offset_periods(start - timedelta(days=1), end, zone)[1:] if width is Width.HOUR else []
+    )
+    first_wall = min([_local(start, zone), *(_local(c.start, zone) for c in changes)])
+    seen: set[datetime] = set()
+    for wall in _walls(first_wall, width):
+        # Out of order when clocks go back more than an hour: 01:00 and 02:00 both repeat
+        # after Antarctica/Troll's 03:00 (+02) → 01:00 (+00), and the first 02:00 comes
+        # before the second 01:00.
+        instants = _instants(wall, zone, width)
+        seen.update(instants)
+        if min(instants) >= end:
             break
-        if len(found) > MAX_BUCKETS + 2:  # (one may come before start)
+        if len(seen) > MAX_BUCKETS + 2 + 2 * len(changes):  # (before start, and repeats)
             raise TooManyBuckets(f"more than {MAX_BUCKETS} buckets")
+    seen.update(c.start for c in changes if _went_back_an_hour(c.start, zone))
+    found = sorted(seen)
     first = max(i for i, instant in enumerate(found) if instant <= start)
     last = next(i for i, instant in enumerate(found) if instant >= end)
     if last - first > MAX_BUCKETS:
         raise TooManyBuckets(f"more than {MAX_BUCKETS} buckets")
     return found[first : last + 1]
+
+
+def _went_back_an_hour(change: datetime, zone: ZoneInfo) -> bool:
+    """Whether the clocks went back into an earlier hour than the one they were in at
+    ``change``: that starts a bucket, as both times of a repeated hour do. Pacific/Chatham
+    goes from 03:45 back to 02:45, so 02:45–03:00 comes again after hour 3 began. Where
+    clocks go back to the hour, or within one (Lord Howe's 02:00 → 01:30), the repeated
+    hours' boundaries are all there is. Days, weeks and months start at the first time of
+    a repeated midnight only (see :func:`_instants`), so they are not split."""
+    before = _floor(_local(change - timedelta(seconds=1), zone), Width.HOUR)
+    return _floor(_local(change, zone), Width.HOUR) < before
+
+
+def _local(instant: datetime, zone: ZoneInfo) -> datetime:
+    return instant.astimezone(zone).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
