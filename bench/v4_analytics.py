@@ -8,7 +8,7 @@ last ``--query-days`` days through the ASGI app (every middleware, token auth; F
 TestClient), ``--repeat`` times after two warm-up calls, and prints p50 and p95. Last it
 times ``--api-reports`` report creations (``POST /api/v4/reports`` with form fields) into
 another channel, sent to ``--api-servers`` real ``tallybook serve`` processes on the same
-store by ``--api-concurrency`` client threads (keep-alive ``http.client`` connections), and
+store by ``--api-concurrency`` client threads (keep-alive connections), and
 prints the servers' and the client's CPU per report. ``--reports 0`` times creation alone.
 
 The data, per report: a Category, a DropDown and a Radio option and 0–3 CheckBox options;
@@ -30,7 +30,6 @@ still adds a channel for its report creations.
 from __future__ import annotations
 
 import argparse
-import http.client
 import os
 import random
 import signal
@@ -60,7 +59,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from _common import cpu_seconds, machine, peak_rss_mb  # noqa: E402
+from _common import KeepAlive, cpu_seconds, http_request, machine, peak_rss_mb  # noqa: E402
 from tests.fixtures.postgres import create_database, postgres_server  # noqa: E402
 from tests.fixtures.tenants import Tenant, add_user, make_tenant  # noqa: E402
 
@@ -739,29 +738,26 @@ def time_creation(world: World, settings: Settings, args: argparse.Namespace) ->
     try:
         for index, port in enumerate(ports):
             servers.append(_serve(settings, port, index))
-        pending = iter(bodies)
+        pending = iter([http_request("POST", "/api/v4/reports", headers, b) for b in bodies])
         lock = threading.Lock()
         failures = 0
 
         def client(port: int) -> None:
-            # http.client, not httpx: a third of the client CPU per request, so that the
-            # client on the same machine takes as little as possible from the servers.
+            # Requests made as bytes beforehand and answers read by their length: a tenth
+            # of http.client's CPU per request, so that the client on the same machine
+            # takes as little as it can from the servers (docs/performance.md).
             nonlocal failures
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            connection = KeepAlive("127.0.0.1", port)
             try:
                 while True:
                     with lock:
-                        body = next(pending, None)
-                    if body is None:
+                        request = next(pending, None)
+                    if request is None:
                         return
                     try:
-                        connection.request("POST", "/api/v4/reports", body=body, headers=headers)
-                        response = connection.getresponse()
-                        response.read()
-                        created = response.status == 201
-                    except (OSError, http.client.HTTPException):
-                        connection.close()  # reconnects on the next request
-                        created = False
+                        created = connection.send(request) == 201
+                    except OSError:
+                        created = False  # closed: the next request reconnects
                     if not created:
                         with lock:
                             failures += 1
