@@ -69,7 +69,8 @@ def test_one_write_statement_commits_each_statement_on_postgresql_only_before_a_
 
     def autocommit(session: Session) -> bool:
         driver = session.connection().connection.driver_connection
-        return bool(getattr(driver, "autocommit", False))  # sqlite3 has none before 3.12
+        # is True: sqlite3 has none before Python 3.12, then -1 (legacy transactions)
+        return getattr(driver, "autocommit", None) is True
 
     with Session(database.engine) as session:
         one_write_statement(session)
@@ -77,7 +78,7 @@ def test_one_write_statement_commits_each_statement_on_postgresql_only_before_a_
         assert autocommit(session) is postgresql
         used = session.connection().connection.driver_connection
         session.commit()
-    assert not getattr(used, "autocommit", False)  # reset as it went back to the pool
+    assert getattr(used, "autocommit", None) is not True  # reset as it went back to the pool
     with Session(database.engine) as session:
         session.execute(text("SELECT 1"))
         one_write_statement(session)
@@ -85,30 +86,40 @@ def test_one_write_statement_commits_each_statement_on_postgresql_only_before_a_
         assert session.in_transaction()
 
 
+@pytest.mark.parametrize(
+    ("idle_seconds", "killed", "outcome"),
+    [
+        (0.0, False, "the same"),  # pinged, alive: kept
+        (0.0, True, "replaced"),  # pinged, dead: replaced before use
+        (3600.0, True, "fails"),  # used a moment ago: not pinged, the query finds it dead
+    ],
+)
 def test_a_connection_idle_in_the_pool_is_pinged_and_replaced_when_dead(
-    database: Database,
+    database: Database, idle_seconds: float, killed: bool, outcome: str
 ) -> None:
     """A connection idle for longer than the threshold is pinged, and a dead one replaced
-    before use; one used a moment ago is handed out without a round trip (so a server that
-    went away in that moment fails the one request that finds it)."""
+    before use; one used within it is handed out without a round trip (so a server that
+    went away meanwhile fails the one request that finds it)."""
     if database.dialect != "postgresql":
         pytest.skip("SQLite has no server to lose")
     engine = create_engine(database.engine.url, pool_size=1, max_overflow=0)
-    ping_when_idle(engine, 0.3)
+    ping_when_idle(engine, idle_seconds)
     pid = text("SELECT pg_backend_pid()")
     try:
-        for wait, replaced in ((0.0, False), (0.5, True)):
-            with engine.connect() as connection:
-                backend = connection.execute(pid).scalar()
+        with engine.connect() as connection:
+            backend = connection.execute(pid).scalar()
+        if killed:
             with database.engine.connect() as other:
-                other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
-            time.sleep(wait)
-            with engine.connect() as connection:
-                if replaced:
-                    assert connection.execute(pid).scalar() != backend
-                else:
-                    with pytest.raises(OperationalError):
-                        connection.execute(pid)
+                # waits (up to 5 s) until the backend is gone
+                other.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": backend})
+                other.commit()
+        with engine.connect() as connection:
+            if outcome == "fails":
+                with pytest.raises(OperationalError):
+                    connection.execute(pid)
+            else:
+                now = connection.execute(pid).scalar()
+                assert (now == backend) is (outcome == "the same")
     finally:
         engine.dispose()
 

@@ -5,24 +5,28 @@ which cannot tell this one) is seen, and the report is made as if nothing was re
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event
+from sqlalchemy import event, select, update
 
 from tallybook.kit.db import Database
+from tallybook.saferme.models import Channel, ReportImage
 from tests.fixtures.statements import statements
 from tests.fixtures.tenants import Tenant
 from tests.saferme.factories import (
     V4,
     Setup,
+    image_bytes,
     make_channel,
     make_form,
     make_report,
     make_setup,
     make_state,
     report_body,
+    upload,
     v4_headers,
 )
 
@@ -64,7 +68,8 @@ def test_a_remembered_destination_makes_a_report_in_one_statement(
     autocommit: list[bool] = []
 
     def record(_conn: Any, cursor: Any, *_: Any) -> None:
-        autocommit.append(bool(getattr(cursor.connection, "autocommit", False)))
+        # is True: sqlite3's is -1 (legacy transaction control) from Python 3.12
+        autocommit.append(getattr(cursor.connection, "autocommit", None) is True)
 
     event.listen(database.engine, "before_cursor_execute", record)
     try:
@@ -76,9 +81,9 @@ def test_a_remembered_destination_makes_a_report_in_one_statement(
     assert made["account_name"] == "Hazards"
     assert made["report_state_name"] == "New"
     assert set(autocommit) == {database.dialect == "postgresql"}
-    with database.unit_of_work() as session:
+    with database.unit_of_work() as session:  # the pool gives the connection used last
         driver = session.connection().connection.driver_connection
-        assert not getattr(driver, "autocommit", False)
+        assert getattr(driver, "autocommit", None) is not True
         assert session.in_transaction()
 
 
@@ -146,18 +151,95 @@ def test_a_taken_uuid_is_the_same_400_as_without_a_remembered_destination(
     assert again.json()["errors"][0]["loc"][-1] == "uuid"
 
 
-def test_a_bad_report_is_the_same_400_as_without_a_remembered_destination(
+def test_a_report_bad_against_the_remembered_form_gets_the_400_of_the_new_one(
     client: TestClient, tenant: Tenant, setup: Setup
 ) -> None:
-    bad = report_body(
-        setup,
-        geom="nowhere",
-        form_fields=[{"key": setup.form.key("Category"), "value": "nope"}],
-    )
+    """Checked against the remembered form, the report's Category value is wrong; against
+    the channel's form as it is now, its Category key is unknown: that is the 400."""
+    other = make_form(client, tenant, [{"label": "Where", "field_type": "ShortTextBox"}])
+    _patch_channel(client, tenant, setup, form_id=other.id)
+    fresh = make_channel(client, tenant, other.id, name="Fresh")  # nothing remembered
+    bad = report_body(setup, form_fields=[{"key": setup.form.key("Category"), "value": "x"}])
     remembered = _post(client, tenant, bad)
-    fresh = make_channel(client, tenant, setup.form.id, name="Fresh")
     bad["report"]["account_id"] = fresh["id"]
     not_remembered = _post(client, tenant, bad)
     assert remembered.status_code == not_remembered.status_code == 400
     assert remembered.json() == not_remembered.json()
-    assert remembered.json()["errors"][0]["loc"][-1] == "geom"
+    error = remembered.json()["errors"][0]  # not the old form's complaint about the value
+    assert (error["loc"][-1], error["msg"]) == ("key", "No field with this key in the form.")
+
+
+def test_a_channel_named_by_its_uuid_is_remembered_apart(
+    client: TestClient, database: Database, tenant: Tenant, setup: Setup
+) -> None:
+    by_uuid = report_body(setup, account_id=setup.channel["uuid"])
+    assert _post(client, tenant, by_uuid).status_code == 201
+    _patch_channel(client, tenant, setup, name="Renamed")
+    with statements(database) as seen:
+        made = _post(client, tenant, by_uuid)
+    assert made.status_code == 201, made.text
+    assert made.json()["account_id"] == setup.channel_id
+    assert made.json()["account_name"] == "Renamed"
+    assert any("SELECT" in s and "v4_channels" in s for s in seen)  # read again
+    with statements(database) as seen:
+        assert _post(client, tenant, by_uuid).status_code == 201
+    _inserted_only(seen, database)
+
+
+def test_another_team_cannot_use_a_remembered_destination(
+    client: TestClient,
+    tenant: Tenant,
+    setup: Setup,
+    new_tenant: Callable[..., Tenant],
+) -> None:
+    theirs = new_tenant()
+    refused = _post(client, theirs, report_body(setup))
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["errors"][0]["loc"][-1] == "account_id"
+
+
+def test_photos_go_with_a_report_made_from_a_remembered_destination(
+    client: TestClient, database: Database, tenant: Tenant, setup: Setup
+) -> None:
+    form = setup.form
+    photo = upload(client, tenant, image_bytes((20, 20))).json()["id"]
+    fields = [
+        {"key": form.key("Category"), "value": form.options("Category")[0]},
+        {"key": form.key("Photos"), "value": [photo]},
+    ]
+    made = make_report(client, tenant, setup, form_fields=fields)
+    with database.unit_of_work() as session:
+        images = session.scalars(
+            select(ReportImage.attachment_id).where(ReportImage.report_id == made["id"])
+        ).all()
+    assert images == [photo]
+    again = _post(client, tenant, report_body(setup, form_fields=fields))
+    assert again.status_code == 400, again.text  # the photo is that report's already
+
+
+def test_a_channel_renamed_between_the_read_and_the_insert_is_read_again(
+    client: TestClient, database: Database, tenant: Tenant, setup: Setup
+) -> None:
+    """Another request changes the destination after it was read for this report: the
+    insert finds it changed and makes nothing, and the report is made from a new read."""
+    if database.dialect != "postgresql":
+        pytest.skip("on SQLite the unit holds the write lock: nothing changes meanwhile")
+    _patch_channel(client, tenant, setup, name="Renamed once")  # the remembered one fails
+    renamed: list[str] = []
+
+    def rename_after_the_read(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if not renamed and statement.startswith("SELECT v4_channels.id, v4_channels.name"):
+            renamed.append(statement)
+            with database.engine.begin() as other:
+                other.execute(
+                    update(Channel).where(Channel.id == setup.channel_id).values(name="Twice")
+                )
+
+    event.listen(database.engine, "after_cursor_execute", rename_after_the_read)
+    try:
+        made = _post(client, tenant, report_body(setup))
+    finally:
+        event.remove(database.engine, "after_cursor_execute", rename_after_the_read)
+    assert renamed
+    assert made.status_code == 201, made.text
+    assert made.json()["account_name"] == "Twice"

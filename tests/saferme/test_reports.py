@@ -282,17 +282,26 @@ def test_a_uuid_taken_between_the_check_and_the_insert_is_400_and_leaves_nothing
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Two reports with one uuid made at the same time both pass the check before the
-    insert; the database's unique index refuses the second, whole (on PostgreSQL the
-    report and its derived rows are one statement)."""
+    insert; the insert itself checks again and makes nothing (on PostgreSQL the report
+    and its derived rows are one statement), and the report, made again, gets the 400 of
+    a uuid already taken."""
     shared = str(uuid.uuid4())
     make_report(client, tenant, setup, uuid=shared)
     before = _counts(database, tenant.org_id)
-    monkeypatch.setattr(reports_repository, "uuid_taken", lambda *_args: False)
+    checks: list[bool] = []
+    real = reports_repository.uuid_taken
+
+    def missed_once(*args: Any) -> bool:
+        checks.append(real(*args) if checks else False)  # the first check comes too early
+        return checks[-1]
+
+    monkeypatch.setattr(reports_repository, "uuid_taken", missed_once)
     again = client.post(
         f"{V4}/reports", headers=v4_headers(tenant), json=report_body(setup, uuid=shared)
     )
     assert again.status_code == 400, again.text
-    assert "at the same time" in again.json()["detail"]
+    assert again.json()["errors"][0]["loc"][-1] == "uuid"
+    assert checks == [False, True]
     assert _counts(database, tenant.org_id) == before
     assert before[1] > 0  # the first report's selection rows, which the second would add to
 

@@ -108,7 +108,9 @@ class Database:
                 )
                 event.listen(self.engine, "connect", _sqlite_pragmas)
             else:
-                self.engine = create_engine(url, pool_size=10, max_overflow=10)
+                # LIFO: the connection used last is used next, so the busy ones stay
+                # warm and only those idle for a while are pinged (ping_when_idle)
+                self.engine = create_engine(url, pool_size=10, max_overflow=10, pool_use_lifo=True)
                 ping_when_idle(self.engine, PING_AFTER_IDLE_SECONDS)
         except (ArgumentError, ImportError, ValueError):
             # ArgumentError: not a URL, or an unknown dialect; ImportError: no driver.
@@ -232,8 +234,10 @@ def one_write_statement(session: Session) -> None:
     and the unit's COMMIT round trip is saved (a tenth of the server's CPU per report
     created: docs/performance.md). Reads before the write each see the data as of their
     own statement, so the write must check again whatever it relies on. Call it before the
-    session's first statement; once a transaction has begun it changes nothing. SQLite
-    keeps its transaction, whose BEGIN IMMEDIATE holds the write lock for the unit."""
+    session's first statement; once a transaction has begun it changes nothing. Nothing
+    changes on SQLite either: a unit on the event loop holds the write lock from its
+    BEGIN IMMEDIATE, and in the thread pool reads run outside a transaction until the
+    first write begins one (pysqlite's deferred BEGIN), so they too see each commit."""
     if on_postgresql(session) and not session.in_transaction():
         session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
@@ -245,7 +249,9 @@ def ping_when_idle(engine: Engine, seconds: float) -> None:
     firewall has closed. The pool's own pre-ping pings at every checkout: a round trip on
     each request, 2–4 % of report creation's rate (docs/performance.md). One that served a
     request within ``seconds`` is used as it is; a server that went away in that time
-    fails the request that finds it, and the pool then replaces all its connections."""
+    fails the request that finds it, and the pool then replaces all its connections. The
+    pool hands out the connection used last (LIFO), so under load the same few stay
+    warm and are not pinged."""
 
     @event.listens_for(engine, "checkin")
     def _idle_from(_dbapi_connection: Any, record: Any) -> None:
@@ -296,7 +302,9 @@ async def _request_session(request: Request) -> AsyncIterator[Session]:
             unit.__exit__(None, None, None)
 
 
-async def run_in_unit(session: Session, work: Callable[..., T], *args: Any) -> T:
+async def run_in_unit(
+    session: Session, work: Callable[..., T], *args: Any, one_write: bool = False
+) -> T:
     """``work(session, *args)`` and its commit, for an ``async`` route: on SQLite, when
     the write lock is free at once, on the event loop in a unit of its own
     (:meth:`Database.loop_unit`; the request's session is then left unused); otherwise
@@ -305,7 +313,8 @@ async def run_in_unit(session: Session, work: Callable[..., T], *args: Any) -> T
     the commit. If ``work`` raises, nothing is committed and the unit rolls back as usual.
     The commit comes before FastAPI checks the answer against the route's response model,
     so ``work`` should return the answer already built as that model (then the check
-    cannot fail)."""
+    cannot fail). ``one_write``: ``work`` writes in at most one statement and checks in it
+    what its reads found (see :func:`one_write_statement`)."""
     database = session.info.get("database")
     if isinstance(database, Database):
         with database.loop_unit() as held:
@@ -315,6 +324,8 @@ async def run_in_unit(session: Session, work: Callable[..., T], *args: Any) -> T
     def unit() -> T:
         if isinstance(database, Database):
             database.open_loop_connection()
+        if one_write:
+            one_write_statement(session)
         result = work(session, *args)
         session.commit()
         return result

@@ -51,7 +51,7 @@ async def create_report(
 ) -> object:
     # async, the work and its commit in one trip to the thread pool: reports are created
     # in bulk by SaferMe clients, and each trip costs a report 0.1-0.3 ms on a busy machine
-    return await run_in_unit(session, service.create_report, member, body.report)
+    return await run_in_unit(session, service.create_report, member, body.report, one_write=True)
 
 
 class _Window(BaseModel):

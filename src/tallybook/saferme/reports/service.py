@@ -11,7 +11,7 @@ from uuid import UUID, uuid4
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tallybook.kit.db import one_write_statement, utcnow
+from tallybook.kit.db import utcnow
 from tallybook.kit.errors import BadRequest, InvalidPayload, NotFound, invalid
 from tallybook.kit.memory import PerDatabase
 from tallybook.saferme.auth import TeamMember
@@ -148,21 +148,26 @@ _DESTINATIONS: PerDatabase[tuple[UUID, int | UUID, int | None], repository.Desti
     PerDatabase()
 )
 SAME_TIME = "Another report with this uuid or these attachments was made at the same time."
-CHANGED = (
-    "Another report with this uuid was made, or the report's channel changed, at the same time."
-)
+CHANGED = "The report's channel kept changing while the report was made; send it again."
+
+
+ATTEMPTS = 3
+"""How many times a report is made from a fresh read of its destination while another
+request keeps changing that destination under it, before a 400."""
 
 
 def create_report(session: Session, member: TeamMember, data: ReportCreate) -> ReportSummary:
-    """Every check comes before the only write, so a 400 leaves nothing behind.
+    """Every check comes before the only write, so a 400 leaves nothing behind. The write
+    is one statement: the endpoint runs the unit with ``one_write`` (on PostgreSQL, in
+    autocommit).
 
     The destination of the channel's last report is tried first: the report is checked
     against that channel's form, and the insert is made only if the channel, its form and
     the state are still as remembered (one statement, see
     :func:`repository.insert_new_report`). Otherwise, or when a check fails, the report is
     made as if nothing was remembered: the destination is read, and any 400 is the one its
-    checks give in their order."""
-    one_write_statement(session)
+    checks give in their order. If the destination changes again between that read and
+    the insert (another request renamed the channel, say), it is read again."""
     key = (member.organization_id, data.account_id, data.report_state_id)
     remembered = _DESTINATIONS.get(session, key)
     if remembered is not None:
@@ -172,12 +177,14 @@ def create_report(session: Session, member: TeamMember, data: ReportCreate) -> R
             new = None
         if new is not None and (made := _insert(session, data, remembered, *new)) is not None:
             return made
-    to = _destination(session, member, data.account_id, data.report_state_id)
-    made = _insert(session, data, to, *_new_report(session, member, data, to, check_uuid=True))
-    if made is None:  # the channel changed, or the uuid was taken, since they were read
-        raise BadRequest(CHANGED)
-    _DESTINATIONS.put(session, key, to)
-    return made
+    for _attempt in range(ATTEMPTS):
+        to = _destination(session, member, data.account_id, data.report_state_id)
+        new = _new_report(session, member, data, to, check_uuid=True)
+        if (made := _insert(session, data, to, *new)) is not None:
+            _DESTINATIONS.put(session, key, to)
+            return made
+        # the channel changed, or the uuid was taken, since they were read: read again
+    raise BadRequest(CHANGED)
 
 
 def _new_report(
