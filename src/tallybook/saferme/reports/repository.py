@@ -288,20 +288,20 @@ def insert_new_report(
     if not first_state:
         values["state_id"] = to.state_id
     connection = session.connection()
-    dialect = connection.dialect.name
-    if dialect != "postgresql":
-        report_id = connection.execute(_insert_new(dialect, first_state), values).scalar()
-        if report_id is None:
-            return None
+    whole = connection.dialect.name == "postgresql"  # the derived rows in the same statement
+    if whole:
+        values["selection_fields"] = [field for field, _option in selections]
+        values["selection_options"] = [option for _field, option in selections]
+        values["image_fields"] = [field for field, _attachment in attachments]
+        values["image_attachments"] = [attachment for _field, attachment in attachments]
+    statement = _insert_new(connection.dialect.name, first_state)
+    report_id = connection.execute(statement, values).scalar()
+    if report_id is None:
+        return None
+    if not whole:
         report.id = report_id
         replace_derived(session, report, selections, attachments, new=True)
-        return int(report_id)
-    values["selection_fields"] = [field for field, _option in selections]
-    values["selection_options"] = [option for _field, option in selections]
-    values["image_fields"] = [field for field, _attachment in attachments]
-    values["image_attachments"] = [attachment for _field, attachment in attachments]
-    report_id = connection.execute(_insert_new(dialect, first_state), values).scalar()
-    return None if report_id is None else int(report_id)
+    return int(report_id)
 
 
 def replace_derived(
