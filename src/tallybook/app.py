@@ -19,7 +19,8 @@ from tallybook.events.endpoints import router as events_router
 from tallybook.events.store import EventStore, open_event_store
 from tallybook.exports.endpoints import downloads as export_downloads_router
 from tallybook.exports.endpoints import router as exports_router
-from tallybook.files.store import FileStore, open_file_store
+from tallybook.files.registry import open_file_store
+from tallybook.files.store import FileStore
 from tallybook.funnels.endpoints import router as funnels_router
 from tallybook.kit import collector
 from tallybook.kit.db import Database

@@ -26,7 +26,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 from tallybook.app import create_app
 from tallybook.demo import load_demo
 from tallybook.events.store import open_event_store
-from tallybook.files.store import open_file_store
+from tallybook.files.registry import open_file_store
 from tallybook.kit.db import Database
 from tallybook.kit.migrate import upgrade
 from tallybook.settings import Settings

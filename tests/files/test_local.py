@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from tallybook.files.local import LocalFileStore
-from tallybook.files.store import FileMissing, check_key, open_file_store
+from tallybook.files.registry import open_file_store
+from tallybook.files.store import FileMissing, check_key
 from tallybook.settings import ConfigurationError, Settings
 
 KEY = "exports/org/export/1.csv"

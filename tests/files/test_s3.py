@@ -13,8 +13,9 @@ from pathlib import Path
 import boto3
 import pytest
 
+from tallybook.files.registry import open_file_store
 from tallybook.files.s3 import PART_BYTES, S3FileStore
-from tallybook.files.store import FileMissing, FileStoreUnavailable, open_file_store
+from tallybook.files.store import FileMissing, FileStoreUnavailable
 from tallybook.settings import ConfigurationError, Settings
 from tests.fixtures.s3_server import CREDENTIALS
 
@@ -95,7 +96,7 @@ def test_a_missing_file(store: S3FileStore) -> None:
 UPLOAD = """
 import os, sys, tracemalloc
 from tallybook.files.s3 import PART_BYTES
-from tallybook.files.store import open_file_store
+from tallybook.files.registry import open_file_store
 from tallybook.settings import Settings
 
 store = open_file_store(Settings(files_url=sys.argv[1], _env_file=None))

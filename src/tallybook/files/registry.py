@@ -52,3 +52,8 @@ def open_store(url: str | None, settings: Settings) -> FileStore:
             "'file:///<absolute path of a directory>' or 's3://<bucket>/<prefix>'."
         )
     return store
+
+
+def open_file_store(settings: Settings) -> FileStore:
+    """The store ``TALLYBOOK_FILES_URL`` names."""
+    return open_store(settings.files_url, settings)

@@ -11,12 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from typing import IO, TYPE_CHECKING, Final, Protocol
-
-from tallybook.files.registry import open_store
-
-if TYPE_CHECKING:
-    from tallybook.settings import Settings
+from typing import IO, Final, Protocol
 
 CHUNK_BYTES: Final = 64 * 1024
 _SEGMENT: Final = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
@@ -64,7 +59,3 @@ def check_key(key: str) -> str:
     if len(key) > MAX_KEY_LENGTH or not all(_SEGMENT.fullmatch(s) for s in segments):
         raise ValueError("A file key is a relative path of plain segments.")
     return key
-
-
-def open_file_store(settings: Settings) -> FileStore:
-    return open_store(settings.files_url, settings)

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from tallybook.events.store import EventStore
-from tallybook.files.store import FileStore, open_file_store
+from tallybook.files.registry import open_file_store
+from tallybook.files.store import FileStore
 from tallybook.kit.db import Database, utcnow
 from tallybook.metrics import Metrics
 from tallybook.settings import Settings
