@@ -24,8 +24,10 @@ are bound parameters.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import duckdb
 import orjson
@@ -47,18 +49,18 @@ from tallybook.events.query.columns import (
 from tallybook.events.query.language import SOURCES
 from tallybook.events.records import InsertResult
 
-if TYPE_CHECKING:
-    from tallybook.events.engines.duckdb.store import DuckDBEventStore
+Writing = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
+"""The store's ``writing``: a transaction holding its write lock, committed on success."""
 
 PARQUET_SUFFIXES: Final = (".parquet", ".pq")
 NDJSON_SUFFIXES: Final = (".ndjson", ".jsonl")  # anything else: NDJSON or one JSON array
 REQUIRED: Final = ("organization_id", "event_version", "vendor", "category", "action", "label")
 
 
-def load(store: DuckDBEventStore, file: Path, default_source: str) -> InsertResult:
+def load(writing: Writing, file: Path, default_source: str) -> InsertResult:
     """The DuckDB engine's bulk load; the caller checked the file and default source."""
     try:
-        return _load(store, file, default_source)
+        return _load(writing, file, default_source)
     except duckdb.ConstraintException as exc:
         raise BulkLoadError(
             f"{file}: an event lacks a required field ({_first_line(exc)})."
@@ -67,11 +69,11 @@ def load(store: DuckDBEventStore, file: Path, default_source: str) -> InsertResu
         raise BulkLoadError(f"{file}: {_first_line(exc)}") from None
 
 
-def _load(store: DuckDBEventStore, file: Path, default_source: str) -> InsertResult:
+def _load(writing: Writing, file: Path, default_source: str) -> InsertResult:
     sort = _head_out_of_order(file)
     while True:
         try:
-            with store.writing() as cursor:
+            with writing() as cursor:
                 return _load_new(cursor, file, default_source, sort=sort)
         except _OutOfOrder:
             sort = True  # rolled back; once more, sorting
@@ -79,7 +81,7 @@ def _load(store: DuckDBEventStore, file: Path, default_source: str) -> InsertRes
             if not _is_key_conflict(exc):
                 raise
             break
-    with store.writing() as cursor:
+    with writing() as cursor:
         return _load_checked(cursor, file, default_source)
 
 

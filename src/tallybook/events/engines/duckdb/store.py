@@ -358,7 +358,7 @@ class DuckDBEventStore(QueryRunner):
             check_re2(pattern)
 
     def load_file(self, file: Path, *, default_source: str) -> InsertResult:
-        return load(self, file, default_source)
+        return load(self.writing, file, default_source)
 
     def ping(self) -> None:
         with self.cursor() as cursor:
