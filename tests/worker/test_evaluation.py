@@ -110,6 +110,31 @@ def test_a_week_of_downtime_is_caught_up_with_one_snapshot_not_seven(
     assert len(latest["chart"]) == 8
 
 
+def test_the_history_pages_through_every_period_once(
+    client: TestClient, database: Database, event_store: EventStore, new_tenant: object
+) -> None:
+    """The history is ordered by period, not by when it was computed: nine days computed in
+    one pass are paged through 4 at a time, forwards and back, each day once."""
+    tenant: Tenant = new_tenant(timezone=HEL)  # type: ignore[operator]
+    target = new_target(client, tenant, target_active_from="2027-05-01T00:00:00+03:00")
+    make_worker(database, event_store).run_pass(at(HEL, 2027, 5, 10, 9))
+    url, pages = f"{target.url}/evaluations?page_size=4", []
+    while url:
+        response = client.get(url, headers=target.headers)
+        assert response.status_code == 200, response.text
+        pages.append(response.json())
+        url = pages[-1]["next"]
+    days = [[local_day(e) for e in page["results"]] for page in pages]
+    assert days == [
+        ["2027-05-09", "2027-05-08", "2027-05-07", "2027-05-06"],
+        ["2027-05-05", "2027-05-04", "2027-05-03", "2027-05-02"],
+        ["2027-05-01"],
+    ]
+    back = client.get(pages[2]["previous"], headers=target.headers).json()
+    assert [local_day(e) for e in back["results"]] == days[1]
+    assert pages[0]["previous"] is None and pages[2]["next"] is None
+
+
 def snapshot_lines(client: TestClient, w: object) -> list[list[tuple[str, float]]]:
     """Each snapshot card's (period start, value) lines, oldest card first."""
     cards = [c["attachments"]["reporting_card"] for c in reversed(chat_cards(client, w))]  # type: ignore[arg-type]

@@ -111,7 +111,11 @@ def paginate(
     id_: InstrumentedAttribute[Any],
     params: PageParams,
 ) -> PageResult:
-    """One page of ``stmt`` newest first, with the links to the neighbouring pages."""
+    """One page of ``stmt`` newest first, with the links to the neighbouring pages.
+
+    ``created_at`` is the column the rows are ordered by (a history orders by its period's
+    start), ``id_`` the tie-break; the cursors hold the row's values of those two.
+    """
     cur = params.cursor
     forward = cur is None or cur.forward
     if cur is not None:
@@ -131,12 +135,20 @@ def paginate(
     has_previous = (cur is not None) if forward else more
     next_link = prev_link = None
     if rows and has_next:
-        last = rows[-1]
-        next_link = _link(params, Cursor(True, last.created_at, last.id))
+        next_link = _link(params, _position(True, rows[-1], created_at, id_))
     if rows and has_previous:
-        first = rows[0]
-        prev_link = _link(params, Cursor(False, first.created_at, first.id))
+        prev_link = _link(params, _position(False, rows[0], created_at, id_))
     return rows, next_link, prev_link
+
+
+def _position(
+    forward: bool,
+    row: Any,
+    created_at: InstrumentedAttribute[Any],
+    id_: InstrumentedAttribute[Any],
+) -> Cursor:
+    """The cursor at ``row``: its values of the two columns the page is ordered by."""
+    return Cursor(forward, getattr(row, created_at.key), getattr(row, id_.key))
 
 
 PageResult = tuple[list[Any], str | None, str | None]
