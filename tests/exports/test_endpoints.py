@@ -161,6 +161,12 @@ def test_a_body_that_is_not_an_object_is_400(exports: ExportApi, body: bytes) ->
     )
     assert response.status_code == 400
     assert response.json()["code"] == "invalid"
+    if body in (b"[]", b'"logs"'):  # valid JSON, not an object: said so, no class named
+        (error,) = response.json()["errors"]
+        assert error == {
+            "loc": ["body"],
+            "msg": "The body must be a JSON object, sent with Content-Type: application/json.",
+        }
 
 
 def test_a_room_of_another_organisation_is_400(

@@ -312,4 +312,4 @@ def fetch(store: EventStore, principal: Principal, request: FetchRequest) -> Fet
 
 
 def _body_errors(exc: ValidationError) -> list[dict[str, Any]]:
-    return [{**e, "loc": ["body", *e["loc"]]} for e in validation_errors(exc.errors())]
+    return validation_errors(exc.errors(), "body")

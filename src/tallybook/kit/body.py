@@ -143,8 +143,7 @@ def validate_body(model: type[_M], raw: Any) -> _M:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        errors = validation_errors(exc.errors())
-        raise InvalidPayload([{**e, "loc": ["body", *e["loc"]]} for e in errors]) from None
+        raise InvalidPayload(validation_errors(exc.errors(), "body")) from None
 
 
 def json_body(model: type[_M]) -> Any:

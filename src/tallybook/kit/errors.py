@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import traceback
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -146,11 +146,14 @@ _PYDANTIC_MESSAGES = {
 }
 
 
-def validation_errors(raw: list[Any]) -> list[dict[str, Any]]:
-    """Pydantic's errors, reduced to loc and a sentence; input values are never echoed."""
+def validation_errors(raw: Sequence[Any], *within: str) -> list[dict[str, Any]]:
+    """Pydantic's errors, reduced to loc and a sentence; input values are never echoed.
+
+    ``within`` leads every loc: ``"body"`` for a model validated from the request body.
+    """
     errors = []
     for err in raw:
-        loc = [p for p in err.get("loc", ()) if isinstance(p, str | int)]
+        loc = [*within, *(p for p in err.get("loc", ()) if isinstance(p, str | int))]
         kind = err.get("type", "")
         msg = _PYDANTIC_MESSAGES.get(kind, err.get("msg", "Invalid value."))
         if kind == "json_invalid":

@@ -88,9 +88,7 @@ def update_target(
     try:
         valid = TargetCreate.model_validate(merged)
     except ValidationError as exc:
-        raise InvalidPayload(
-            [{"loc": ["body", *e["loc"]], "msg": e["msg"]} for e in validation_errors(exc.errors())]
-        ) from None
+        raise InvalidPayload(validation_errors(exc.errors(), "body")) from None
     for name in _EDITABLE:
         setattr(target, name, getattr(valid, name))
     target.reporting_query = valid.stored_query()

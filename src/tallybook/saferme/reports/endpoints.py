@@ -140,8 +140,7 @@ def _bounds(window: dict[str, str | None]) -> dict[str, datetime | None]:
     try:
         parsed = _Window.model_validate({k: v for k, v in window.items() if v is not None})
     except ValidationError as exc:
-        errors = validation_errors(exc.errors())
-        raise InvalidPayload([{**e, "loc": ["query", *e["loc"]]} for e in errors]) from None
+        raise InvalidPayload(validation_errors(exc.errors(), "query")) from None
     return {
         "created_after": parsed.created_after,
         "created_before": parsed.created_before,
