@@ -19,6 +19,7 @@ from tallybook.events.endpoints import router as events_router
 from tallybook.events.store import EventStore, open_event_store
 from tallybook.exports.endpoints import downloads as export_downloads_router
 from tallybook.exports.endpoints import router as exports_router
+from tallybook.exports.links import DOWNLOAD_PATH
 from tallybook.files.registry import open_file_store
 from tallybook.files.store import FileStore
 from tallybook.funnels.endpoints import router as funnels_router
@@ -155,7 +156,9 @@ def create_app(
     app.state.event_store = event_store
     app.state.files = files
     app.state.metrics = measured
-    install_error_handlers(app, error_key_prefixes=(v4.PREFIX,))
+    install_error_handlers(
+        app, error_key_prefixes=(v4.PREFIX,), secret_path_prefixes=(DOWNLOAD_PATH + "/",)
+    )
     for router in ROUTERS:
         app.include_router(router)
     # The web console: HTML pages on the same services, signed in by a session cookie.

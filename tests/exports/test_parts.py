@@ -75,6 +75,9 @@ def test_a_signed_payload_that_is_not_a_link_is_refused() -> None:
         ("items=0-5", None),
         ("bytes=-", None),
         ("bytes=x-y", None),
+        ("bytes=0-" + "9" * 5000, (0, 99)),  # beyond int()'s 4,300 digits
+        ("bytes=-" + "9" * 5000, (0, 99)),
+        ("bytes=" + "0" * 5000 + "5-6", (5, 6)),
     ],
 )
 def test_byte_ranges(header: str | None, expected: tuple[int, int] | None) -> None:
@@ -82,7 +85,8 @@ def test_byte_ranges(header: str | None, expected: tuple[int, int] | None) -> No
 
 
 @pytest.mark.parametrize(
-    ("header", "size"), [("bytes=100-", 100), ("bytes=-0", 100), ("bytes=0-", 0)]
+    ("header", "size"),
+    [("bytes=100-", 100), ("bytes=-0", 100), ("bytes=0-", 0), ("bytes=" + "9" * 5000 + "-", 100)],
 )
 def test_unsatisfiable_ranges_say_the_size(header: str, size: int) -> None:
     with pytest.raises(RangeNotSatisfiable) as refused:

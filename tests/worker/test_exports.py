@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import logging
 import socket
 import time
 import uuid
@@ -389,6 +390,25 @@ def test_the_download_link(
     head = client.head(export["url"])
     assert head.status_code == 200 and head.content == b""
     assert head.headers["content-length"] == str(len(whole.content))
+
+
+def test_a_download_link_is_never_logged(
+    client: TestClient,
+    exports: ExportApi,
+    sample: Sample,
+    database: Database,
+    event_store: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The link is its own credential: the request log shows the route, not the token."""
+    export = _made(exports, database, event_store, _in_range(sample.room_id))
+    token = export["url"].rsplit("/", 1)[1]
+    with caplog.at_level(logging.INFO, logger="tallybook.http"):
+        assert _download(client, export).status_code == 200
+        assert client.get(export["url"] + "/more").status_code == 404
+    paths = [getattr(r, "path", None) for r in caplog.records if r.name == "tallybook.http"]
+    assert paths == ["/api/v5/downloads/reportexports/{token}"] * 2
+    assert not [r for r in caplog.records if token in r.getMessage() or token in str(r.__dict__)]
 
 
 def test_the_link_honours_the_public_url(

@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Header, Path, Request, Response, status
 from fastapi.responses import StreamingResponse
@@ -181,19 +181,29 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     match = _RANGE.fullmatch(header.strip().replace(" ", ""))
     if match is None or (not match[1] and not match[2]):
         return None
-    first, last = match[1], match[2]
-    if not first:  # the last N bytes
-        suffix = int(last)
-        if suffix == 0 or size == 0:
+    first, last = _position(match[1]), _position(match[2])
+    if first is None:  # the last N bytes
+        assert last is not None
+        if last == 0 or size == 0:
             raise _unsatisfiable(size)
-        return max(size - suffix, 0), size - 1
-    start = int(first)
-    end = min(int(last), size - 1) if last else size - 1
-    if last and int(last) < start:
+        return max(size - last, 0), size - 1
+    if last is not None and last < first:
         return None  # not a valid range: ignored
-    if start >= size:
+    if first >= size:
         raise _unsatisfiable(size)
-    return start, end
+    return first, size - 1 if last is None else min(last, size - 1)
+
+
+_BEYOND_ANY_FILE: Final = 10**18
+
+
+def _position(digits: str) -> int | None:
+    """A range's position; None when absent. One of more than 18 digits is past the end
+    of any file (and is never handed to ``int``, which refuses more than 4,300)."""
+    if not digits:
+        return None
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= 18 else _BEYOND_ANY_FILE
 
 
 def _unsatisfiable(size: int) -> RangeNotSatisfiable:

@@ -259,7 +259,7 @@ class UnhandledErrorMiddleware:
                 type(exc).__name__,
                 where,
                 scope.get("method"),
-                scope.get("path"),
+                logged_path(scope),
                 error_id,
             )
             if started:
@@ -271,9 +271,32 @@ class UnhandledErrorMiddleware:
             await error_response(scope, 500, body)(scope, receive, send)
 
 
-def install_error_handlers(app: FastAPI, *, error_key_prefixes: tuple[str, ...] = ()) -> None:
-    """``error_key_prefixes``: path prefixes whose error bodies also carry ``error``."""
+def logged_path(scope: Scope) -> str:
+    """The request's path as a log line may show it.
+
+    Under a prefix given to :func:`install_error_handlers` as ``secret_path_prefixes`` the
+    rest of the path is a credential (a signed download link is its own authorization), so
+    the line shows the prefix and ``{token}``.
+    """
+    path = str(scope.get("path", ""))
+    state = getattr(scope.get("app"), "state", None)
+    prefixes: tuple[str, ...] = getattr(state, "secret_path_prefixes", ())
+    for prefix in prefixes:
+        if path.startswith(prefix):
+            return prefix + "{token}"
+    return path
+
+
+def install_error_handlers(
+    app: FastAPI,
+    *,
+    error_key_prefixes: tuple[str, ...] = (),
+    secret_path_prefixes: tuple[str, ...] = (),
+) -> None:
+    """``error_key_prefixes``: path prefixes whose error bodies also carry ``error``;
+    ``secret_path_prefixes``: path prefixes followed by a credential (:func:`logged_path`)."""
     app.state.error_key_prefixes = error_key_prefixes
+    app.state.secret_path_prefixes = secret_path_prefixes
     app.add_exception_handler(TallybookError, _tallybook_error)
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -11,7 +11,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tallybook.kit.errors import PayloadTooLarge, error_response
+from tallybook.kit.errors import PayloadTooLarge, error_response, logged_path
 
 log = logging.getLogger("tallybook.http")
 
@@ -137,8 +137,9 @@ Observer = Callable[[str, str, int, float], None]
 
 
 class AccessLogMiddleware:
-    """One line per request: method, path (never the query string: it may hold a token),
-    status and duration; and the same, by route template, to ``observe`` (metrics)."""
+    """One line per request: method, path (never the query string: it may hold a token; a
+    download link's token cut off, ``logged_path``), status and duration; and the same, by
+    route template, to ``observe`` (metrics)."""
 
     def __init__(self, app: ASGIApp, observe: Observer | None = None) -> None:
         self.app = app
@@ -166,7 +167,7 @@ class AccessLogMiddleware:
                 "request",
                 extra={
                     "method": method,
-                    "path": scope.get("path"),
+                    "path": logged_path(scope),
                     "status": status,
                     "duration_ms": round(seconds * 1000, 2),
                 },
