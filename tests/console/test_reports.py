@@ -154,6 +154,10 @@ def test_exports_start_list_status_and_link(client: TestClient, tenant: Tenant) 
     refused = post_form(client, "/console/exports", csrf, form)
     assert refused.status_code == 400
     assert "must be csv or xlsx for an export of type stats" in refused.text
+    logs = {**form, "type": "logs", "format": "csv"}
+    for count in ("\u00b2", "9" * 5000, "-1", "1.5"):  # a superscript two is a digit to str
+        bad = post_form(client, "/console/exports", csrf, {**logs, "min_message_count": count})
+        assert bad.status_code == 400, count
     assert api.page()["results"] == []
     started = post_form(client, "/console/exports", csrf, {**form, "format": "xlsx"})
     assert started.status_code == 303
@@ -209,6 +213,12 @@ def test_a_picked_path_is_the_apis_step_data(
     assert "(67%)" not in page.text
     assert "Clear the path" in page.text
     assert "&amp;path=1%3Aelsewhere" in page.text  # kept in the links
+    for odd in ("\u00b2:a", "999999999:a", "9" * 5000 + ":a", ":a", "1:"):  # passed over
+        plain = client.get(
+            f"/console/workflows/{workflow_id}", params=[*DAY.items(), ("path", odd)]
+        )
+        assert plain.status_code == 200, odd
+        assert "(67%)" in plain.text  # the funnel of no path
     console = client.get(
         f"/console/workflows/{workflow_id}/download", params=[*params, ("format", "csv")]
     )

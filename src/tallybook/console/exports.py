@@ -4,6 +4,7 @@ needs the ``settings`` permission, and a user sees their own exports."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,6 +29,9 @@ router = APIRouter(route_class=ConsoleRoute)
 
 LISTED = 20
 ROOMS = 200
+_COUNT = re.compile(r"[0-9]{1,18}")
+"""A message count the form hands on as a number; anything else goes as text, for the
+API's model to refuse."""
 
 
 def _links(request: Request) -> service.Links:
@@ -102,7 +106,7 @@ def _body(form: dict[str, str]) -> dict[str, Any]:
     }
     if form.get("min_message_count", "").strip():
         count = form["min_message_count"].strip()
-        body["min_message_count"] = int(count) if count.isdigit() else count
+        body["min_message_count"] = int(count) if _COUNT.fullmatch(count) else count
     real = form.get("is_real_conversation", "")
     if real in ("true", "false"):
         body["is_real_conversation"] = real == "true"

@@ -4,6 +4,7 @@ its CSV/XLSX download. The funnels service plans and runs every query, as for th
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -17,7 +18,12 @@ from tallybook.events.endpoints import EventStoreDep
 from tallybook.events.store import EventStore
 from tallybook.funnels import service as funnels
 from tallybook.funnels.responses import file_rows
-from tallybook.funnels.schemas import ChartRequest, StepDownloadRequest, StepSourceRequest
+from tallybook.funnels.schemas import (
+    MAX_STEPS,
+    ChartRequest,
+    StepDownloadRequest,
+    StepSourceRequest,
+)
 from tallybook.kit.db import DBSession
 from tallybook.kit.ids import parse_id
 from tallybook.kit.tabular.cells import close_rows
@@ -27,6 +33,7 @@ from tallybook.workflows import service as workflows
 router = APIRouter(route_class=ConsoleRoute)
 
 TABLE_ROWS = 20
+_STEP = re.compile(r"[0-9]{1,4}")
 
 
 def _interval(start: str | None, end: str | None) -> dict[str, str]:
@@ -52,11 +59,13 @@ def _body(interval: dict[str, str], path: list[str], **extra: Any) -> dict[str, 
 
 def _step_data(path: list[str]) -> list[dict[str, list[str]]]:
     """The picked actions (``<step>:<action>`` each) as the API's ``step_data``: for each
-    step up to the last one picked, its actions, or all of them (``{}``) when none is."""
+    step up to the last one picked, its actions, or all of them (``{}``) when none is. An
+    item that is not a step index below ``MAX_STEPS`` and an action is passed over, as the
+    links the pages make never hold one."""
     chosen: dict[int, list[str]] = {}
     for item in path:
         step, _, action = item.partition(":")
-        if step.isdigit() and action:
+        if _STEP.fullmatch(step) and int(step) < MAX_STEPS and action:
             chosen.setdefault(int(step), []).append(action)
     if not chosen:
         return []

@@ -16,6 +16,12 @@ from tallybook.kit.errors import PayloadTooLarge, error_response, logged_path
 log = logging.getLogger("tallybook.http")
 
 
+def _over(declared: bytes, limit: int) -> bool:
+    """Whether a Content-Length of ASCII digits is past ``limit`` (one of more than 18
+    digits always is, and never reaches ``int``, which refuses more than 4,300)."""
+    return len(declared) > 18 or int(declared) > limit
+
+
 class TrailingSlashMiddleware:
     """``/path/`` is served as ``/path`` (giosg's clients send both), without a redirect."""
 
@@ -49,7 +55,7 @@ class BodyLimitMiddleware:
             return
         limit = self.limit_for(scope.get("path", ""))
         declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
+        if declared is not None and declared.isdigit() and _over(declared, limit):
             await _too_large(scope, limit)(scope, receive, send)
             return
         received = 0
