@@ -474,6 +474,16 @@ def test_search_filters_and_orders(client: TestClient, tenant: Tenant, setup: Se
     assert by_state.json() == [] and by_state.headers["Content-Range"] == "reports */0"
     by_user = client.get(f"{search}?user_id={tenant.user_number}", headers=headers)
     assert len(by_user.json()) == 6
+    hidden = client.post(
+        f"{V4}/reports",
+        headers=headers,
+        json={"report": {"account_id": other["id"], "is_anonymous": True}},
+    ).json()
+    assert hidden["user_id"] is None
+    assert hidden["id"] in [r["id"] for r in client.get(search, headers=headers).json()]
+    by_user = client.get(f"{search}?user_id={tenant.user_number}", headers=headers)
+    assert hidden["id"] not in [r["id"] for r in by_user.json()]  # who made it stays unsaid
+    assert len(by_user.json()) == 6
     for bad in ("orderby=title+asc", "created_after=soon", "channel_ids[]=x", "user_id=me"):
         assert client.get(f"{search}?{bad}", headers=headers).status_code == 400, bad
 

@@ -368,8 +368,11 @@ def search(
         stmt = stmt.where(Report.channel_id.in_(where.channel_ids))
     if where.state_ids is not None:
         stmt = stmt.where(Report.report_state_id.in_(where.state_ids))
-    if where.user_number is not None:
-        stmt = stmt.where(Report.user_number == where.user_number)
+    if where.user_number is not None:  # an anonymous report names its reporter nowhere
+        stmt = stmt.where(
+            Report.user_number == where.user_number,
+            Report.is_anonymous == False,  # noqa: E712 (SQL, not Python)
+        )
     for column, bound, after in (
         (Report.created_at, where.created_after, True),
         (Report.created_at, where.created_before, False),
