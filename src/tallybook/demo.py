@@ -83,7 +83,7 @@ def load_demo(database: Database, store: EventStore, base_url: str) -> None:
         )
         token = create_token(session, user.id)
         principal = Principal(user, org)
-        workflow_id = _workflow_and_targets(session, principal, now)
+        workflow_id = _workflow_and_targets(session, principal, store, now)
         finder_id = _interaction_workflow(session, principal)
         room = _room_with_chats(session, principal, now)
         _cards_to_chat(session, principal, workflow_id, room.newest_chat_id)
@@ -193,7 +193,9 @@ def _export_instructions(
     )
 
 
-def _workflow_and_targets(session: Session, principal: Principal, now: datetime) -> uuid.UUID:
+def _workflow_and_targets(
+    session: Session, principal: Principal, store: EventStore, now: datetime
+) -> uuid.UUID:
     # Active since the events' first day, so the worker's first pass evaluates the closed
     # days and weeks behind them: the console's charts and sparklines have a history.
     since = (now - timedelta(days=14)).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -215,6 +217,7 @@ def _workflow_and_targets(session: Session, principal: Principal, now: datetime)
         targets.create_target(
             session,
             principal,
+            store,
             workflow.id,
             TargetCreate.model_validate(
                 {

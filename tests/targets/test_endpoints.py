@@ -80,6 +80,12 @@ BAD_CHANGES: list[dict[str, Any]] = [
             "filters": {"type": "regex", "dimension": "label", "pattern": "("},
         }
     },
+    {  # a look-around: valid Python, refused by RE2, as the fetch API refuses it
+        "reporting_query": {
+            "vendor": "v",
+            "filters": {"type": "regex", "dimension": "label", "pattern": "(?=a)"},
+        }
+    },
     {
         "reporting_query": {
             "vendor": "v",
@@ -157,6 +163,14 @@ def test_patch_is_partial_and_revalidated(client: TestClient, tenant: Tenant) ->
     assert response.status_code == 400
     response = client.patch(url, json={"target_active_until": None}, headers=tenant.headers)
     assert response.json()["target_active_until"] is None
+    # a pattern the event store cannot run is refused when stored, not at every evaluation
+    lookaround = {"type": "regex", "dimension": "label", "pattern": "a(?!b)"}
+    response = client.patch(
+        url, json={"reporting_query": {**query, "filters": lookaround}}, headers=tenant.headers
+    )
+    assert response.status_code == 400
+    assert [e["loc"] for e in response.json()["errors"]] == [["body", "reporting_query", "filters"]]
+    assert "filters" not in client.get(url, headers=tenant.headers).json()["reporting_query"]
 
 
 def test_notification_period_follows_reporting_period(client: TestClient, tenant: Tenant) -> None:

@@ -179,13 +179,16 @@ def new_target(console: ConsoleDep, session: DBSession, workflow: str = "") -> H
 
 
 @router.post("/targets/new", response_model=None)
-async def create_target(console: ConsoleDep, session: DBSession) -> HTMLResponse | RedirectResponse:
+async def create_target(
+    console: ConsoleDep, session: DBSession, store: EventStoreDep
+) -> HTMLResponse | RedirectResponse:
     principal = console.require("reporting")
     form = await console.form()
     workflow_id = form.get("workflow", "")
     try:
         data = validate_body(TargetCreate, target_body(form))
-        target = targets.create_target(session, principal, parse_id(workflow_id, "workflow"), data)
+        wid = parse_id(workflow_id, "workflow")
+        target = targets.create_target(session, principal, store, wid, data)
     except InvalidPayload as exc:
         session.rollback()
         values = {
@@ -318,7 +321,7 @@ async def update_target(
     form = await console.form()
     try:
         data = validate_body(TargetUpdate, target_body(form))
-        targets.update_target(session, principal, wid, tid, data)
+        targets.update_target(session, principal, store, wid, tid, data)
     except InvalidPayload as exc:
         session.rollback()
         values = {**form, "are_notifications_active": "are_notifications_active" in form}

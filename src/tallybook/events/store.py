@@ -37,6 +37,12 @@ class EventStore(Protocol):
         """:meth:`insert`, with the same guarantees, for events as mappings."""
         ...
 
+    def check_query(self, query: EventQuery) -> None:
+        """400 for a valid query this store cannot run (a regex pattern RE2 refuses). The
+        queries below check theirs; a query stored to run later (a target's) is checked
+        when it is stored."""
+        ...
+
     def fetch(
         self, organization_id: uuid.UUID, query: EventQuery, interval: Interval, time_zone: str
     ) -> FetchResult: ...

@@ -37,10 +37,11 @@ def list_targets(session: DBSession, principal: ReportingUser, workflow_id: str)
 def create_target(
     session: DBSession,
     principal: ReportingUser,
+    store: EventStoreDep,
     workflow_id: str,
     data: Annotated[TargetCreate, json_body(TargetCreate)],
 ) -> object:
-    return service.create_target(session, principal, parse_id(workflow_id, "workflow"), data)
+    return service.create_target(session, principal, store, parse_id(workflow_id, "workflow"), data)
 
 
 @router.get("/{target_id}", response_model=Target, summary="Get a business target")
@@ -61,6 +62,7 @@ def get_target(
 def update_target(
     session: DBSession,
     principal: ReportingUser,
+    store: EventStoreDep,
     workflow_id: str,
     target_id: str,
     data: Annotated[TargetUpdate, json_body(TargetUpdate)],
@@ -68,6 +70,7 @@ def update_target(
     return service.update_target(
         session,
         principal,
+        store,
         parse_id(workflow_id, "workflow"),
         parse_id(target_id, "target"),
         data,

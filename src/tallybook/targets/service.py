@@ -55,9 +55,14 @@ def get_target(
 
 
 def create_target(
-    session: Session, principal: Principal, workflow_id: uuid.UUID, data: TargetCreate
+    session: Session,
+    principal: Principal,
+    store: EventStore,
+    workflow_id: uuid.UUID,
+    data: TargetCreate,
 ) -> Target:
     get_workflow(session, principal, workflow_id)
+    _runnable(store, data)
     target = Target(
         organization_id=principal.organization_id,
         workflow_id=workflow_id,
@@ -72,6 +77,7 @@ def create_target(
 def update_target(
     session: Session,
     principal: Principal,
+    store: EventStore,
     workflow_id: uuid.UUID,
     target_id: uuid.UUID,
     data: TargetUpdate,
@@ -89,11 +95,24 @@ def update_target(
         valid = TargetCreate.model_validate(merged)
     except ValidationError as exc:
         raise InvalidPayload(validation_errors(exc.errors(), "body")) from None
+    _runnable(store, valid)
     for name in _EDITABLE:
         setattr(target, name, getattr(valid, name))
     target.reporting_query = valid.stored_query()
     session.flush()
     return target
+
+
+def _runnable(store: EventStore, data: TargetCreate) -> None:
+    """400 for a valid query the event store cannot run (a regex pattern RE2 refuses), as
+    the fetch API refuses it, so that no stored target fails at every evaluation."""
+    try:
+        store.check_query(data.reporting_query)
+    except InvalidPayload as exc:
+        errors = [
+            {**e, "loc": ["body", "reporting_query", *e["loc"][1:]]} for e in exc.errors or []
+        ]
+        raise InvalidPayload(errors) from None
 
 
 def delete_target(
