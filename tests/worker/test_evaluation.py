@@ -3,7 +3,7 @@ closed periods, DST days, catch-up after downtime, ongoing alerts, switches and 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -193,6 +193,32 @@ def test_weeks_are_carded_when_their_month_closes_not_at_the_next_week_end(
     assert snapshot_lines(client, w) == [weeks]  # the week ending 4 October is October's
     worker.run_pass(at("UTC", 2027, 10, 4, 0, 10))
     assert len(snapshot_lines(client, w)) == 1
+
+
+def test_a_year_of_weeks_is_carded_with_its_31_latest(
+    client: TestClient, database: Database, event_store: EventStore, new_tenant: object
+) -> None:
+    """docs/worker.md, Known limits: a snapshot lists at most the 31 latest periods."""
+    tenant: Tenant = new_tenant(timezone="UTC")  # type: ignore[operator]
+    target = new_target(
+        client,
+        tenant,
+        reporting_period="P1W",
+        notification_period="P1Y",
+        target_active_from="2027-01-04T00:00:00Z",
+    )
+    add_events(event_store, tenant.org_id, at("UTC", 2027, 9, 15, 12))
+    w, worker = world(client, database, target), make_worker(database, event_store)
+    monday = datetime(2027, 1, 11, 0, 10, tzinfo=UTC)
+    while monday.year == 2027:  # every week evaluated when it closes
+        worker.run_pass(monday)
+        monday += timedelta(days=7)
+    assert snapshot_lines(client, w) == []
+    worker.run_pass(at("UTC", 2028, 1, 1, 0, 10))
+    (lines,) = snapshot_lines(client, w)
+    assert len(lines) == 31  # of the 51 weeks that ended in 2027
+    assert (lines[0][0], lines[-1][0]) == ("2027-05-24", "2027-12-20")
+    assert ("2027-09-13", 1.0) in lines
 
 
 def test_an_ongoing_check_alerts_once_per_period(

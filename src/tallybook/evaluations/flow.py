@@ -49,6 +49,9 @@ from tallybook.targets.periods import Period
 from tallybook.workflows.models import Workflow
 
 CHART_PERIODS = 8
+SNAPSHOT_LINES = 31
+"""The most reporting periods one snapshot lists: the latest of its notification period
+(docs/worker.md, Known limits)."""
 
 MapFn = Callable[..., Iterable[Any]]
 
@@ -287,7 +290,7 @@ def _snapshot(
     """
     target = context.target
     history = repository.recent_evaluations(
-        session, target.organization_id, target.id, due.period.end, 31 + CHART_PERIODS
+        session, target.organization_id, target.id, due.period.end, SNAPSHOT_LINES + CHART_PERIODS
     )
     if not history or (due.after is not None and history[-1].period_end <= due.after):
         return []
@@ -300,7 +303,7 @@ def _snapshot(
         if carded.start < e.period_end <= carded.end
         and (due.after is None or e.period_end > due.after)
     ]
-    lines = tuple(_line(e, _before(history, e)) for e in within)
+    lines = tuple(_line(e, _before(history, e)) for e in within[-SNAPSHOT_LINES:])
     card = _card(context, NotificationKind.SNAPSHOT, lines, history[-CHART_PERIODS:], None)
     return outbox.rows_for(
         context.settings, NotificationKind.SNAPSHOT, carded, card, now, bundle_window
