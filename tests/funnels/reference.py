@@ -90,7 +90,11 @@ def triggered_goals(q: Question, events: Sequence[StoredEvent], step: int) -> li
 
 
 def affected_goals(q: Question, events: Sequence[StoredEvent]) -> list[StoredEvent]:
-    reached = [e for e in events if _is_step_event(q, e) and counts(q, events, e)]
+    reached = [
+        e
+        for e in events
+        if _is_step_event(q, e) and _step_index(e.dim5) is not None and counts(q, events, e)
+    ]
     return [
         g
         for g in _goals(q, events)

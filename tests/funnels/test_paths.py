@@ -132,6 +132,29 @@ def test_a_three_step_path_by_hand(store: QueryRunner) -> None:
     assert store.relation_rows(no_path) == [("s1",), ("s2",), ("s3",), ("s4",)]
 
 
+@pytest.mark.parametrize("steps", [None, [[], ["a"]]], ids=["no path", "a path"])
+def test_an_event_of_no_step_affects_no_goal(store: QueryRunner, steps: Any) -> None:
+    """DESIGN §7: step events are those whose ``dim5`` is a step index. One of the
+    workflow whose ``dim5`` is spelled otherwise is on no step (the chart and the step
+    endpoint never show it), so its visitor's later goals are not affected by it."""
+    org, wf = uuid.uuid4(), uuid.uuid4()
+    events = [
+        step_event(org, wf, 1, T0, action="a", visitor_id="v1", dim5="not-a-step"),
+        step_event(org, wf, 1, T0, action="a", visitor_id="v2", dim5="03"),
+        step_event(org, wf, 1, T0, action="a", visitor_id="v3"),
+        *(
+            goal_event(org, "g", T0 + timedelta(minutes=1), visitor_id=v)
+            for v in ("v1", "v2", "v3")
+        ),
+    ]
+    store.insert(events)
+    path = StepPath.of("interaction", steps)
+    plan = SourceRowsPlan(
+        Rows.AFFECTED_GOAL, WorkflowScope(org, wf, START, END), path, ("visitor_id",)
+    )
+    assert store.relation_rows(plan) == [("v3",)]
+
+
 def test_step_data_is_read_by_the_workflow_type() -> None:
     steps = [["ignored"], ["a", "a", "b"], [], ["c"], [], []]
     path = StepPath.of("web_navigation", steps)

@@ -24,7 +24,6 @@ its groups are dropped here and it is never linked, as the step endpoint never r
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -33,12 +32,15 @@ from sqlglot import exp
 
 from tallybook.events.query.dialects import data_type
 from tallybook.events.query.render import Renderer
-from tallybook.funnels.paths import StepPath, WorkflowScope, judged_step_events
+from tallybook.funnels.paths import (
+    STEP_PATTERN,
+    STEP_TEXT,
+    StepPath,
+    WorkflowScope,
+    judged_step_events,
+)
 from tallybook.funnels.plans import property_filters
 from tallybook.funnels.schemas import PropertyFilter
-
-STEP_TEXT: Final = re.compile(r"0|[1-9][0-9]{0,8}")
-"""``dim5`` as the step endpoint reads it (``service.STEP_INDEX``, then ``str(int(…))``)."""
 
 # The parts of ChartPlan's rows (its first column).
 ACTION_SESSIONS: Final = 0
@@ -170,7 +172,7 @@ def _links() -> exp.Select:
         ifs=[
             exp.If(
                 this=exp.RegexpLike(
-                    this=earlier.copy(), expression=exp.Literal.string(_STEP_PATTERN)
+                    this=earlier.copy(), expression=exp.Literal.string(STEP_PATTERN)
                 ),
                 true=exp.Cast(
                     this=exp.Add(
@@ -242,7 +244,7 @@ def _hashed_select(sql: Renderer, chart: exp.Query) -> exp.Select:
     dim5, action = _of(_CHART_CTE, "dim5"), _of(_CHART_CTE, "action")
     step = dialect.step_number(dim5.copy())
     session = dialect.key_hash(_of(_CHART_CTE, "session_id"))
-    is_step = exp.RegexpLike(this=dim5.copy(), expression=exp.Literal.string(_STEP_PATTERN))
+    is_step = exp.RegexpLike(this=dim5.copy(), expression=exp.Literal.string(STEP_PATTERN))
     per_session = (
         exp.select(
             step.copy().as_(_STEP, quoted=True),
@@ -375,9 +377,6 @@ def _named(values: Sequence[exp.Expr]) -> list[exp.Expr]:
     """The columns of a part, each named: ClickHouse matched the columns of a union by
     name, so two unnamed ``CAST(NULL AS …)`` in one part were taken for the same column."""
     return [value.as_(name, quoted=True) for value, name in zip(values, _COLUMNS, strict=True)]
-
-
-_STEP_PATTERN: Final = f"^({STEP_TEXT.pattern})$"
 
 
 def _null(kind: str) -> exp.Expr:

@@ -20,6 +20,7 @@ correlated and no event leaves the store to be filtered.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -32,6 +33,11 @@ from tallybook.events.query.dialects import data_type
 from tallybook.events.query.plan import aware_utc, naive_utc
 from tallybook.events.query.render import Renderer, column, event_table
 from tallybook.workflows.types import WorkflowType
+
+STEP_TEXT: Final = re.compile(r"0|[1-9][0-9]{0,8}")
+"""``dim5`` as the step endpoint reads it (``service.STEP_INDEX``, then ``str(int(…))``):
+a step event's ``dim5`` spelled otherwise (``"03"``, ``"not-a-step"``) is of no step."""
+STEP_PATTERN: Final = f"^({STEP_TEXT.pattern})$"
 
 PATH_TYPES: Final = frozenset({WorkflowType.WEB_NAVIGATION, WorkflowType.INTERACTION})
 """Workflow types whose ``step_data`` chooses actions and a path (the others ignore it)."""
@@ -293,8 +299,9 @@ def affected_goal_events(
     """``SELECT columns`` of the goal events whose visitor had a qualifying event of the
     workflow (any step, judged by the path) at or before the goal (DESIGN §7,
     ``affected_goal``). ``condition`` (over the table ``e``) narrows the goal events."""
+    of_a_step = exp.RegexpLike(this=column("dim5"), expression=exp.Literal.string(STEP_PATTERN))
     reached = qualifying_step_events(
-        sql, scope, path, step=None, columns=("visitor_id", "timestamp")
+        sql, scope, path, step=None, columns=("visitor_id", "timestamp"), condition=of_a_step
     )
     return _goals_after(sql, scope, reached, "visitor_id", columns, condition)
 
