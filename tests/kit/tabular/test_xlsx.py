@@ -59,6 +59,13 @@ def test_datetimes_are_utc_wall_clock() -> None:
     assert [row[0] for row in rows[1:]] == [datetime(2021, 6, 1, 9, 0)] * 2
 
 
+def test_datetimes_are_cut_to_the_millisecond_as_csv_shows_them() -> None:
+    """Excel rounds what it shows: .043598 would read .044 where the CSV says .043."""
+    late = datetime(2021, 6, 1, 9, 0, 0, 43_598, tzinfo=UTC)
+    (_, (cell,)) = only_sheet(xlsx(["t"], [[late]]))
+    assert cell == datetime(2021, 6, 1, 9, 0, 0, 43_000)
+
+
 def test_values_excel_cannot_hold_are_text() -> None:
     big = 2**53 + 1
     rows: list[list[object]] = [

@@ -12,7 +12,9 @@ The zip container can only be written once every row is known, so the result is 
 - Numbers are number cells, except integers beyond ±2**53, which Excel's doubles cannot
   hold exactly: those are written as text. Non-finite floats are text (``nan``, ``'inf``).
 - Datetimes are date cells in UTC (Excel has no time zones) shown as
-  ``yyyy-mm-dd hh:mm:ss.000``; one before 1900, which Excel cannot show, is ISO text.
+  ``yyyy-mm-dd hh:mm:ss.000``, cut to the millisecond as the API and CSV show them (Excel
+  would round ``.043598`` up to ``.044``); one before 1900, which Excel cannot show, is
+  ISO text.
 - Booleans are boolean cells; ``None`` leaves the cell empty.
 """
 
@@ -143,7 +145,8 @@ class _SheetWriter:
         if wall_clock.year < 1900:
             sheet.write_string(row_index, column, iso_utc(value))
             return
-        sheet.write_datetime(row_index, column, wall_clock, self._datetime)
+        millisecond = wall_clock.replace(microsecond=wall_clock.microsecond // 1000 * 1000)
+        sheet.write_datetime(row_index, column, millisecond, self._datetime)
         if column not in self._dated_columns:
             self._dated_columns.add(column)
             sheet.set_column(column, column, _DATETIME_WIDTH)
