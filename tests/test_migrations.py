@@ -20,6 +20,8 @@ from tallybook.kit.db import Base, JSONType, UTCDateTime
 from tallybook.kit.migrate import alembic_config, downgrade, upgrade
 from tests.fixtures.postgres import create_database
 
+NEVER_REUSED_TABLES = ("users", "v4_channels", "v4_reports", "v4_report_images", "v4_alerts")
+SQLITE_TRIGGERS = {"v4_report_reads_previous", "v4_alerts_previous", "v4_alerts_previous_deleted"}
 FAILURE_COLUMNS = {"failure_count", "last_error", "last_error_type", "last_error_at"}
 
 
@@ -42,6 +44,12 @@ def test_upgrade_downgrade_upgrade_matches_the_models(url: str) -> None:
             command.downgrade(config, "0002")
         assert not FAILURE_COLUMNS & _columns(engine, "target_schedules")
         upgrade(engine)
+        if engine.dialect.name == "sqlite":  # ids clients keep are never reused (0008)
+            keys = _schema(engine, "table")
+            assert all("AUTOINCREMENT" in keys[table] for table in NEVER_REUSED_TABLES)
+            # and copying those tables kept their triggers (0006's, which compare_metadata
+            # does not see)
+            assert set(_schema(engine, "trigger")) == SQLITE_TRIGGERS
         with engine.connect() as connection:
             context = MigrationContext.configure(
                 connection,
@@ -50,6 +58,15 @@ def test_upgrade_downgrade_upgrade_matches_the_models(url: str) -> None:
             assert compare_metadata(context, Base.metadata) == []
     finally:
         engine.dispose()
+
+
+def _schema(engine: Engine, kind: str) -> dict[str, str]:
+    """SQLite's ``CREATE`` statements of one kind, by name."""
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT name, sql FROM sqlite_master WHERE type = ?", (kind,)
+        )
+        return {str(name): str(sql) for name, sql in rows}
 
 
 def _columns(engine: Engine, table: str) -> set[str]:

@@ -187,6 +187,13 @@ def test_deleting_a_channel_deletes_its_states_and_reports(
     state = setup.states[0]["id"]
     assert client.get(f"{V4}/report_states/{state}", headers=headers).status_code == 404
 
+    # The ids of the deleted rows (the newest of their tables) are never handed out again:
+    # a client's saved channel_id or report link must not come to mean another one.
+    again = make_setup(client, tenant)
+    assert again.channel_id > setup.channel_id
+    assert min(s["id"] for s in again.states) > max(s["id"] for s in setup.states)
+    assert make_report(client, tenant, again)["id"] > report["id"]
+
 
 def test_report_states_of_a_channel(
     client: TestClient, tenant: Tenant, new_tenant: Callable[..., Tenant]

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Final, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -81,6 +81,13 @@ def on_postgresql(session: Session) -> bool:
     """Whether the relational store is PostgreSQL (row locks, advisory locks) rather than
     SQLite (one writer at a time, so neither is needed)."""
     return session.get_bind().dialect.name == "postgresql"
+
+
+NEVER_REUSED: Final[dict[str, Any]] = {"sqlite_autoincrement": True}
+"""Table options of a table whose integer ids clients keep (v4's ids, users' numbers): on
+SQLite its key is ``AUTOINCREMENT``, so the id of a deleted row is never handed out
+again (without it SQLite reuses the highest id once that row is gone). PostgreSQL's
+sequences never reuse one."""
 
 
 class IdMixin:

@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tallybook.kit.db import Base, IdMixin, utcnow
+from tallybook.kit.db import NEVER_REUSED, Base, IdMixin, utcnow
 
 PERMISSIONS = ("reporting", "settings")
 
@@ -22,6 +22,7 @@ class Organization(IdMixin, Base):
 
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = NEVER_REUSED
 
     # The integer `number` is the primary key so both SQLite and PostgreSQL number it;
     # the UUID `id` is what every v5-style API shows.

@@ -31,7 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tallybook.kit.db import Base, JSONType, utcnow
+from tallybook.kit.db import NEVER_REUSED, Base, JSONType, utcnow
 
 
 def _organization() -> Mapped[UUID]:
@@ -43,6 +43,7 @@ class Team(Base):
     the ``f_<team>_…`` field keys). Made for an organisation the first time it uses v4."""
 
     __tablename__ = "v4_teams"
+    __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     organization_id: Mapped[UUID] = mapped_column(
@@ -53,7 +54,7 @@ class Team(Base):
 
 class Form(Base):
     __tablename__ = "v4_forms"
-    __table_args__ = (Index(None, "organization_id", "id"),)
+    __table_args__ = (Index(None, "organization_id", "id"), NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     uuid: Mapped[UUID] = mapped_column(unique=True, default=uuid4)
@@ -69,7 +70,7 @@ class FormField(Base):
     report's ``form_fields`` name fields by it."""
 
     __tablename__ = "v4_form_fields"
-    __table_args__ = (Index(None, "form_id", "form_order"),)
+    __table_args__ = (Index(None, "form_id", "form_order"), NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     organization_id: Mapped[UUID] = _organization()
@@ -87,7 +88,7 @@ class FieldOption(Base):
     ``<field key>_<n>``, n counting the field's options from 1."""
 
     __tablename__ = "v4_field_options"
-    __table_args__ = (Index(None, "field_id", "display_order"),)
+    __table_args__ = (Index(None, "field_id", "display_order"), NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     field_id: Mapped[int] = mapped_column(ForeignKey("v4_form_fields.id", ondelete="CASCADE"))
@@ -102,7 +103,7 @@ class Channel(Base):
     """A SaferMe channel: the *account* of its reports, states and analytics."""
 
     __tablename__ = "v4_channels"
-    __table_args__ = (Index(None, "organization_id", "name", "id"),)
+    __table_args__ = (Index(None, "organization_id", "name", "id"), NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     uuid: Mapped[UUID] = mapped_column(unique=True, default=uuid4)
@@ -116,7 +117,7 @@ class Channel(Base):
 
 class ReportState(Base):
     __tablename__ = "v4_report_states"
-    __table_args__ = (Index(None, "channel_id", "position", "id"),)
+    __table_args__ = (Index(None, "channel_id", "position", "id"), NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     organization_id: Mapped[UUID] = _organization()
@@ -155,6 +156,7 @@ class Report(Base):
             "is_anonymous",
             "created_at",
         ),
+        NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -207,7 +209,7 @@ class FileAttachment(Base):
     report field (:class:`ReportImage`)."""
 
     __tablename__ = "v4_file_attachments"
-    __table_args__ = (Index(None, "organization_id", "id"),)
+    __table_args__ = (Index(None, "organization_id", "id"), NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     organization_id: Mapped[UUID] = _organization()
@@ -231,6 +233,7 @@ class ReportImage(Base):
     __table_args__ = (
         Index(None, "report_id"),
         Index(None, "channel_id", "created_at"),
+        NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -260,6 +263,7 @@ class ReportRead(Base):
             "previous_report_read_at",
         ),
         Index("ix_v4_report_reads_channel_user_created", "channel_id", "user_number", "created_at"),
+        NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -291,6 +295,7 @@ class Alert(Base):
             "previous_pair_alert_at",
             "read",
         ),
+        NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
