@@ -429,6 +429,46 @@ def test_patch_changes_the_state_and_merges_form_fields(
     assert client.get(url, headers=headers).json() == shown
 
 
+def _placements(database: Database, report_id: int) -> dict[int, int]:
+    """The report's images: attachment id → image id (the analytics' report_image_id)."""
+    with database.unit_of_work() as session:
+        rows = session.execute(
+            select(ReportImage.attachment_id, ReportImage.id).where(
+                ReportImage.report_id == report_id
+            )
+        )
+        return {int(attachment): int(image) for attachment, image in rows}
+
+
+def test_an_image_left_in_place_keeps_its_id(
+    client: TestClient, database: Database, tenant: Tenant, setup: Setup
+) -> None:
+    form = setup.form
+    first, second = (upload(client, tenant, image_bytes((20, 20))).json()["id"] for _ in "12")
+    category = {"key": form.key("Category"), "value": form.options("Category")[0]}
+    report = make_report(
+        client,
+        tenant,
+        setup,
+        form_fields=[category, {"key": form.key("Photos"), "value": [first, second]}],
+    )
+    url, headers = f"{V4}/reports/{report['id']}", v4_headers(tenant)
+    placed = _placements(database, report["id"])
+    assert set(placed) == {first, second}
+
+    def patch(*fields: dict[str, Any]) -> None:
+        body = {"report": {"form_fields": list(fields)}}
+        assert client.patch(url, headers=headers, json=body).status_code == 204
+
+    patch({**category, "value": form.options("Category")[1]})  # another field changes
+    assert _placements(database, report["id"]) == placed
+    patch({"key": form.key("Photos"), "value": [second]})
+    assert _placements(database, report["id"]) == {second: placed[second]}
+    patch({"key": form.key("Photos"), "value": [second, first]})  # placed again: a new image
+    again = _placements(database, report["id"])
+    assert again[second] == placed[second] and again[first] > max(placed.values())
+
+
 def test_any_user_of_the_team_may_report_and_read(
     client: TestClient, database: Database, tenant: Tenant, setup: Setup
 ) -> None:

@@ -312,11 +312,21 @@ def replace_derived(
     *,
     new: bool = False,
 ) -> None:
-    """The report's selection and image rows, made anew from its values (a ``new``
-    report has none yet)."""
+    """The report's selection and image rows, made from its values (a ``new`` report has
+    none yet). Selections are made anew; an image that stays where it was (the same
+    attachment in the same field) keeps its row, and so its id (the analytics'
+    ``report_image_id``), whatever else of the report changed."""
     if not new:
         session.execute(delete(ReportSelection).where(ReportSelection.report_id == report.id))
-        session.execute(delete(ReportImage).where(ReportImage.report_id == report.id))
+        placed = select(ReportImage.id, ReportImage.field_id, ReportImage.attachment_id).where(
+            ReportImage.report_id == report.id
+        )
+        kept = {(f, a): image for image, f, a in session.execute(placed)}
+        wanted = set(attachments)
+        moved = [image for place, image in kept.items() if place not in wanted]
+        if moved:
+            session.execute(delete(ReportImage).where(ReportImage.id.in_(moved)))
+        attachments = [place for place in attachments if place not in kept]
     common = {"channel_id": report.channel_id, "created_at": report.created_at}
     if selections:
         session.connection().execute(
