@@ -445,7 +445,19 @@ def test_target(
         {"step_data": [None]},
         {"unknown": 1},
         {"organization_id": "x"},
+        # what one statement may hold (docs/api.md): 10,000 filter values in all, 1,000
+        # of them timestamps; 50 steps that list actions, 10,000 actions in all
+        {"filters": [{"property": "dim1", "values": [str(i) for i in range(5001)]}] * 2},
+        {
+            "filters": [
+                {"property": "timestamp", "values": [f"2022-11-03T00:00:{i % 60:02}Z"] * 501}
+                for i in range(2)
+            ]
+        },
+        {"step_data": [{}] + [{"actions": [f"a{k}"]} for k in range(51)]},
+        {"step_data": [{}] + [{"actions": [str(i) for i in range(5001)]}] * 2},
     ],
+    ids=lambda change: ",".join(change),
 )
 def test_malformed_payloads_are_400(
     client: TestClient, tenant: Tenant, workflow: uuid.UUID, change: dict[str, Any]

@@ -29,6 +29,12 @@ from tallybook.kit.schemas import InputModel, InputTimestamp
 MAX_LIMIT: Final = 999_999_999
 MAX_STEPS: Final = 1000
 MAX_VALUES: Final = 10_000
+"""The most values of one request's filters together, and of its ``step_data``'s actions."""
+MAX_INSTANTS: Final = 1000
+"""The most ``timestamp`` values of one request's filters: each is a millisecond range."""
+MAX_LISTED_STEPS: Final = 50
+"""The most steps of ``step_data`` that list actions: each such step is a rule every later
+step's events are judged by, so the statement grows with their square."""
 _DIGITS: Final = re.compile(r"0*[1-9][0-9]{0,8}")
 
 
@@ -165,6 +171,20 @@ class _WorkflowRequest(InputModel):
         description="`step_data[k]` describes step k (0 is the source step, not used).",
     )
     interval: ReportInterval
+
+    @model_validator(mode="after")
+    def _bounded(self) -> _WorkflowRequest:
+        """What one statement can hold: the limits above, over the request as a whole."""
+        if sum(len(f.values) for f in self.filters) > MAX_VALUES:
+            raise ValueError(f"the filters may hold at most {MAX_VALUES:,} values in all")
+        if sum(len(f.values) for f in self.filters if f.property == "timestamp") > MAX_INSTANTS:
+            raise ValueError(f"the filters may hold at most {MAX_INSTANTS:,} timestamps")
+        listed = [step.actions for step in self.step_data or () if step.actions]
+        if len(listed) > MAX_LISTED_STEPS:
+            raise ValueError(f"at most {MAX_LISTED_STEPS} steps of step_data may list actions")
+        if sum(len(actions) for actions in listed) > MAX_VALUES:
+            raise ValueError(f"step_data may list at most {MAX_VALUES:,} actions in all")
+        return self
 
 
 class _SourceDataRequest(_WorkflowRequest):
