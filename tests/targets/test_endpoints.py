@@ -60,6 +60,8 @@ BAD_CHANGES: list[dict[str, Any]] = [
     {"reporting_datasource": "CHAT_SESSIONS"},
     {"reporting_datasource": "ELSEWHERE"},
     {"are_notifications_active": "maybe"},
+    {"are_notifications_active": "yes"},  # a JSON boolean, as notification settings take
+    {"are_notifications_active": 1},
     {"target_active_from": "not a date"},
     {"target_active_until": "2021-04-01T10:10:57.242Z"},
     {"reporting_query": {"aggregations": ["count"]}},

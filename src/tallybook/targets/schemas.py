@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StrictBool, model_validator
 
 from tallybook.events.query.language import EventQuery
 from tallybook.kit.schemas import (
@@ -49,7 +49,7 @@ class TargetCreate(_TargetReadOnly):
         default=None, description="Defaults to (and then follows) `reporting_period`."
     )
     reporting_datasource: Datasource = "GENERIC_REPORTING"
-    are_notifications_active: bool = True
+    are_notifications_active: StrictBool = True
     target_active_from: InputTimestamp | None = None
     target_active_until: InputTimestamp | None = None
 
@@ -88,7 +88,7 @@ class TargetUpdate(_TargetReadOnly):
     reporting_period: Period | None = None
     notification_period: Period | None = None
     reporting_datasource: Datasource | None = None
-    are_notifications_active: bool | None = None
+    are_notifications_active: StrictBool | None = None
     target_active_from: InputTimestamp | None = None
     target_active_until: InputTimestamp | None = None
 
