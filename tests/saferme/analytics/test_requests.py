@@ -138,6 +138,12 @@ def test_an_offset_whose_plus_arrived_as_a_space_is_read_as_plus(
         f"{url}&start_date=2021-01-01&end_date=2021-01-02", headers=v4_headers(tenant)
     )
     assert [s["report_count"] for s in dates.json()] == [1, 0, 0]
+    hours = client.get(  # an offset of hours alone, as ISO 8601 allows: 11:30Z is 06:30-05
+        f"{url}&start_date=2021-01-01T06:30:00-05&end_date=2021-01-01T11:31%2B00",
+        headers=v4_headers(tenant),
+    )
+    assert hours.status_code == 200, hours.text
+    assert [s["report_count"] for s in hours.json()] == [1, 0, 0]
 
 
 def test_time_zone_width_and_fields_are_checked(

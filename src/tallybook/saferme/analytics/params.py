@@ -25,6 +25,8 @@ _ISO: Final = re.compile(
     r"(?:[Zz]|[+-][0-9]{2}(?::?[0-9]{2})?)?)?"
 )
 _SPACED_OFFSET: Final = re.compile(r"(.*[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?) ([0-9:]+)")
+_HOUR_OFFSET: Final = re.compile(r".*[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?[+-][0-9]{2}")
+"""A time with an offset of hours alone (``…T00:00:00-05``), which ISO 8601 allows."""
 _INSTANT: Final = TypeAdapter(InputTimestamp)
 
 UTC_ZONE: Final = ZoneInfo("UTC")
@@ -43,6 +45,8 @@ def parse_instant(raw: str, name: str) -> tuple[datetime | None, dict[str, objec
     spaced = _SPACED_OFFSET.fullmatch(text)
     if spaced is not None:
         text = f"{spaced.group(1)}+{spaced.group(2)}"
+    if _HOUR_OFFSET.fullmatch(text) is not None:
+        text += ":00"
     if _ISO.fullmatch(text) is None:
         return None, _query_error(
             name, "must be an ISO 8601 timestamp, such as 2016-11-07T00:00:00Z"
