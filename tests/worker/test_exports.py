@@ -26,6 +26,7 @@ from sqlalchemy import select, update
 
 from tallybook.app import create_app
 from tallybook.events.store import EventStore
+from tallybook.exports.flow import _Renewer
 from tallybook.exports.models import ReportExport
 from tallybook.kit.db import Database, utcnow
 from tallybook.worker.config import WorkerConfig
@@ -574,6 +575,26 @@ def test_a_live_lease_is_not_taken_over(
         )
     assert _worker(database, event_store).export(utcnow()) == {}
     assert exports.get(started["id"])["completed_at"] is None
+
+
+def test_the_lease_is_renewed_after_the_last_row(
+    exports: ExportApi, sample: Sample, database: Database
+) -> None:
+    """Finishing the file (an XLSX's zip) and storing it (an upload) come after the rows:
+    the renewer gives them a whole lease once the last row is read."""
+    started = uuid.UUID(exports.start(_in_range(sample.room_id))["id"])
+    with database.unit_of_work() as session:
+        session.execute(
+            update(ReportExport)
+            .where(ReportExport.id == started)
+            .values(attempts=1, lease_owner="me:0", lease_until=utcnow() + timedelta(seconds=1))
+        )
+    renewer = _Renewer(database, started, "me:0", lease=3600)
+    assert list(renewer.guard(iter(range(3)))) == [0, 1, 2]
+    with database.unit_of_work() as session:
+        row = session.get(ReportExport, started)
+        assert row is not None and row.lease_until is not None
+        assert row.lease_until > utcnow() + timedelta(minutes=59)
 
 
 def test_exports_of_other_organisations_stay_apart(

@@ -302,8 +302,10 @@ _CLOCK_EVERY = 0xFF  # rows between two looks at the clock, less one (a power of
 
 
 class _Renewer:
-    """Counts the rows as they stream and renews the lease every quarter of its length, in
-    a transaction of its own; raises ``LeaseLost`` once another worker has the export."""
+    """Counts the rows as they stream and renews the lease every quarter of its length, and
+    once more after the last row (so that finishing the file, an XLSX's zip, and storing
+    it, an upload, have a whole lease), each in a transaction of its own; raises
+    ``LeaseLost`` once another worker has the export."""
 
     def __init__(self, database: Database, export_id: uuid.UUID, owner: str, lease: float) -> None:
         self.database = database
@@ -324,6 +326,7 @@ class _Renewer:
                         self._renew()
                         last = now
                 yield row
+            self._renew()
         finally:
             close_rows(rows)
 
