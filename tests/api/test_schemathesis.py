@@ -104,6 +104,9 @@ DELIBERATE: dict[tuple[str, str], str] = {
     (POSITIVE, f"POST {V4}/notifications"): "user and report of the team; instants",
     (POSITIVE, f"POST {V4}/file_attachments"): "the file must be an image Pillow can read",
     (POSITIVE, f"GET {V4}/reports/search"): "instants in the supported range",
+    (POSITIVE, f"GET {V4}/channels"): "updated_after: instants in the supported range",
+    (POSITIVE, f"GET {V4}/forms"): "updated_after: instants in the supported range",
+    (POSITIVE, f"GET {V4}/report_states"): "updated_after: instants in the supported range",
     ("allow_header_conformance", f"GET {V4}/reports/search"): "PATCH …/{report_id} matches it",
     **{
         (POSITIVE, f"GET {V4}/analytics/{name}"): "end_date after start_date; instants; IANA zone"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
 import typing
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -226,3 +228,43 @@ def test_report_states_of_a_channel(
     refused = client.post(f"{V4}/report_states", headers=headers, json=body)
     assert refused.status_code == 400
     assert refused.json()["errors"][0]["loc"] == ["body", "report_state", "account_id"]
+
+
+def test_lists_take_team_id_and_updated_after(
+    client: TestClient, tenant: Tenant, new_tenant: Callable[..., Tenant]
+) -> None:
+    """reference/saferme: channels, forms and report states "filter entries by team_id"
+    and "only return entries updated after given date"."""
+    headers = v4_headers(tenant)
+    form = make_form(client, tenant)
+    old = make_channel(client, tenant, form.id, name="Old")
+    old_state = make_state(client, tenant, old["id"], "Open", 1)
+    cut = datetime.now(UTC)
+    time.sleep(0.01)
+    new = make_channel(client, tenant, name="New")
+    new_state = make_state(client, tenant, new["id"], "Open", 1)
+    after = {"updated_after": cut.isoformat()}
+
+    def ids(path: str, **params: Any) -> list[int]:
+        response = client.get(f"{V4}/{path}", headers=headers, params=params)
+        assert response.status_code == 200, response.text
+        return [item["id"] for item in response.json()]
+
+    assert ids("channels", **after) == [new["id"]]
+    assert ids("report_states", **after) == [new_state["id"]]
+    assert ids("forms", **after) == []
+    renamed = {"channel": {"name": "Old, renamed"}}
+    patched = client.patch(f"{V4}/channels/{old['id']}", headers=headers, json=renamed)
+    assert patched.status_code == 204
+    assert ids("channels", **after) == [new["id"], old["id"]]  # by name
+    team = form.body["team_id"]
+    assert ids("channels", team_id=team) == [new["id"], old["id"]]
+    assert ids("report_states", team_id=team) == [old_state["id"], new_state["id"]]
+    assert ids("forms", team_id=team) == [form.id]
+    theirs = make_form(client, new_tenant()).body["team_id"]
+    for path in ("channels", "report_states", "forms"):
+        assert ids(path, team_id=theirs) == []
+        for bad in ({"team_id": "x"}, {"updated_after": "soon"}):
+            response = client.get(f"{V4}/{path}", headers=headers, params=bad)
+            assert response.status_code == 400, (path, bad)
+            assert response.json()["errors"][0]["loc"] == ["query", *bad]

@@ -23,6 +23,7 @@ from tallybook.saferme.ids import (
     query_int_id,
     query_int_ids,
 )
+from tallybook.saferme.listing import ListQuery
 from tallybook.saferme.ranges import RangeHeader, ranged
 from tallybook.saferme.schemas import NotNull
 from tallybook.saferme.web import V4_ERRORS
@@ -36,13 +37,14 @@ def list_channels(
     member: TeamUser,
     page: RangeHeader,
     response: Response,
+    listed: ListQuery,
     ids: Annotated[
         list[str] | NotNull,
         Query(description="Only these ids (`1,2` or repeated).", json_schema_extra=IDS_QUERY),
     ] = None,
 ) -> object:
     wanted = query_int_ids(ids, "ids", "channel")
-    rows, total = service.list_channels(session, member, page, wanted)
+    rows, total = service.list_channels(session, member, page, wanted, listed)
     return ranged(response, "channels", page, rows, total)
 
 
@@ -102,6 +104,7 @@ def list_report_states(
     member: TeamUser,
     page: RangeHeader,
     response: Response,
+    listed: ListQuery,
     account_id: Annotated[
         str | NotNull, Query(description="A channel of the team.", json_schema_extra=ID_QUERY)
     ] = None,
@@ -112,7 +115,7 @@ def list_report_states(
     chosen = query_int_id(account_id, "account_id", "channel")
     if chosen is None:
         chosen = query_int_id(channel_id, "channel_id", "channel")
-    rows, total = service.list_states(session, member, chosen, page)
+    rows, total = service.list_states(session, member, chosen, page, listed)
     return ranged(response, "report_states", page, rows, total)
 
 

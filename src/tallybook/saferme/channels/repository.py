@@ -8,6 +8,7 @@ from uuid import UUID
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from tallybook.saferme.listing import ListFilter
 from tallybook.saferme.models import Channel, Form, Report, ReportState
 from tallybook.saferme.ranges import ObjectRange, fetch_page
 
@@ -22,9 +23,14 @@ def _reports_count() -> Any:
 
 
 def channels_page(
-    session: Session, organization_id: UUID, page: ObjectRange, ids: list[int] | None
+    session: Session,
+    organization_id: UUID,
+    page: ObjectRange,
+    ids: list[int] | None,
+    listed: ListFilter,
 ) -> tuple[list[tuple[Channel, int]], int]:
     stmt = select(Channel, _reports_count()).where(Channel.organization_id == organization_id)
+    stmt = listed.apply(stmt, Channel.updated_at)
     if ids is not None:
         stmt = stmt.where(Channel.id.in_(ids))
     rows, total = fetch_page(session, stmt, (Channel.name, Channel.id), page)
@@ -51,9 +57,14 @@ def form_exists(session: Session, organization_id: UUID, form_id: int) -> bool:
 
 
 def states_page(
-    session: Session, organization_id: UUID, channel_id: int | None, page: ObjectRange
+    session: Session,
+    organization_id: UUID,
+    channel_id: int | None,
+    page: ObjectRange,
+    listed: ListFilter,
 ) -> tuple[list[ReportState], int]:
     stmt: Select[Any] = select(ReportState).where(ReportState.organization_id == organization_id)
+    stmt = listed.apply(stmt, ReportState.updated_at)
     if channel_id is not None:
         stmt = stmt.where(ReportState.channel_id == channel_id)
     order = (ReportState.channel_id, ReportState.position, ReportState.id)

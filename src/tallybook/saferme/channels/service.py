@@ -14,6 +14,7 @@ from tallybook.saferme.channels.schemas import (
     ReportState,
     ReportStateCreate,
 )
+from tallybook.saferme.listing import EVERY, ListFilter
 from tallybook.saferme.models import Channel as ChannelRow
 from tallybook.saferme.models import ReportState as ReportStateRow
 from tallybook.saferme.ranges import ObjectRange
@@ -39,9 +40,13 @@ def channel_out(member: TeamMember, row: ChannelRow, reports_count: int) -> Chan
 
 
 def list_channels(
-    session: Session, member: TeamMember, page: ObjectRange, ids: list[int] | None
+    session: Session,
+    member: TeamMember,
+    page: ObjectRange,
+    ids: list[int] | None,
+    listed: ListFilter = EVERY,
 ) -> tuple[list[Channel], int]:
-    rows, total = repository.channels_page(session, member.organization_id, page, ids)
+    rows, total = repository.channels_page(session, member.organization_id, page, ids, listed)
     return [channel_out(member, row, count) for row, count in rows], total
 
 
@@ -119,11 +124,15 @@ def create_state(session: Session, member: TeamMember, data: ReportStateCreate) 
 
 
 def list_states(
-    session: Session, member: TeamMember, channel_id: int | None, page: ObjectRange
+    session: Session,
+    member: TeamMember,
+    channel_id: int | None,
+    page: ObjectRange,
+    listed: ListFilter = EVERY,
 ) -> tuple[list[ReportState], int]:
     if channel_id is not None:
         channel_row(session, member, channel_id)  # another team's channel is 404
-    rows, total = repository.states_page(session, member.organization_id, channel_id, page)
+    rows, total = repository.states_page(session, member.organization_id, channel_id, page, listed)
     return [state_out(row) for row in rows], total
 
 

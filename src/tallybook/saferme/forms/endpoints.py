@@ -11,6 +11,7 @@ from tallybook.saferme.auth import TeamSettingsUser, TeamUser
 from tallybook.saferme.forms import service
 from tallybook.saferme.forms.schemas import Form, FormCreateBody
 from tallybook.saferme.ids import IDS_QUERY, parse_int_id, query_int_ids
+from tallybook.saferme.listing import ListQuery
 from tallybook.saferme.ranges import RangeHeader, ranged
 from tallybook.saferme.schemas import NotNull
 from tallybook.saferme.web import V4_ERRORS
@@ -24,12 +25,14 @@ def list_forms(
     member: TeamUser,
     page: RangeHeader,
     response: Response,
+    listed: ListQuery,
     ids: Annotated[
         list[str] | NotNull,
         Query(description="Only these ids (`1,2` or repeated).", json_schema_extra=IDS_QUERY),
     ] = None,
 ) -> object:
-    rows, total = service.list_forms(session, member, page, query_int_ids(ids, "ids", "form"))
+    wanted = query_int_ids(ids, "ids", "form")
+    rows, total = service.list_forms(session, member, page, wanted, listed)
     return ranged(response, "forms", page, rows, total)
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tallybook.kit.memory import KnownCommitted
+from tallybook.saferme.listing import ListFilter
 from tallybook.saferme.models import FieldOption, Form, FormField
 from tallybook.saferme.ranges import ObjectRange, fetch_page
 
@@ -24,9 +25,14 @@ class FieldDef:
 
 
 def forms_page(
-    session: Session, organization_id: UUID, page: ObjectRange, ids: list[int] | None
+    session: Session,
+    organization_id: UUID,
+    page: ObjectRange,
+    ids: list[int] | None,
+    listed: ListFilter,
 ) -> tuple[list[Form], int]:
     stmt = select(Form).where(Form.organization_id == organization_id)
+    stmt = listed.apply(stmt, Form.updated_at)
     if ids is not None:
         stmt = stmt.where(Form.id.in_(ids))
     rows, total = fetch_page(session, stmt, (Form.id,), page)

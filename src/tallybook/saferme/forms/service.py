@@ -13,6 +13,7 @@ from tallybook.saferme.auth import TeamMember
 from tallybook.saferme.forms import repository
 from tallybook.saferme.forms.repository import FieldDef
 from tallybook.saferme.forms.schemas import FieldCreate, Form, FormCreate, FormFieldOut
+from tallybook.saferme.listing import EVERY, ListFilter
 from tallybook.saferme.models import FieldOption, FormField
 from tallybook.saferme.models import Form as FormRow
 from tallybook.saferme.ranges import ObjectRange
@@ -141,9 +142,13 @@ def _multi_select(field: FieldCreate) -> bool:
 
 
 def list_forms(
-    session: Session, member: TeamMember, page: ObjectRange, ids: list[int] | None
+    session: Session,
+    member: TeamMember,
+    page: ObjectRange,
+    ids: list[int] | None,
+    listed: ListFilter = EVERY,
 ) -> tuple[list[Form], int]:
-    rows, total = repository.forms_page(session, member.organization_id, page, ids)
+    rows, total = repository.forms_page(session, member.organization_id, page, ids, listed)
     fields = repository.field_defs(session, member.organization_id, [row.id for row in rows])
     return [form_out(member, row, fields.get(row.id, [])) for row in rows], total
 
