@@ -152,8 +152,10 @@ def _one_event_on_15_september(
     new_tenant: object,
     period: str,
     notify: str,
+    active_from: str = "2027-09-01T00:00:00Z",
 ) -> tuple[World, Worker]:
-    """A UTC target active from 1 September 2027, never reached, with one event."""
+    """A UTC target active from 1 September 2027 (or ``active_from``), never reached, with
+    one event, on 15 September."""
     tenant: Tenant = new_tenant(timezone="UTC")  # type: ignore[operator]
     target = new_target(
         client,
@@ -161,7 +163,7 @@ def _one_event_on_15_september(
         reporting_period=period,
         notification_period=notify,
         reporting_threshold=1000,
-        target_active_from="2027-09-01T00:00:00Z",
+        target_active_from=active_from,
     )
     add_events(event_store, tenant.org_id, at("UTC", 2027, 9, 15, 12))
     return world(client, database, target), make_worker(database, event_store)
@@ -199,16 +201,9 @@ def test_a_year_of_weeks_is_carded_with_its_31_latest(
     client: TestClient, database: Database, event_store: EventStore, new_tenant: object
 ) -> None:
     """docs/worker.md, Known limits: a snapshot lists at most the 31 latest periods."""
-    tenant: Tenant = new_tenant(timezone="UTC")  # type: ignore[operator]
-    target = new_target(
-        client,
-        tenant,
-        reporting_period="P1W",
-        notification_period="P1Y",
-        target_active_from="2027-01-04T00:00:00Z",
+    w, worker = _one_event_on_15_september(
+        client, database, event_store, new_tenant, "P1W", "P1Y", "2027-01-04T00:00:00Z"
     )
-    add_events(event_store, tenant.org_id, at("UTC", 2027, 9, 15, 12))
-    w, worker = world(client, database, target), make_worker(database, event_store)
     monday = datetime(2027, 1, 11, 0, 10, tzinfo=UTC)
     while monday.year == 2027:  # every week evaluated when it closes
         worker.run_pass(monday)
