@@ -39,6 +39,7 @@ TARGET_ROWS: list[tuple[dict[str, Any], str, str]] = [
     ({"target_active_from": 0}, "from", TEXT),
     ({"target_active_from": -1}, "from", TEXT),
     ({"target_active_from": 1617271857.242}, "from", TEXT),
+    ({"target_active_from": "1617271857"}, "from", TEXT),  # a number as text is one too
     ({"target_active_until": True}, "until", TEXT),
     ({"reporting_threshold": True}, "reporting_threshold", NOT_BOOLEAN),
     ({"reporting_threshold": False}, "reporting_threshold", NOT_BOOLEAN),
@@ -120,6 +121,9 @@ def test_event_ingestion_refuses_times_out_of_range_numbers_and_boolean_values(
         ({"timestamp": "0001-01-01T00:00:00Z"}, "timestamp", RANGE),
         ({"timestamp": "1969-12-31T23:59:59Z"}, "timestamp", RANGE),
         ({"timestamp": 1626955212}, "timestamp", TEXT),
+        ({"timestamp": "1626955212"}, "timestamp", TEXT),
+        ({"timestamp": "1626955212000"}, "timestamp", TEXT),
+        ({"timestamp": " -1.5e3 "}, "timestamp", TEXT),
         ({"value": True}, "value", NOT_BOOLEAN),
     ]
     for fields, field, message in rows:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from pydantic import (
     AfterValidator,
@@ -28,10 +29,16 @@ def format_timestamp(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
+_NUMBER_TEXT: Final = re.compile(r"\s*[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?\s*")
+
+
 def _timestamp_text(value: Any) -> Any:
-    """Timestamps arrive as ISO 8601 text; a number or a boolean is not one (Pydantic would
-    read a number as seconds since 1970). A ``datetime`` is let through for Python callers."""
-    if isinstance(value, str | datetime):
+    """Timestamps arrive as ISO 8601 text; a number or a boolean is not one, nor is a number
+    written as text (Pydantic would read either as seconds, or milliseconds, since 1970). A
+    ``datetime`` is let through for Python callers."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and not _NUMBER_TEXT.fullmatch(value):
         return value
     raise PydanticCustomError(
         "timestamp_type", "must be an ISO 8601 date-time string, such as 2021-04-01T10:10:57Z"
