@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import sys
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Final
 
@@ -16,6 +17,7 @@ from pydantic import (
     Field,
     RootModel,
     StrictInt,
+    ValidationInfo,
     field_validator,
 )
 
@@ -88,6 +90,32 @@ class IncomingEvent(StorableText):
     @classmethod
     def _screen(cls, value: Any) -> Any:
         return text_number(value)
+
+    @field_validator("source")
+    @classmethod
+    def _the_paths(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """The path's source, when the batch is validated for one (``BatchContext``)."""
+        context: BatchContext | None = info.context
+        if value is not None and context is not None and value != context.source:
+            raise ValueError(f"must be '{context.source}' on this path.")
+        return value
+
+    @field_validator("timestamp")
+    @classmethod
+    def _not_far_ahead(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        context: BatchContext | None = info.context
+        if value is not None and context is not None and value > context.latest:
+            raise ValueError("is more than 24 hours in the future.")
+        return value
+
+
+@dataclass(frozen=True)
+class BatchContext:
+    """What a batch is checked against beside its own fields, so that every bad event is
+    listed in one 400: the path's ``source`` and the ``latest`` timestamp allowed."""
+
+    source: str
+    latest: datetime
 
 
 class IngestBatch(BaseModel):

@@ -23,6 +23,7 @@ from tallybook.events.schemas import (
     MAX_EVENTS_PER_BATCH,
     PLAIN_BODY,
     SCREEN_SIZES,
+    BatchContext,
     FetchRequest,
     IncomingEvent,
     IngestBatch,
@@ -81,24 +82,15 @@ def check_source(source: str, sources: Sequence[str] = SOURCES) -> str:
 def parse_batch(body: bytes, source: str, now: datetime) -> list[IncomingEvent]:
     """The batch, validated as a whole: every bad event is listed by index and field."""
     try:
-        batch = IngestBatch.model_validate_json(body)
+        batch = IngestBatch.model_validate_json(
+            body, context=BatchContext(source, now + MAX_FUTURE)
+        )
     except ValidationError as exc:
         if any(e["type"] == "too_long" and e["loc"] == ("events",) for e in exc.errors()):
             raise PayloadTooLarge(
                 f"A batch may hold at most {MAX_EVENTS_PER_BATCH} events."
             ) from None
         raise InvalidPayload(_body_errors(exc)) from None
-    errors = []
-    for index, event in enumerate(batch.events):
-        loc: list[str | int] = ["body", "events", index]
-        if event.source is not None and event.source != source:
-            errors.append({"loc": [*loc, "source"], "msg": f"must be '{source}' on this path."})
-        if event.timestamp is not None and event.timestamp > now + MAX_FUTURE:
-            errors.append(
-                {"loc": [*loc, "timestamp"], "msg": "is more than 24 hours in the future."}
-            )
-    if errors:
-        raise InvalidPayload(errors)
     return list(batch.events)
 
 
