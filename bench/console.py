@@ -33,7 +33,7 @@ from fastapi.testclient import TestClient
 from tallybook.app import create_app
 from tallybook.demo import load_demo
 from tallybook.events.store import EventStore, open_event_store
-from tallybook.files.store import open_file_store
+from tallybook.files.registry import open_file_store
 from tallybook.kit.db import Database
 from tallybook.kit.migrate import upgrade
 from tallybook.settings import Settings
