@@ -93,6 +93,13 @@ def test_fetch_errors(client: TestClient, tenant: Tenant) -> None:
         f"/api/events/v2/orgs/{tenant.org_id}/fetch", json={"vendor": "x"}, headers=tenant.headers
     )
     assert response.status_code == 400
+    # loc names places in the body, never Pydantic's validators or a union's members
+    boolean = {"type": "bound", "dimension": "dim1", "lower": True}
+    response = fetch(client, tenant, filters=boolean)
+    assert response.status_code == 400
+    for error in response.json()["errors"]:
+        assert error["loc"][:4] == ["body", "filters", "bound", "lower"], error
+        assert not [part for part in error["loc"] if "[" in str(part)], error
 
 
 def test_target_test_measures_the_current_period(client: TestClient, tenant: Tenant) -> None:

@@ -146,6 +146,13 @@ _PYDANTIC_MESSAGES = {
 }
 
 
+def _is_place(part: object) -> bool:
+    """Whether a part of Pydantic's ``loc`` names a place in the input: a field or an index,
+    not one of its validators (``function-before[_not_boolean(), float]``) or of a union's
+    members (``list[str]``)."""
+    return isinstance(part, int) or (isinstance(part, str) and "[" not in part)
+
+
 def validation_errors(raw: Sequence[Any], *within: str) -> list[dict[str, Any]]:
     """Pydantic's errors, reduced to loc and a sentence; input values are never echoed.
 
@@ -153,7 +160,7 @@ def validation_errors(raw: Sequence[Any], *within: str) -> list[dict[str, Any]]:
     """
     errors = []
     for err in raw:
-        loc = [*within, *(p for p in err.get("loc", ()) if isinstance(p, str | int))]
+        loc = [*within, *(p for p in err.get("loc", ()) if _is_place(p))]
         kind = err.get("type", "")
         msg = _PYDANTIC_MESSAGES.get(kind, err.get("msg", "Invalid value."))
         if kind == "json_invalid":
