@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import socket
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -109,6 +110,17 @@ def test_events_generate_and_load(tmp_path: Path) -> None:
     code, out, _ = run(tmp_path, "events", "load", str(file), "--json")
     assert code == 0
     assert json.loads(out)["stored"] == 500
+    nowhere = str(tmp_path / "no-such-folder" / "x.ndjson")
+    code, out, err = run(tmp_path, "events", "generate", nowhere, "--events", "5")
+    assert code == 1 and "cannot be written" in err and "Traceback" not in err
+
+
+def test_a_database_of_a_newer_version_is_one_sentence(tmp_path: Path) -> None:
+    assert start(tmp_path, "migrate").returncode == 0
+    with sqlite3.connect(tmp_path / "data" / "tallybook.sqlite3") as raw:
+        raw.execute("UPDATE alembic_version SET version_num = '9999'")
+    raw.close()
+    _one_sentence(start(tmp_path, "migrate"), "TALLYBOOK_DATABASE_URL")
 
 
 def test_worker_once_as_of_an_instant_evaluates_and_cards_the_demo(tmp_path: Path) -> None:
@@ -202,6 +214,11 @@ UNREACHABLE = "postgresql://tallybook:hunter2@127.0.0.1:1/tallybook"
         (("worker", "--once"), {"TALLYBOOK_FILES_URL": "gs://bucket/x"}, "TALLYBOOK_FILES_URL"),
         (("serve",), {"TALLYBOOK_FILES_URL": "file://relative"}, "TALLYBOOK_FILES_URL"),
         (("worker", "--once"), {"TALLYBOOK_EXPORT_TTL": "0"}, "TALLYBOOK_EXPORT_TTL"),
+        (("serve",), {"TALLYBOOK_LOG_LEVEL": "verbose"}, "TALLYBOOK_LOG_LEVEL"),
+        (("serve",), {"TALLYBOOK_PUBLIC_URL": "reports.example.com"}, "TALLYBOOK_PUBLIC_URL"),
+        (("serve",), {"TALLYBOOK_MAX_REQUEST_BYTES": "-5"}, "TALLYBOOK_MAX_REQUEST_BYTES"),
+        (("serve",), {"TALLYBOOK_IMPORT_MAX_BYTES": "0"}, "TALLYBOOK_IMPORT_MAX_BYTES"),
+        (("migrate",), {"TALLYBOOK_SECRET_KEY": " "}, "TALLYBOOK_SECRET_KEY"),  # signs nothing
     ],
 )
 def test_configuration_errors_at_start_are_one_sentence_and_status_2(
@@ -210,6 +227,14 @@ def test_configuration_errors_at_start_are_one_sentence_and_status_2(
     result = start(tmp_path, *args, **env)
     _one_sentence(result, setting)
     assert "hunter2" not in result.stderr
+
+
+def test_an_empty_key_file_is_one_sentence(tmp_path: Path) -> None:
+    """A key file left empty (a disk that filled up) would sign links anyone can make."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "secret_key").write_text("\n")
+    result = start(tmp_path, "migrate", TALLYBOOK_DATA_DIR=str(tmp_path / "data"))
+    _one_sentence(result, "TALLYBOOK_DATA_DIR")
 
 
 def test_an_unusable_data_directory_is_one_sentence(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -176,3 +177,34 @@ def test_processes_starting_at_once_migrate_one_at_a_time(postgres_server_url: s
         engine.dispose()
     assert errors == []
     assert _counts(url)["organizations"] == 0  # every table is there
+
+
+def test_ids_given_out_before_are_not_given_again(
+    tmp_path: Path, target: str, embedded: Installation
+) -> None:
+    """SQLite remembers the highest id each table gave out, deleted rows' included
+    (migration 0008); the copy's sequences go on after it, not after the highest left."""
+    moved = tmp_path / "moved.sqlite3"
+    shutil.copyfile(embedded.url.removeprefix("sqlite:///"), moved)
+    with sqlite3.connect(moved) as raw:  # users numbered up to 100 more, since deleted
+        raw.execute("UPDATE sqlite_sequence SET seq = seq + 100 WHERE name = 'users'")
+        (given,) = raw.execute("SELECT seq FROM sqlite_sequence WHERE name = 'users'").fetchone()
+    raw.close()
+    assert (
+        _cli(tmp_path, "db", "copy", "--from", f"sqlite:///{moved}", "--to", target).returncode == 0
+    )
+    engine = create_engine(normalised_url(target))
+    with engine.begin() as connection:
+        sequence = connection.execute(text("SELECT pg_get_serial_sequence('users', 'number')"))
+        assert (
+            connection.execute(text(f"SELECT nextval('{sequence.scalar()}')")).scalar() == given + 1
+        )
+    engine.dispose()
+
+
+def test_a_missing_sqlite_source_is_refused_not_made(tmp_path: Path, target: str) -> None:
+    missing = tmp_path / "typo.sqlite3"
+    refused = _cli(tmp_path, "db", "copy", "--from", f"sqlite:///{missing}", "--to", target)
+    assert refused.returncode == 1
+    assert "there is no SQLite database" in refused.stderr and "Traceback" not in refused.stderr
+    assert not missing.exists()

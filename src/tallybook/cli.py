@@ -10,13 +10,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from alembic.util.exc import CommandError
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 
 from tallybook.events.records import EventSource
 from tallybook.kit import collector, instants
 from tallybook.kit.db import Database
-from tallybook.kit.migrate import upgrade
+from tallybook.kit.migrate import MigrationError, upgrade
 from tallybook.settings import ConfigurationError, Settings
 
 if TYPE_CHECKING:
@@ -71,6 +72,16 @@ def _database(*, migrate: bool = True) -> Database:
             raise ConfigurationError(
                 "TALLYBOOK_DATABASE_URL names a relational store that cannot be reached "
                 f"or used ({database.engine.url.render_as_string(hide_password=True)})."
+            ) from None
+        except MigrationError as exc:
+            database.close()
+            raise ConfigurationError(f"TALLYBOOK_DATABASE_URL: {exc}") from None
+        except CommandError:  # a revision this version does not know: a newer one's schema
+            database.close()
+            raise ConfigurationError(
+                "TALLYBOOK_DATABASE_URL names a relational store migrated by a newer "
+                "Tallybook than this one; run that version, or restore a backup of its "
+                "schema's time."
             ) from None
     return database
 
@@ -138,8 +149,8 @@ def serve(
             "by one process only; set TALLYBOOK_EVENTS_URL to a PostgreSQL or ClickHouse "
             "server to serve from several processes, or serve with --workers 1."
         )
-    host = host or settings.host
-    port = port or settings.port
+    host = settings.host if host is None else host
+    port = settings.port if port is None else port
     sock = _listening_socket(host, port)
     database = _database()
     configure(settings.log_level)
@@ -457,9 +468,15 @@ def events_generate(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
 ) -> None:
     """Write realistic synthetic events (skewed organisations, visitors, sessions)."""
+    import duckdb
+
     from tallybook.events.generate import Spec, organization_ids, write_events
 
-    write_events(file, Spec(events=count, organizations=organizations, days=days, seed=seed))
+    spec = Spec(events=count, organizations=organizations, days=days, seed=seed)
+    try:
+        write_events(file, spec)
+    except duckdb.IOException:
+        raise _fail(f"{file}: cannot be written (is there such a folder to write in?).") from None
     typer.echo(f"Wrote {count} events to {file}; organisations, biggest first:")
     for org_id in organization_ids(organizations, seed):
         typer.echo(f"  {org_id}")

@@ -11,6 +11,7 @@ is only read; stop the server while copying, or rows written meanwhile are left 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Final
 
 from alembic.runtime.migration import MigrationContext
@@ -41,7 +42,7 @@ def copy_database(source_url: str, target_url: str) -> dict[str, int]:
         with target.begin() as into:
             _check_empty(into)
             copied = {table.name: _copy_table(source, into, table) for table in _tables()}
-            _continue_sequences(into)
+            _continue_sequences(into, _given_out(source))
         return copied
     finally:
         source.dispose()
@@ -61,12 +62,17 @@ def _engine(url: str, option: str) -> Engine:
         parsed = make_url(normalised_url(url))
         if parsed.get_backend_name() not in ("sqlite", "postgresql"):
             raise ArgumentError("not a supported backend")
-        return create_engine(parsed)
     except (ArgumentError, ImportError, ValueError):
         raise CopyError(
             f"{option} must be a SQLite URL (sqlite:////absolute/path/tallybook.sqlite3) or a "
             "PostgreSQL URL (postgresql://user:password@host:5432/database)."
         ) from None
+    path = parsed.database
+    sqlite_source = option == "--from" and parsed.get_backend_name() == "sqlite"
+    if sqlite_source and path and not Path(path).is_file():
+        # SQLite would make an empty one there: the source is only read
+        raise CopyError(f"--from: there is no SQLite database at {path}.")
+    return create_engine(parsed)
 
 
 def _check_source(source: Engine) -> None:
@@ -108,8 +114,19 @@ def _copy_table(source: Engine, into: Connection, table: Table) -> int:
     return count
 
 
-def _continue_sequences(into: Connection) -> None:
-    """Rows copied with their integer keys leave PostgreSQL's sequences at 1."""
+def _given_out(source: Engine) -> dict[str, int]:
+    """The highest integer key each table of a SQLite source ever gave out (its
+    ``sqlite_sequence``: ids of deleted rows included, which are never given again)."""
+    if source.dialect.name != "sqlite":
+        return {}
+    with source.connect() as connection:
+        rows = connection.exec_driver_sql("SELECT name, seq FROM sqlite_sequence").all()
+    return {str(name): int(seq) for name, seq in rows}
+
+
+def _continue_sequences(into: Connection, given_out: dict[str, int]) -> None:
+    """Rows copied with their integer keys leave PostgreSQL's sequences at 1: each goes on
+    after the highest key of its table, or the highest the source ever gave out."""
     if into.dialect.name != "postgresql":
         return
     for table in _tables():
@@ -124,8 +141,8 @@ def _continue_sequences(into: Connection) -> None:
                 continue
             into.execute(
                 text(
-                    f'SELECT setval(:sequence, COALESCE(MAX("{column.name}"), 1), '  # noqa: S608
-                    f'MAX("{column.name}") IS NOT NULL) FROM "{table.name}"'
+                    f'SELECT setval(:sequence, GREATEST(MAX("{column.name}"), :given, 1), '  # noqa: S608
+                    f'GREATEST(MAX("{column.name}"), :given) IS NOT NULL) FROM "{table.name}"'
                 ),
-                {"sequence": sequence},
+                {"sequence": sequence, "given": given_out.get(table.name)},
             )

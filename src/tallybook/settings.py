@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import secrets
+from contextlib import suppress
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import BeforeValidator, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
@@ -51,7 +53,10 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
-    log_level: str = "info"
+    log_level: Annotated[
+        Literal["critical", "error", "warning", "info", "debug"],
+        BeforeValidator(lambda value: value.lower() if isinstance(value, str) else value),
+    ] = "info"
     public_url: str | None = Field(
         default=None, description="Base URL used in absolute links (cursor pages, downloads)."
     )
@@ -64,13 +69,13 @@ class Settings(BaseSettings):
         "operator changes in the database reaches each process within this time. 0: every "
         "request looks them up.",
     )
-    max_request_bytes: int = 10 * 1024 * 1024
+    max_request_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     cors_origins: str = Field(
         default="",
         description="Comma-separated origins (`https://console.example.com`) that web pages "
         "may call the API from; none by default. Browser ingestion is open to any origin.",
     )
-    import_max_bytes: int = 200 * 1024 * 1024
+    import_max_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
     attachment_max_bytes: int = Field(
         default=20 * 1024 * 1024, gt=0, description="Largest v4 file attachment (an image)."
     )
@@ -166,6 +171,25 @@ class Settings(BaseSettings):
         """Where local files live (v4 attachments and their renditions)."""
         return self.data_dir / "files"
 
+    @field_validator("public_url")
+    @classmethod
+    def _absolute(cls, value: str | None) -> str | None:
+        """An absolute http(s) URL: links are this base and a path."""
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an absolute http(s) URL, such as https://reports.example.com")
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _not_empty(cls, value: SecretStr | None) -> SecretStr | None:
+        """An empty key would sign links anyone can make."""
+        if value is not None and not value.get_secret_value().strip():
+            raise ValueError("must not be empty")
+        return value
+
     def signing_key(self) -> str:
         """The secret used to sign links; generated once into the data dir when embedded."""
         if self.secret_key is not None:
@@ -178,11 +202,31 @@ class Settings(BaseSettings):
         path = self.data_dir / SECRET_KEY_FILE
         try:
             if not path.exists():
-                path.touch(mode=0o600)
-                path.write_text(secrets.token_urlsafe(48))
-            return path.read_text().strip()
+                _create_whole(path, secrets.token_urlsafe(48))
+            key = path.read_text().strip()
         except OSError:
             raise ConfigurationError(
                 f"TALLYBOOK_DATA_DIR ({self.data_dir}) must let this process write and read "
                 f"its {SECRET_KEY_FILE} file, or set TALLYBOOK_SECRET_KEY."
             ) from None
+        if not key:
+            raise ConfigurationError(
+                f"The {SECRET_KEY_FILE} file of TALLYBOOK_DATA_DIR ({self.data_dir}) is empty: "
+                "delete it to have one made, or set TALLYBOOK_SECRET_KEY."
+            )
+        return key
+
+
+def _create_whole(path: Path, text: str) -> None:
+    """``path`` with ``text``, appearing whole or not at all: written beside it, then linked
+    into place, so processes starting together never read it half written; one that finds
+    it made meanwhile keeps what is there."""
+    spare = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    try:
+        descriptor = os.open(spare, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(text)
+        with suppress(FileExistsError):
+            os.link(spare, path)
+    finally:
+        spare.unlink(missing_ok=True)
