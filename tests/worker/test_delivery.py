@@ -8,6 +8,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
@@ -145,6 +146,30 @@ def test_retry_after_zero_waits_for_the_next_pass_not_a_loop(
     worker = make_worker(database, event_store)
     assert worker.run_pass(CLOSED).deliveries == {"retry": 1}
     assert slack_server.calls.count("hooks/z") == 1
+
+
+@pytest.mark.parametrize("retry_after", [10**12, "inf", "nan"])
+def test_a_retry_after_of_ages_waits_at_most_until_the_retries_give_up(
+    client: TestClient,
+    database: Database,
+    event_store: EventStore,
+    tenant: Tenant,
+    slack_server: SlackServer,
+    retry_after: float | str,
+) -> None:
+    """A Retry-After of 10^12 seconds overflowed the clock while the pass recorded its
+    results, so nothing was recorded and the card beside it was sent again at every pass."""
+    target = _target(client, tenant)
+    create(client, target, "slack", {"incoming_webhook_url": slack_server.webhook_url("far")})
+    create(client, target, "slack", {"incoming_webhook_url": slack_server.webhook_url("ok")})
+    slack_server.rate_limit(retry_after, key="hooks/far", times=100)
+    worker = make_worker(database, event_store)
+    assert worker.run_pass(CLOSED).deliveries == {"retry": 1, "sent": 1}
+    waiting = [row for row in notifications(database, target.target_id) if row.state == "pending"]
+    (row,) = waiting
+    assert row.next_attempt_at - CLOSED <= timedelta(hours=24, minutes=1)
+    worker.run_pass(CLOSED + timedelta(hours=1))
+    assert slack_server.calls.count("hooks/ok") == 1  # sent once, recorded once
 
 
 def test_server_errors_back_off_exponentially_and_give_up_after_a_day(

@@ -21,7 +21,8 @@ class JsonFormatter(logging.Formatter):
             "pid": record.process,  # which of several API processes (serve --workers N)
         }
         entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
-        return orjson.dumps(entry, default=str).decode()
+        # Keys that are str subclasses (a StrEnum counting outcomes) are written as text.
+        return orjson.dumps(entry, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 class TextFormatter(logging.Formatter):

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import http.client
 import logging
+import math
 import re
 import time
 import uuid
@@ -459,9 +460,11 @@ def _retry_after(headers: Mapping[str, Any]) -> float | None:
     if value is None:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:  # a number of seconds; one that is not finite says nothing usable
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         moment = parsedate_to_datetime(str(value))
     except (TypeError, ValueError):

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Final
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -92,6 +93,10 @@ class RetryPolicy:
         return min(timedelta(seconds=seconds), self.maximum)
 
 
+_LONGEST_SECONDS: Final = 366 * 86400.0
+"""A wait no server asks for in earnest; any longer one is cut to it before ``timedelta``."""
+
+
 def mark_retry(
     session: Session,
     rows: Sequence[Notification],
@@ -129,10 +134,11 @@ def mark_retry(
         error=error,
         now=now,
     )
-    # A 429 says when to come back; anything else backs off exponentially. The rows of a
-    # digest keep one time, so that they stay one e-mail.
+    # A 429 says when to come back, at the latest when the retries give up (a Retry-After
+    # of years would overflow the clock and park the card past that); anything else backs
+    # off exponentially. The rows of a digest keep one time, so that they stay one e-mail.
     wait = (
-        timedelta(seconds=retry_after)
+        min(timedelta(seconds=min(retry_after, _LONGEST_SECONDS)), policy.give_up_after)
         if retry_after is not None
         else policy.delay(max(row.attempts for row in again))
     )
