@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import random
 import uuid
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,6 +23,8 @@ from tallybook.chats.schemas import ChatCreate, MessageCreate, RoomCreate
 from tallybook.chats.types import SenderType
 from tallybook.events.records import EventSource, StoredEvent
 from tallybook.events.store import EventStore
+from tallybook.files.registry import open_file_store
+from tallybook.files.store import FileStore
 from tallybook.kit.db import Database
 from tallybook.notifications.settings import service as notifications
 from tallybook.notifications.settings.schemas import BarSettingCreate
@@ -39,7 +42,6 @@ from tallybook.saferme.forms.schemas import Form, FormCreate
 from tallybook.saferme.reports import service as v4_reports
 from tallybook.saferme.reports.schemas import ReadCreate, ReportCreate, ReportUpdate
 from tallybook.saferme.teams import team_id_of
-from tallybook.settings import Settings
 from tallybook.targets import service as targets
 from tallybook.targets.schemas import TargetCreate
 from tallybook.workflows import service as workflows
@@ -70,7 +72,8 @@ def load_demo_if_empty(database: Database, store: EventStore, base_url: str) -> 
 
 def load_demo(database: Database, store: EventStore, base_url: str) -> None:
     now = datetime.now(UTC)
-    with database.unit_of_work() as session:
+    files = open_file_store(database.settings)
+    with closing(files), database.unit_of_work() as session:
         org = create_organization(session, "Demo Shop", "Europe/Helsinki")
         user = create_user(
             session,
@@ -87,7 +90,7 @@ def load_demo(database: Database, store: EventStore, base_url: str) -> None:
         finder_id = _interaction_workflow(session, principal)
         room = _room_with_chats(session, principal, now)
         _cards_to_chat(session, principal, workflow_id, room.newest_chat_id)
-        channel_id = _saferme_channel(session, principal, database.settings, base_url, now)
+        channel_id = _saferme_channel(session, principal, files, base_url, now)
         org_id, user_id = org.id, user.id
     store.insert(list(_events(org_id, now)))
     store.insert(_funnel_events(org_id, finder_id, now))
@@ -488,7 +491,7 @@ class _DemoForm:
 
 
 def _saferme_channel(
-    session: Session, principal: Principal, settings: Settings, base_url: str, now: datetime
+    session: Session, principal: Principal, files: FileStore, base_url: str, now: datetime
 ) -> int:
     """A SaferMe channel with its form and states, and a few hundred reports of the last
     four months with photos, reads and alerts (issue 11): what the v4 analytics count."""
@@ -523,7 +526,7 @@ def _saferme_channel(
         )
         team.append(TeamMember(Principal(user, principal.organization), admin.team_id))
     for _ in range(320):
-        _demo_report(session, rng, team, form, channel.id, states, settings, base_url, now)
+        _demo_report(session, rng, team, form, channel.id, states, files, base_url, now)
     return channel.id
 
 
@@ -534,7 +537,7 @@ def _demo_report(
     form: _DemoForm,
     channel_id: int,
     states: list[int],
-    settings: Settings,
+    files: FileStore,
     base_url: str,
     now: datetime,
 ) -> None:
@@ -557,7 +560,7 @@ def _demo_report(
     ]
     if rng.random() < 0.12:
         photo = v4_files.upload(
-            session, reporter, settings, base_url, _demo_photo(rng), "site-photo.jpg"
+            session, reporter, files, base_url, _demo_photo(rng), "site-photo.jpg"
         )
         values.append({"key": form.key("Photos"), "value": [photo.id]})
     report = v4_reports.create_report(

@@ -166,11 +166,6 @@ class Settings(BaseSettings):
                 "create and write."
             )
 
-    @property
-    def files_dir(self) -> Path:
-        """Where local files live (v4 attachments and their renditions)."""
-        return self.data_dir / "files"
-
     @field_validator("public_url")
     @classmethod
     def _absolute(cls, value: str | None) -> str | None:

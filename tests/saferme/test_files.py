@@ -153,3 +153,32 @@ def test_files_are_served_to_users_of_the_team_only(
     url = f"{V4}/file_attachments/{body['id']}"
     assert client.get(url, headers=v4_headers(other)).status_code == 404
     assert client.get(f"{url}/huge", headers=v4_headers(tenant)).status_code == 404
+
+
+def test_images_live_in_the_file_store_every_process_shares(
+    client: TestClient, tenant: Tenant, database: Database, tmp_path: Any
+) -> None:
+    """Two API processes with data directories of their own and one TALLYBOOK_FILES_URL:
+    what one stores, the other serves (DESIGN §1: the file store holds images too)."""
+    shared = tmp_path / "shared"
+    apps = [
+        create_app(
+            database.settings.model_copy(
+                update={"data_dir": tmp_path / name, "files_url": shared.as_uri()}
+            ),
+            database,
+        )
+        for name in ("one", "two")
+    ]
+    raw = image_bytes((40, 30))
+    with TestClient(apps[0]) as first, TestClient(apps[1]) as second:
+        body = upload(first, tenant, raw).json()
+        original = _fetch(second, body["original_url"], v4_headers(tenant))
+        assert original.status_code == 200 and original.content == raw
+        assert original.headers["content-length"] == str(len(raw))
+        assert _size(second, body["styles"]["thumb"], tenant) == (40, 30)
+    stored = {p.name for p in shared.rglob("*") if p.is_file()}
+    assert stored == {"original.jpg", "thumb.jpg", "medium.jpg"}
+    assert not (tmp_path / "one" / "files").exists() or not any(
+        (tmp_path / "one" / "files").rglob("*.jpg")
+    )

@@ -15,7 +15,7 @@ from tallybook.exports.models import ReportExport as ExportRow
 from tallybook.exports.schemas import ReportExport, ReportExportCreate
 from tallybook.exports.service import Links
 from tallybook.exports.types import MEDIA_TYPES
-from tallybook.files.store import FileStore
+from tallybook.files.web import Files
 from tallybook.kit.body import json_body
 from tallybook.kit.db import DBSession, utcnow
 from tallybook.kit.errors import RangeNotSatisfiable, error_responses
@@ -60,11 +60,6 @@ def _signer(request: Request) -> Signer:
 def _links(request: Request) -> Links:
     base = request.app.state.settings.public_url or str(request.base_url)
     return Links(base.rstrip("/"), _signer(request))
-
-
-def _files(request: Request) -> FileStore:
-    files: FileStore = request.app.state.files
-    return files
 
 
 def _view(export: ExportRow, links: Links, now: datetime) -> ReportExport:
@@ -140,10 +135,10 @@ _DOWNLOAD: dict[str, Any] = {
 def download(
     request: Request,
     session: DBSession,
+    files: Files,
     token: str,
     range_header: Annotated[str | None, Header(alias="Range")] = None,
 ) -> Response:
-    files = _files(request)
     found = service.open_download(session, files, _signer(request), token, utcnow())
     headers = {
         "Accept-Ranges": "bytes",

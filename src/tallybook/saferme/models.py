@@ -205,7 +205,7 @@ class ReportSelection(Base):
 
 class FileAttachment(Base):
     """An uploaded image with its renditions, stored under the data directory
-    (``files/v4/<organization>/<id>/<rendition>.<extension>``). It belongs to at most one
+    (the file store's ``v4/<organization>/<id>/<rendition>.<extension>``). It belongs to at most one
     report field (:class:`ReportImage`)."""
 
     __tablename__ = "v4_file_attachments"

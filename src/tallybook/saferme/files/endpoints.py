@@ -4,11 +4,12 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, status
-from fastapi.responses import FileResponse
+from fastapi.responses import StreamingResponse
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException
 
+from tallybook.files.web import Files
 from tallybook.kit.body import check_media_type
 from tallybook.kit.db import DBSession
 from tallybook.kit.errors import BadRequest, PayloadTooLarge, error_responses
@@ -16,7 +17,7 @@ from tallybook.saferme.auth import TeamUser
 from tallybook.saferme.files import service
 from tallybook.saferme.files.schemas import FileAttachment
 from tallybook.saferme.ids import parse_int_id
-from tallybook.saferme.web import V4_ERRORS, AppSettings, BaseUrl
+from tallybook.saferme.web import V4_ERRORS, BaseUrl
 
 router = APIRouter(
     prefix="/api/v4/file_attachments", tags=["v4: file attachments"], responses=V4_ERRORS
@@ -79,10 +80,10 @@ def upload(
     session: DBSession,
     member: TeamUser,
     upload: Annotated[Upload, Depends(_upload)],
-    settings: AppSettings,
+    files: Files,
     base_url: BaseUrl,
 ) -> object:
-    return service.upload(session, member, settings, base_url, upload.raw, upload.filename)
+    return service.upload(session, member, files, base_url, upload.raw, upload.filename)
 
 
 @router.get("/{attachment_id}", response_model=FileAttachment, summary="Get a file attachment")
@@ -96,7 +97,7 @@ def get_attachment(
 
 @router.get(
     "/{attachment_id}/{style}",
-    response_class=FileResponse,
+    response_class=StreamingResponse,
     summary="Download the original, thumb or medium file",
     responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/gif": {}}}},
 )
@@ -105,9 +106,10 @@ def download(
     member: TeamUser,
     attachment_id: str,
     style: str,
-    settings: AppSettings,
-) -> FileResponse:
-    path, kind = service.rendition_file(
-        session, member, settings, parse_int_id(attachment_id, "file attachment"), style
+    files: Files,
+) -> StreamingResponse:
+    key, size, kind = service.rendition_file(
+        session, member, files, parse_int_id(attachment_id, "file attachment"), style
     )
-    return FileResponse(path, media_type=kind, headers={"Cache-Control": "private, max-age=3600"})
+    headers = {"Cache-Control": "private, max-age=3600", "Content-Length": str(size)}
+    return StreamingResponse(files.read(key), media_type=kind, headers=headers)

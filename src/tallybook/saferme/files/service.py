@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from sqlalchemy.orm import Session
 
+from tallybook.files.store import FileMissing, FileStore
 from tallybook.kit.errors import NotFound
 from tallybook.saferme.auth import TeamMember
 from tallybook.saferme.files import images, repository, storage
 from tallybook.saferme.files.schemas import FileAttachment, Styles
 from tallybook.saferme.models import FileAttachment as FileAttachmentRow
 from tallybook.saferme.types import Rendition
-from tallybook.settings import Settings
 
 
 def rendition_url(base_url: str, attachment_id: int, rendition: Rendition) -> str:
@@ -46,7 +44,7 @@ def attachment_out(base_url: str, row: FileAttachmentRow) -> FileAttachment:
 def upload(
     session: Session,
     member: TeamMember,
-    settings: Settings,
+    files: FileStore,
     base_url: str,
     raw: bytes,
     filename: str | None,
@@ -67,9 +65,9 @@ def upload(
     )
     session.add(row)
     session.flush()
-    storage.write(storage.path_of(settings, row, Rendition.ORIGINAL), raw)
+    storage.write(files, storage.key_of(row, Rendition.ORIGINAL), raw)
     for rendition, data in processed.renditions.items():
-        storage.write(storage.path_of(settings, row, rendition), data)
+        storage.write(files, storage.key_of(row, rendition), data)
     return attachment_out(base_url, row)
 
 
@@ -95,16 +93,19 @@ def get_attachment(
 
 
 def rendition_file(
-    session: Session, member: TeamMember, settings: Settings, attachment_id: int, style: str
-) -> tuple[Path, str]:
-    """The file of a rendition and its content type; 404 for an unknown one."""
+    session: Session, member: TeamMember, files: FileStore, attachment_id: int, style: str
+) -> tuple[str, int, str]:
+    """The file store's key of a rendition, its size and its content type; 404 for an
+    unknown one."""
     try:
         rendition = Rendition(style)
     except ValueError:
         raise NotFound("No such rendition; there are original, thumb and medium.") from None
     row = attachment_row(session, member, attachment_id)
-    path = storage.path_of(settings, row, rendition)
-    if not path.is_file():
-        raise NotFound("The file of this attachment is missing.")
+    key = storage.key_of(row, rendition)
+    try:
+        size = files.size(key)
+    except FileMissing:
+        raise NotFound("The file of this attachment is missing.") from None
     kind = row.content_type if rendition == Rendition.ORIGINAL else row.rendition_type
-    return path, kind
+    return key, size, kind
