@@ -297,6 +297,27 @@ def test_bundleable_settings_to_one_address_get_one_digest(
         assert row.state == "sent"
 
 
+def test_a_card_waiting_for_its_digest_follows_its_settings_new_address(
+    client: TestClient,
+    database: Database,
+    event_store: EventStore,
+    tenant: Tenant,
+    smtp_server: SmtpServer,
+) -> None:
+    """DESIGN §6: cards due to one address within the window go out as one digest, to the
+    address each setting has at delivery time, even when it changed after queueing."""
+    _, second = _digest_targets(client, tenant, "team@example.com", "other@example.com")
+    worker = _mail_worker(database, event_store, smtp_server, email_bundle_window=600)
+    worker.run_pass(CLOSED)
+    moved = _setting(client, second, "email")
+    url = f"{second.kind('email')}/{moved['id']}"
+    changed = client.patch(url, json={"email": "Team@example.com"}, headers=second.headers)
+    assert changed.status_code == 200, changed.text
+    assert worker.deliver(at("UTC", 2027, 9, 2, 0, 20)) == {"sent": 1}
+    text = _the_one_mail_text(smtp_server)  # one e-mail, both cards in it
+    assert "Leads" in text and "Sales" in text
+
+
 def test_a_digest_that_fails_is_retried_as_one_digest(
     client: TestClient,
     database: Database,

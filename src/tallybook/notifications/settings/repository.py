@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from tallybook.notifications.models import NotificationSetting
+from tallybook.notifications.models import Notification, NotificationSetting
+from tallybook.notifications.states import NotificationState
 
 
 def list_for_target(
@@ -41,3 +42,16 @@ def get(
         NotificationSetting.id == setting_id,
     )
     return session.scalars(stmt).one_or_none()
+
+
+def rekey_pending(session: Session, setting: NotificationSetting, bundle_key: str | None) -> None:
+    """The setting's cards still waiting join the bundle of its address as it is now."""
+    session.execute(
+        update(Notification)
+        .where(
+            Notification.organization_id == setting.organization_id,
+            Notification.setting_id == setting.id,
+            Notification.state == NotificationState.PENDING,
+        )
+        .values(bundle_key=bundle_key)
+    )

@@ -113,10 +113,14 @@ def update_setting(
     if new_target is not None:
         _check_move(session, principal, new_target)
     changes = _changed_delivery_fields(session, principal, setting, changes, allow_private)
+    bundled = channel_for(setting.channel_type).bundle_key(setting)
     _apply(setting, changes)
     if new_target is not None:
         setting.target_id = new_target
     session.flush()
+    rebundled = channel_for(setting.channel_type).bundle_key(setting)
+    if rebundled != bundled:  # a new address, or bundling switched: digests follow it
+        repository.rekey_pending(session, setting, rebundled)
     targets_repository.make_due(session, principal.organization_id, setting.target_id)
     return setting
 
