@@ -15,6 +15,7 @@ from sqlalchemy import update
 from tallybook.events.store import EventStore
 from tallybook.kit.db import Database
 from tallybook.notifications.models import Notification, NotificationSetting
+from tallybook.notifications.outbox import states
 from tallybook.worker.loop import Worker
 from tests.fixtures.slack_server import SlackServer
 from tests.fixtures.smtp_server import SmtpServer
@@ -170,6 +171,36 @@ def test_a_retry_after_of_ages_waits_at_most_until_the_retries_give_up(
     assert row.next_attempt_at - CLOSED <= timedelta(hours=24, minutes=1)
     worker.run_pass(CLOSED + timedelta(hours=1))
     assert slack_server.calls.count("hooks/ok") == 1  # sent once, recorded once
+
+
+def test_what_was_sent_stays_recorded_when_recording_the_rest_fails(
+    client: TestClient,
+    database: Database,
+    event_store: EventStore,
+    tenant: Tenant,
+    slack_server: SlackServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Recording a retry breaks (a fault injected in the outbox's states): the card that
+    went out is recorded sent all the same, and is not sent again on the next pass."""
+    target = _target(client, tenant)
+    create(client, target, "slack", {"incoming_webhook_url": slack_server.webhook_url("slow")})
+    create(client, target, "slack", {"incoming_webhook_url": slack_server.webhook_url("ok")})
+    slack_server.rate_limit(5, key="hooks/slow", times=100)
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(states, "mark_retry", broken)
+    worker = make_worker(database, event_store, lease_seconds=1)
+    assert worker.run_pass(CLOSED).deliveries == {"error": 2}
+    assert {row.state for row in notifications(database, target.target_id)} == {
+        "sent",
+        "pending",
+    }
+    monkeypatch.undo()
+    worker.deliver(CLOSED + timedelta(minutes=5))
+    assert slack_server.calls.count("hooks/ok") == 1
 
 
 def test_server_errors_back_off_exponentially_and_give_up_after_a_day(

@@ -75,8 +75,14 @@ class Deliverer:
             outgoing = self._prepare(session, claims, clock(), outcomes)
         lease = _Lease(self.database, owner, outgoing, self.settings.lease_seconds)
         results = list(pool.map(self._attempt, outgoing, [lease] * len(outgoing)))
-        with self.database.unit_of_work() as session:
-            self._record(session, owner, results, clock(), outcomes)
+        # What was sent is committed first, on its own: should recording the other outcomes
+        # fail, those cards are only tried again, and no card that went out goes out twice.
+        sent = [result for result in results if result.outcome == AttemptOutcome.SENT]
+        rest = [result for result in results if result.outcome != AttemptOutcome.SENT]
+        for part in (sent, rest):
+            if part:
+                with self.database.unit_of_work() as session:
+                    self._record(session, owner, part, clock(), outcomes)
         return {str(name): count for name, count in outcomes.items()}
 
     def _prepare(
