@@ -173,6 +173,7 @@ def test_is_waiting_and_is_ended_filters(api: ChatApi, room_id: str) -> None:
     assert listed(is_ended="false") == {waiting, answered, empty}
     assert listed(is_waiting="false", is_ended="false") == {answered, empty}
     assert listed() == {ended, waiting, answered, empty}
+    assert listed(is_waiting="", is_ended="") == {ended, waiting, answered, empty}  # no filter
     page = api.get(api.chats(room_id), is_waiting="false", page_size=1)
     assert "is_waiting=false" in page["next"]
     body = api.get(api.chats(room_id), status=400, is_waiting="perhaps")

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
+from pydantic import BeforeValidator
 
 from tallybook.auth.dependencies import ChatReader, SettingsUser
 from tallybook.chats import service
@@ -66,6 +67,12 @@ def get_room(session: DBSession, principal: ChatReader, room_id: str) -> object:
     return service.get_room(session, principal, parse_id(room_id, "room"))
 
 
+def _blank_is_none(value: object) -> object:
+    """``?is_waiting=`` with no value filters nothing, as django-filter (giosg's API) reads
+    an empty parameter."""
+    return None if value == "" else value
+
+
 @router.get(
     "/{room_id}/chats",
     response_model=CursorPage[Chat],
@@ -76,8 +83,8 @@ def list_chats(
     principal: ChatReader,
     room_id: str,
     page: Page,
-    is_waiting: Annotated[bool | None, Query()] = None,
-    is_ended: Annotated[bool | None, Query()] = None,
+    is_waiting: Annotated[bool | None, BeforeValidator(_blank_is_none), Query()] = None,
+    is_ended: Annotated[bool | None, BeforeValidator(_blank_is_none), Query()] = None,
 ) -> object:
     return page_body(
         service.list_chats(
