@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Final
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Request, Response, status
 from fastapi.responses import StreamingResponse
@@ -20,6 +20,7 @@ from tallybook.kit.body import json_body
 from tallybook.kit.db import DBSession, utcnow
 from tallybook.kit.errors import RangeNotSatisfiable, error_responses
 from tallybook.kit.ids import parse_id
+from tallybook.kit.numbers import digits_value
 from tallybook.kit.openapi import raw_json_body
 from tallybook.kit.pagination import CursorPage, PageQuery
 from tallybook.kit.signing import Signer
@@ -189,16 +190,10 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     return first, size - 1 if last is None else min(last, size - 1)
 
 
-_BEYOND_ANY_FILE: Final = 10**18
-
-
 def _position(digits: str) -> int | None:
-    """A range's position; None when absent. One of more than 18 digits is past the end
-    of any file (and is never handed to ``int``, which refuses more than 4,300)."""
-    if not digits:
-        return None
-    digits = digits.lstrip("0") or "0"
-    return int(digits) if len(digits) <= 18 else _BEYOND_ANY_FILE
+    """A range's position; None when absent (one of more than 18 digits is past the end
+    of any file: ``digits_value``)."""
+    return digits_value(digits) if digits else None
 
 
 def _unsatisfiable(size: int) -> RangeNotSatisfiable:

@@ -12,14 +12,9 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tallybook.kit.errors import PayloadTooLarge, error_response, logged_path
+from tallybook.kit.numbers import digits_value
 
 log = logging.getLogger("tallybook.http")
-
-
-def _over(declared: bytes, limit: int) -> bool:
-    """Whether a Content-Length of ASCII digits is past ``limit`` (one of more than 18
-    digits always is, and never reaches ``int``, which refuses more than 4,300)."""
-    return len(declared) > 18 or int(declared) > limit
 
 
 class TrailingSlashMiddleware:
@@ -55,7 +50,7 @@ class BodyLimitMiddleware:
             return
         limit = self.limit_for(scope.get("path", ""))
         declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and declared.isdigit() and _over(declared, limit):
+        if declared is not None and declared.isdigit() and digits_value(declared.decode()) > limit:
             await _too_large(scope, limit)(scope, receive, send)
             return
         received = 0
