@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -93,10 +92,6 @@ class RetryPolicy:
         return min(timedelta(seconds=seconds), self.maximum)
 
 
-_LONGEST_SECONDS: Final = 366 * 86400.0
-"""A wait no server asks for in earnest; any longer one is cut to it before ``timedelta``."""
-
-
 def mark_retry(
     session: Session,
     rows: Sequence[Notification],
@@ -138,7 +133,7 @@ def mark_retry(
     # of years would overflow the clock and park the card past that); anything else backs
     # off exponentially. The rows of a digest keep one time, so that they stay one e-mail.
     wait = (
-        min(timedelta(seconds=min(retry_after, _LONGEST_SECONDS)), policy.give_up_after)
+        timedelta(seconds=min(retry_after, policy.give_up_after.total_seconds()))
         if retry_after is not None
         else policy.delay(max(row.attempts for row in again))
     )
