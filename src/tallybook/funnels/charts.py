@@ -33,10 +33,10 @@ from sqlglot import exp
 from tallybook.events.query.dialects import data_type
 from tallybook.events.query.render import Renderer
 from tallybook.funnels.paths import (
-    STEP_PATTERN,
     STEP_TEXT,
     StepPath,
     WorkflowScope,
+    is_step_text,
     judged_step_events,
 )
 from tallybook.funnels.plans import property_filters
@@ -171,9 +171,7 @@ def _links() -> exp.Select:
     following = exp.Case(
         ifs=[
             exp.If(
-                this=exp.RegexpLike(
-                    this=earlier.copy(), expression=exp.Literal.string(STEP_PATTERN)
-                ),
+                this=is_step_text(earlier.copy()),
                 true=exp.Cast(
                     this=exp.Add(
                         this=exp.Cast(this=earlier.copy(), to=data_type("bigint")),
@@ -244,7 +242,7 @@ def _hashed_select(sql: Renderer, chart: exp.Query) -> exp.Select:
     dim5, action = _of(_CHART_CTE, "dim5"), _of(_CHART_CTE, "action")
     step = dialect.step_number(dim5.copy())
     session = dialect.key_hash(_of(_CHART_CTE, "session_id"))
-    is_step = exp.RegexpLike(this=dim5.copy(), expression=exp.Literal.string(STEP_PATTERN))
+    is_step = is_step_text(dim5.copy())
     per_session = (
         exp.select(
             step.copy().as_(_STEP, quoted=True),

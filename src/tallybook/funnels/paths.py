@@ -37,7 +37,13 @@ from tallybook.workflows.types import WorkflowType
 STEP_TEXT: Final = re.compile(r"0|[1-9][0-9]{0,8}")
 """``dim5`` as the step endpoint reads it (``service.STEP_INDEX``, then ``str(int(…))``):
 a step event's ``dim5`` spelled otherwise (``"03"``, ``"not-a-step"``) is of no step."""
-STEP_PATTERN: Final = f"^({STEP_TEXT.pattern})$"
+_STEP_PATTERN: Final = f"^({STEP_TEXT.pattern})$"
+
+
+def is_step_text(dim5: exp.Expr) -> exp.Expr:
+    """SQL: ``dim5`` reads as a step index (:data:`STEP_TEXT`)."""
+    return exp.RegexpLike(this=dim5, expression=exp.Literal.string(_STEP_PATTERN))
+
 
 PATH_TYPES: Final = frozenset({WorkflowType.WEB_NAVIGATION, WorkflowType.INTERACTION})
 """Workflow types whose ``step_data`` chooses actions and a path (the others ignore it)."""
@@ -299,9 +305,13 @@ def affected_goal_events(
     """``SELECT columns`` of the goal events whose visitor had a qualifying event of the
     workflow (any step, judged by the path) at or before the goal (DESIGN §7,
     ``affected_goal``). ``condition`` (over the table ``e``) narrows the goal events."""
-    of_a_step = exp.RegexpLike(this=column("dim5"), expression=exp.Literal.string(STEP_PATTERN))
     reached = qualifying_step_events(
-        sql, scope, path, step=None, columns=("visitor_id", "timestamp"), condition=of_a_step
+        sql,
+        scope,
+        path,
+        step=None,
+        columns=("visitor_id", "timestamp"),
+        condition=is_step_text(column("dim5")),
     )
     return _goals_after(sql, scope, reached, "visitor_id", columns, condition)
 
